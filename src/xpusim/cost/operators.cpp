@@ -1,0 +1,343 @@
+// Lowering of a forward pass to kernels and their roofline times. Every formula here is
+// written out in docs/model.md, "Operator cost model"; keep the two in step.
+
+#include "xpusim/cost/operators.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "xpusim/comm/collectives.hpp"
+
+namespace xpusim {
+
+std::string_view to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::kEmbedding: return "embedding";
+    case OpKind::kNorm: return "norm";
+    case OpKind::kQkvProjection: return "qkv_projection";
+    case OpKind::kRotary: return "rotary";
+    case OpKind::kAttention: return "attention";
+    case OpKind::kOutProjection: return "out_projection";
+    case OpKind::kRouter: return "router";
+    case OpKind::kMlpUp: return "mlp_up";
+    case OpKind::kActivation: return "activation";
+    case OpKind::kMlpDown: return "mlp_down";
+    case OpKind::kExpertsUp: return "experts_up";
+    case OpKind::kExpertsDown: return "experts_down";
+    case OpKind::kLmHead: return "lm_head";
+    case OpKind::kTensorParallelComm: return "tensor_parallel_comm";
+    case OpKind::kCount: break;
+  }
+  return "?";
+}
+
+namespace {
+
+/// Vector operations per weight element to turn a weight-only format back into bf16
+/// (estimate, docs/model.md): int8 convert + scale; int4 unpack, convert, zero, scale.
+double dequant_ops_per_weight(DType stored) {
+  switch (stored) {
+    case DType::kInt8:
+    case DType::kFp8:
+      return 2.0;
+    case DType::kInt4:
+    case DType::kFp4:
+      return 4.0;
+    case DType::kFp32:
+    case DType::kTf32:
+    case DType::kBf16:
+    case DType::kFp16:
+      return 0.0;
+  }
+  return 0.0;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t next_power_of_two(int64_t x) {
+  int64_t p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+BytesPerSecond achievable_bandwidth(const AcceleratorSpec& hw) {
+  return hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction;
+}
+
+bool is_weight_only(const Deployment& d, const AcceleratorSpec& hw) {
+  return gemm_compute_dtype(d, hw) != d.weight_dtype;
+}
+
+}  // namespace
+
+DType gemm_compute_dtype(const Deployment& d, const AcceleratorSpec& hw) {
+  // fp8 and fp4 weights run with activations of the same format where the matrix units
+  // compute in it (W8A8, W4A4); every other format is weight-only and computes in the
+  // activation type.
+  const bool low_precision_compute = d.weight_dtype == DType::kFp8 || d.weight_dtype == DType::kFp4;
+  if (low_precision_compute && hw.peak(d.weight_dtype)) return d.weight_dtype;
+  return d.activation_dtype;
+}
+
+double weight_bytes_per_element(const Deployment& d) {
+  double bytes = bytes_per_element(d.weight_dtype);
+  if (d.weight_dtype == DType::kInt4) bytes += 2.0 * 2.0 / d.weight_group_size;  // bf16 scale + zero
+  return bytes;
+}
+
+KernelCost gemm_cost(const GemmShape& s, const AcceleratorSpec& hw, const Deployment& d) {
+  const DType compute = gemm_compute_dtype(d, hw);
+  const FlopsPerSecond peak = hw.peak(compute).value_or(*hw.peak(DType::kBf16));
+  const double unit_rate = peak.value() * hw.efficiency.matmul_fraction_of_peak / hw.compute_units;
+
+  // Tile and wave quantization: output tiles of the library's usual shape; skinny problems
+  // get a small-M kernel (M rounded up to a power of two, at least 16) and split-K so that
+  // the compute units are not left idle.
+  const int64_t tile_m = s.m >= hw.matmul_tile_m ? hw.matmul_tile_m : std::max<int64_t>(16, next_power_of_two(s.m));
+  const int64_t tile_n = hw.matmul_tile_n;
+  const int64_t tiles = s.groups * ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n);
+  const int64_t units = hw.compute_units;
+  const int64_t split_k = tiles >= units ? 1 : std::clamp<int64_t>(units / tiles, 1, std::max<int64_t>(1, s.k / 256));
+  const int64_t waves = ceil_div(tiles * split_k, units);
+  const double k_per_split = static_cast<double>(ceil_div(s.k, split_k));
+  double compute_s = static_cast<double>(waves) * 2.0 * static_cast<double>(tile_m * tile_n) * k_per_split / unit_rate;
+
+  const double weights = static_cast<double>(s.groups * s.k * s.n);
+  if (is_weight_only(d, hw)) compute_s += weights * dequant_ops_per_weight(d.weight_dtype) / hw.vector_flops_per_s.value();
+
+  const double act_bytes = bytes_per_element(d.activation_dtype);
+  const Bytes bytes(weights * weight_bytes_per_element(d) +
+                    static_cast<double>(s.groups * s.m * (s.k + s.n)) * act_bytes);
+  KernelCost cost;
+  cost.flops = Flops(2.0 * static_cast<double>(s.groups * s.m * s.n * s.k));
+  cost.bytes = bytes;
+  cost.compute_time = Seconds(compute_s);
+  cost.memory_time = bytes / achievable_bandwidth(hw);
+  cost.time = max(cost.compute_time, cost.memory_time) + hw.efficiency.kernel_overhead;
+  return cost;
+}
+
+namespace {
+
+/// Per-device shapes of the model under tensor parallelism.
+struct Sharded {
+  int64_t heads;
+  int64_t kv_heads;  ///< KV heads are replicated when there are fewer than devices
+  int64_t ffn;
+  int64_t expert_ffn;
+  int64_t shared_ffn;
+  int64_t vocab;
+};
+
+Sharded shard(const ModelSpec& m, int tp) {
+  Sharded s{};
+  s.heads = m.heads / tp;
+  s.kv_heads = std::max<int64_t>(1, m.kv_heads / tp);
+  s.ffn = m.ffn_dim / tp;
+  s.expert_ffn = m.moe ? m.moe->expert_ffn_dim / tp : 0;
+  s.shared_ffn = m.moe ? m.moe->shared_experts * m.moe->shared_ffn_dim / tp : 0;
+  s.vocab = ceil_div(m.vocab, tp);
+  return s;
+}
+
+/// Accumulates kernels into a PassCost.
+class PassBuilder {
+ public:
+  PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d, const PassShape& shape)
+      : m_(m), hw_(hw), d_(d), shape_(shape), s_(shard(m, d.tensor_parallel)),
+        tokens_(shape.sequences * shape.new_tokens), act_bytes_(bytes_per_element(d.activation_dtype)) {
+    link_.bandwidth = hw.scale_up_bandwidth;
+    link_.efficiency = hw.efficiency.scale_up_bandwidth_fraction;
+    link_.latency = hw.scale_up_latency;
+  }
+
+  PassCost build() {
+    embedding();
+    int64_t counts[2][2] = {{0, 0}, {0, 0}};  // [sliding][moe]
+    for (int64_t layer = 0; layer < m_.layers; ++layer) {
+      ++counts[m_.layer_sliding[static_cast<std::size_t>(layer)] ? 1 : 0][m_.is_moe_layer(layer) ? 1 : 0];
+    }
+    for (int sliding = 0; sliding < 2; ++sliding) {
+      for (int moe = 0; moe < 2; ++moe) {
+        if (counts[sliding][moe] > 0) layer(sliding == 1, moe == 1, static_cast<double>(counts[sliding][moe]));
+      }
+    }
+    elementwise(OpKind::kNorm, 2.0 * static_cast<double>(tokens_ * m_.hidden) * act_bytes_, 5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
+    // Logits are needed for the last position of each sequence only.
+    gemm(OpKind::kLmHead, {shape_.sequences, s_.vocab, m_.hidden, 1}, 1.0);
+    all_gather(Bytes(static_cast<double>(shape_.sequences * m_.vocab) * 4.0), 1.0);
+    return cost_;
+  }
+
+ private:
+  void add(OpKind kind, const KernelCost& k, double count) {
+    OpTotals& t = cost_.by_op[static_cast<std::size_t>(kind)];
+    t.time += k.time * count;
+    t.flops += k.flops * count;
+    t.bytes += k.bytes * count;
+    t.kernels += static_cast<int64_t>(count);
+    cost_.time += k.time * count;
+    cost_.compute_time += k.compute_time * count;
+    cost_.memory_time += k.memory_time * count;
+    cost_.flops += k.flops * count;
+    cost_.bytes += k.bytes * count;
+  }
+
+  void gemm(OpKind kind, const GemmShape& shape, double count) { add(kind, gemm_cost(shape, hw_, d_), count); }
+
+  /// A memory-streaming kernel: `bytes` moved, `vector_flops` on the vector units.
+  void elementwise(OpKind kind, double bytes, double vector_flops, double count) {
+    KernelCost k;
+    k.bytes = Bytes(bytes);
+    k.flops = Flops(vector_flops);
+    k.memory_time = k.bytes / achievable_bandwidth(hw_);
+    k.compute_time = k.flops / hw_.vector_flops_per_s;
+    k.time = max(k.memory_time, k.compute_time) + hw_.efficiency.kernel_overhead;
+    add(kind, k, count);
+  }
+
+  void all_reduce(Bytes bytes, double count) {
+    if (d_.tensor_parallel <= 1) return;
+    KernelCost k;
+    k.bytes = bytes;
+    k.time = ring_all_reduce_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    add(OpKind::kTensorParallelComm, k, count);
+  }
+
+  void all_gather(Bytes bytes, double count) {
+    if (d_.tensor_parallel <= 1) return;
+    KernelCost k;
+    k.bytes = bytes;
+    k.time = ring_all_gather_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    add(OpKind::kTensorParallelComm, k, count);
+  }
+
+  Bytes hidden_activation_bytes() const { return Bytes(static_cast<double>(tokens_ * m_.hidden) * act_bytes_); }
+
+  void embedding() {
+    const double rows = m_.position == PositionKind::kLearned ? 2.0 : 1.0;  // token + position tables
+    elementwise(OpKind::kEmbedding, (rows + 1.0) * hidden_activation_bytes().value(), 0.0, 1.0);
+    all_reduce(hidden_activation_bytes(), 1.0);  // vocabulary-parallel embedding
+  }
+
+  void layer(bool sliding, bool moe, double count) {
+    const double norm_bytes = 4.0 * hidden_activation_bytes().value();  // x and residual in, out
+    const double norm_flops = 5.0 * static_cast<double>(tokens_ * m_.hidden);
+    elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
+    qkv(count);
+    if (m_.position == PositionKind::kRotary) {
+      const double rotated = static_cast<double>(tokens_ * (s_.heads + s_.kv_heads) * m_.rotary_dim);
+      elementwise(OpKind::kRotary, 2.0 * rotated * act_bytes_, 3.0 * rotated, count);
+    }
+    attention(sliding, count);
+    gemm(OpKind::kOutProjection, {tokens_, m_.hidden, s_.heads * m_.v_head_dim(), 1}, count);
+    if (!m_.parallel_residual) all_reduce(hidden_activation_bytes(), count);
+    if (m_.separate_mlp_norm) elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
+    if (moe) {
+      moe_mlp(count);
+    } else {
+      dense_mlp(s_.ffn, count);
+    }
+    all_reduce(hidden_activation_bytes(), count);
+  }
+
+  void qkv(double count) {
+    if (!m_.mla) {
+      gemm(OpKind::kQkvProjection, {tokens_, (s_.heads + 2 * s_.kv_heads) * m_.head_dim, m_.hidden, 1}, count);
+      return;
+    }
+    const MlaSpec& a = *m_.mla;
+    if (a.q_lora_rank > 0) {
+      gemm(OpKind::kQkvProjection, {tokens_, a.q_lora_rank, m_.hidden, 1}, count);
+      gemm(OpKind::kQkvProjection, {tokens_, s_.heads * m_.qk_head_dim(), a.q_lora_rank, 1}, count);
+    } else {
+      gemm(OpKind::kQkvProjection, {tokens_, s_.heads * m_.qk_head_dim(), m_.hidden, 1}, count);
+    }
+    gemm(OpKind::kQkvProjection, {tokens_, a.kv_lora_rank + a.qk_rope_head_dim, m_.hidden, 1}, count);
+    gemm(OpKind::kQkvProjection, {tokens_, s_.heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank, 1}, count);
+  }
+
+  /// Sum over the new tokens of the number of tokens each attends to (causal, window-capped).
+  double attended_sum(bool sliding) const {
+    const double c = static_cast<double>(shape_.context);
+    const double n = static_cast<double>(shape_.new_tokens);
+    const double full = n * c + n * (n + 1.0) / 2.0;  // sum_{i=1..n} (c + i)
+    if (!sliding) return full;
+    const double w = static_cast<double>(m_.sliding_window);
+    // Tokens i with c + i <= w attend to c + i; the rest to w.
+    const double uncapped = std::clamp(w - c, 0.0, n);
+    return uncapped * c + uncapped * (uncapped + 1.0) / 2.0 + (n - uncapped) * w;
+  }
+
+  void attention(bool sliding, double count) {
+    const double seqs = static_cast<double>(shape_.sequences);
+    const double attended = seqs * attended_sum(sliding);
+    const bool decode = shape_.new_tokens == 1;
+    // Flash-decoding on MLA multiplies in the compressed latent (absorbed weights);
+    // prefill expands keys and values to per-head vectors.
+    const double width = m_.mla && decode ? static_cast<double>(2 * m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
+                                          : static_cast<double>(m_.qk_head_dim() + m_.v_head_dim());
+    const double flops = 2.0 * static_cast<double>(s_.heads) * width * attended;
+
+    double kv_len = static_cast<double>(shape_.context + shape_.new_tokens);
+    if (sliding) kv_len = std::min(kv_len, static_cast<double>(m_.sliding_window));
+    const double kv_per_token = m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
+                                       : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
+    const double kv_bytes = bytes_per_element(d_.kv_dtype);
+    const double qo = static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
+    const double bytes = seqs * kv_len * kv_per_token * kv_bytes + static_cast<double>(tokens_) * kv_per_token * kv_bytes + qo;
+
+    const FlopsPerSecond peak = hw_.peak(d_.activation_dtype).value_or(*hw_.peak(DType::kBf16));
+    KernelCost k;
+    k.flops = Flops(flops);
+    k.bytes = Bytes(bytes);
+    k.compute_time = k.flops / (peak * hw_.efficiency.attention_fraction_of_peak);
+    k.memory_time = k.bytes / achievable_bandwidth(hw_);
+    k.time = max(k.compute_time, k.memory_time) + hw_.efficiency.kernel_overhead;
+    add(OpKind::kAttention, k, count);
+  }
+
+  void dense_mlp(int64_t ffn, double count) {
+    const bool gated = m_.mlp == MlpKind::kGated;
+    gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count);
+    const double elements = static_cast<double>(tokens_ * ffn);
+    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements, count);
+    gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count);
+  }
+
+  void moe_mlp(double count) {
+    const MoeSpec& e = *m_.moe;
+    gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
+    // Experts hit by T tokens each choosing k of E uniformly: E (1 - (1 - k/E)^T).
+    const double E = static_cast<double>(e.num_experts);
+    const double k = static_cast<double>(e.experts_per_token);
+    const double hit = E * (1.0 - std::pow(1.0 - k / E, static_cast<double>(tokens_)));
+    const int64_t groups = std::max<int64_t>(1, static_cast<int64_t>(std::llround(hit)));
+    const int64_t rows = ceil_div(tokens_ * e.experts_per_token, groups);
+    const bool gated = m_.mlp == MlpKind::kGated;
+    gemm(OpKind::kExpertsUp, {rows, (gated ? 2 : 1) * s_.expert_ffn, m_.hidden, groups}, count);
+    const double elements = static_cast<double>(tokens_ * e.experts_per_token * s_.expert_ffn);
+    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements, count);
+    gemm(OpKind::kExpertsDown, {rows, m_.hidden, s_.expert_ffn, groups}, count);
+    if (s_.shared_ffn > 0) dense_mlp(s_.shared_ffn, count);
+  }
+
+  const ModelSpec& m_;
+  const AcceleratorSpec& hw_;
+  const Deployment& d_;
+  const PassShape& shape_;
+  Sharded s_;
+  int64_t tokens_;
+  double act_bytes_;
+  Link link_;
+  PassCost cost_;
+};
+
+}  // namespace
+
+PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& deployment,
+                   const PassShape& shape) {
+  return PassBuilder(model, hw, deployment, shape).build();
+}
+
+}  // namespace xpusim

@@ -1,0 +1,103 @@
+#pragma once
+// The operator-level cost model: a forward pass of a model is lowered to its kernels with
+// shapes, and each kernel is timed on a device by a calibrated roofline (docs/model.md).
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "xpusim/core/dtype.hpp"
+#include "xpusim/core/units.hpp"
+#include "xpusim/hw/accelerator.hpp"
+#include "xpusim/model/model.hpp"
+
+namespace xpusim {
+
+/// The kernels a transformer layer is lowered to (the fusion convention of docs/model.md).
+enum class OpKind {
+  kEmbedding,
+  kNorm,           ///< RMSNorm/LayerNorm with the residual add fused in
+  kQkvProjection,  ///< MLA: the four latent projections
+  kRotary,
+  kAttention,      ///< fused FlashAttention-style kernel (prefill) or flash-decoding (decode)
+  kOutProjection,
+  kRouter,
+  kMlpUp,          ///< gate and up projections fused (dense MLP, shared experts)
+  kActivation,     ///< SiLU(gate) * up, or GELU
+  kMlpDown,
+  kExpertsUp,      ///< routed experts, grouped GEMM
+  kExpertsDown,
+  kLmHead,
+  kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
+  kCount
+};
+inline constexpr std::size_t kOpKindCount = static_cast<std::size_t>(OpKind::kCount);
+[[nodiscard]] std::string_view to_string(OpKind kind);
+
+/// How the model is placed and stored.
+struct Deployment {
+  int tensor_parallel = 1;
+  DType weight_dtype = DType::kBf16;
+  DType activation_dtype = DType::kBf16;
+  DType kv_dtype = DType::kBf16;
+  int weight_group_size = 128;  ///< int4 weight-only quantization: one bf16 scale and zero per group
+};
+
+/// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
+/// tokens already in the KV cache. Prefill: new_tokens = prompt, context = 0; decode: 1, c.
+struct PassShape {
+  int64_t sequences = 1;
+  int64_t new_tokens = 1;
+  int64_t context = 0;
+};
+
+struct OpTotals {
+  Seconds time;
+  Flops flops;
+  Bytes bytes;
+  int64_t kernels = 0;
+};
+
+/// Time and work of a pass per device, in total and per operator kind.
+struct PassCost {
+  Seconds time;
+  Seconds compute_time;  ///< sum over kernels of their compute-bound time
+  Seconds memory_time;   ///< sum over kernels of their memory-bound time
+  Flops flops;  ///< per device
+  Bytes bytes;  ///< moved to and from device memory, per device
+  std::array<OpTotals, kOpKindCount> by_op{};
+};
+
+/// Times one forward pass on one device of a tensor-parallel group. Allocates nothing.
+[[nodiscard]] PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw,
+                                 const Deployment& deployment, const PassShape& shape);
+
+/// A matrix multiply C[M,N] = A[M,K] B[K,N] repeated over `groups` independent problems
+/// (grouped GEMM for experts), with B the weights.
+struct GemmShape {
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  int64_t groups = 1;
+};
+
+struct KernelCost {
+  Seconds time;
+  Seconds compute_time;
+  Seconds memory_time;
+  Flops flops;
+  Bytes bytes;
+};
+
+/// Roofline time of one GEMM kernel with tile/wave quantization and split-K on the device's
+/// compute units; weight-only formats add their dequantization on the vector units.
+[[nodiscard]] KernelCost gemm_cost(const GemmShape& shape, const AcceleratorSpec& hw,
+                                   const Deployment& deployment);
+
+/// Bytes of one weight element as stored (int4 includes its group scales and zeros).
+[[nodiscard]] double weight_bytes_per_element(const Deployment& deployment);
+
+/// The data type the matrix units compute in for this deployment on this device.
+[[nodiscard]] DType gemm_compute_dtype(const Deployment& deployment, const AcceleratorSpec& hw);
+
+}  // namespace xpusim

@@ -1,0 +1,96 @@
+#pragma once
+// An accelerator as the cost model sees it: peaks, memory, fabrics, power, price, and the
+// calibration (achievable fractions, per-kernel overhead) measured from kernel-level evidence.
+
+#include <array>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xpusim/core/dtype.hpp"
+#include "xpusim/core/units.hpp"
+
+namespace xpusim {
+
+/// Where a figure comes from: a cited source, or an estimate with what it rests on.
+struct Provenance {
+  std::string source_id;  ///< id in AcceleratorSpec::sources; empty for an estimate
+  std::string estimate;   ///< the basis of an estimate; empty for a sourced figure
+  std::string note;       ///< how the value was read or derived (optional)
+};
+
+/// One number of the description, kept with its key path and provenance for display.
+struct Figure {
+  std::string key;  ///< e.g. "memory.bandwidth_bytes_per_s"
+  double value = 0.0;
+  Provenance provenance;
+};
+
+struct Source {
+  std::string id;
+  std::string title;
+  std::string url;
+};
+
+struct PurchasePrice {
+  Usd amount;
+  std::string kind;  ///< "list" or "street_estimate"
+  std::string date;
+};
+
+struct CloudPrice {
+  UsdPerHour per_device;  ///< on-demand, per device-hour
+  std::string date;
+};
+
+/// Calibration of the roofline against measured kernels (see docs/model.md).
+struct Efficiency {
+  double matmul_fraction_of_peak = 0.0;
+  double attention_fraction_of_peak = 0.0;
+  double memory_bandwidth_fraction = 0.0;
+  Seconds kernel_overhead;
+  double scale_up_bandwidth_fraction = 0.0;
+};
+
+struct AcceleratorSpec {
+  std::string id;
+  std::string name;
+  std::string vendor;
+  std::string architecture;
+  int launch_year = 0;
+
+  /// Dense matrix-unit peak per data type; nullopt where the chip does not compute in it.
+  std::array<std::optional<FlopsPerSecond>, kDTypeCount> peak_dense_flops_per_s{};
+  FlopsPerSecond vector_flops_per_s;  ///< non-matrix fp32
+  int compute_units = 0;
+  std::optional<int> matrix_units;
+  std::optional<double> clock_hz;
+  int matmul_tile_m = 0;
+  int matmul_tile_n = 0;
+
+  Bytes memory_capacity;
+  BytesPerSecond memory_bandwidth;
+  std::optional<Bytes> onchip_sram;
+
+  BytesPerSecond scale_up_bandwidth;  ///< per device, per direction
+  int scale_up_domain_devices = 0;
+  Seconds scale_up_latency;
+  std::optional<BytesPerSecond> scale_out_bandwidth;  ///< per device, per direction
+
+  Watts tdp;
+  std::optional<PurchasePrice> purchase_price;
+  std::optional<CloudPrice> cloud_price;
+  Efficiency efficiency;
+
+  std::vector<Source> sources;
+  std::vector<Figure> figures;  ///< every number above, with its provenance
+  std::filesystem::path file;   ///< where it was read from
+
+  /// Dense peak for `dtype`, or nullopt when the matrix units do not compute in it.
+  [[nodiscard]] std::optional<FlopsPerSecond> peak(DType dtype) const {
+    return peak_dense_flops_per_s[index_of(dtype)];
+  }
+};
+
+}  // namespace xpusim

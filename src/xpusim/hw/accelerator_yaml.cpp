@@ -1,0 +1,228 @@
+// The one place that reads accelerator YAML (format: data/hardware/README.md).
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/core/yaml_map.hpp"
+#include "xpusim/hw/catalog.hpp"
+
+namespace xpusim {
+
+namespace {
+
+/// Reads `{value, source|estimate, note}` figures and records them with their provenance.
+class FigureReader {
+ public:
+  explicit FigureReader(AcceleratorSpec& spec) : spec_(spec) {}
+
+  /// A required positive figure.
+  double required(YamlMap& parent, const std::string& key) {
+    YamlMap figure = parent.required_map(key);
+    return read(figure, parent.key_path(key), {});
+  }
+
+  /// An optional positive figure.
+  std::optional<double> optional(YamlMap& parent, const std::string& key) {
+    if (!parent.has(key)) return std::nullopt;
+    return required(parent, key);
+  }
+
+  /// A figure that must be a whole number >= 1.
+  int required_count(YamlMap& parent, const std::string& key) {
+    const double value = required(parent, key);
+    if (value != static_cast<double>(static_cast<long long>(value)) || value > 1e9) {
+      parent.fail(key + ".value", fmt::format("expected a whole number, got {}", value));
+    }
+    return static_cast<int>(value);
+  }
+
+  /// A fraction in (0, 1].
+  double required_fraction(YamlMap& parent, const std::string& key) {
+    const double value = required(parent, key);
+    if (value > 1.0) parent.fail(key + ".value", fmt::format("expected a fraction in (0, 1], got {}", value));
+    return value;
+  }
+
+  /// A price figure: the usual keys plus `date` and, when `with_kind`, `kind`.
+  double price(YamlMap& figure, const std::string& key_path, std::string& date, std::string* kind) {
+    date = figure.required_string("date");
+    std::vector<std::string> extra = {"date"};
+    if (kind != nullptr) {
+      *kind = figure.required_string("kind");
+      if (*kind != "list" && *kind != "street_estimate") {
+        figure.fail("kind", fmt::format("expected list or street_estimate, got '{}'", *kind));
+      }
+      extra.push_back("kind");
+    }
+    return read(figure, key_path, extra);
+  }
+
+ private:
+  double read(YamlMap& figure, const std::string& key_path, const std::vector<std::string>& extra) {
+    const double value = figure.required_number("value");
+    if (value <= 0.0) figure.fail("value", fmt::format("expected > 0, got {}", value));
+    Provenance provenance;
+    const auto source = figure.optional_string("source");
+    const auto estimate = figure.optional_string("estimate");
+    if (source.has_value() == estimate.has_value()) {
+      figure.fail("source", "expected exactly one of 'source' (a source id) or 'estimate' (its basis)");
+    }
+    if (source) {
+      const bool known = std::any_of(spec_.sources.begin(), spec_.sources.end(),
+                                     [&](const Source& s) { return s.id == *source; });
+      if (!known) figure.fail("source", "unknown source id '" + *source + "'" + did_you_mean(*source, source_ids()));
+      provenance.source_id = *source;
+    } else {
+      if (estimate->empty()) figure.fail("estimate", "expected the basis of the estimate, got nothing");
+      provenance.estimate = *estimate;
+    }
+    provenance.note = figure.optional_string("note").value_or("");
+    std::vector<std::string> allowed = {"value", "source", "estimate", "note"};
+    allowed.insert(allowed.end(), extra.begin(), extra.end());
+    figure.finish(allowed);
+    spec_.figures.push_back(Figure{key_path, value, provenance});
+    return value;
+  }
+
+  std::vector<std::string> source_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& s : spec_.sources) ids.push_back(s.id);
+    return ids;
+  }
+
+  AcceleratorSpec& spec_;
+};
+
+void read_sources(YamlMap& root, AcceleratorSpec& spec) {
+  YAML::Node list = root.required("sources");
+  if (!list.IsSequence() || list.size() == 0) root.fail("sources", "expected a non-empty list of sources");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    YamlMap entry(list[i], root.file(), fmt::format("sources[{}]", i));
+    Source source{entry.required_string("id"), entry.required_string("title"),
+                  entry.required_string("url")};
+    entry.finish({"id", "title", "url"});
+    spec.sources.push_back(std::move(source));
+  }
+}
+
+void read_compute(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
+  YamlMap compute = root.required_map("compute");
+  YamlMap peaks = compute.required_map("peak_dense_flops_per_s");
+  std::vector<std::string> dtype_names;
+  for (DType dtype : kAllDTypes) {
+    const std::string name(to_string(dtype));
+    if (dtype == DType::kInt4) continue;  // weight-only storage format, never a compute type here
+    dtype_names.push_back(name);
+    if (auto value = figures.optional(peaks, name)) {
+      spec.peak_dense_flops_per_s[index_of(dtype)] = FlopsPerSecond(*value);
+    }
+  }
+  peaks.finish(dtype_names);
+  if (!spec.peak(DType::kBf16)) peaks.fail("bf16", "missing (required: every chip needs a bf16 or fp16 peak)");
+  spec.vector_flops_per_s = FlopsPerSecond(figures.required(compute, "vector_flops_per_s"));
+  spec.compute_units = figures.required_count(compute, "compute_units");
+  if (compute.has("matrix_units")) spec.matrix_units = figures.required_count(compute, "matrix_units");
+  spec.clock_hz = figures.optional(compute, "clock_hz");
+  spec.matmul_tile_m = figures.required_count(compute, "matmul_tile_m");
+  spec.matmul_tile_n = figures.required_count(compute, "matmul_tile_n");
+  compute.finish({"peak_dense_flops_per_s", "vector_flops_per_s", "compute_units", "matrix_units",
+                  "clock_hz", "matmul_tile_m", "matmul_tile_n"});
+}
+
+void read_memory(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
+  YamlMap memory = root.required_map("memory");
+  spec.memory_capacity = Bytes(figures.required(memory, "capacity_bytes"));
+  spec.memory_bandwidth = BytesPerSecond(figures.required(memory, "bandwidth_bytes_per_s"));
+  if (auto sram = figures.optional(memory, "onchip_sram_bytes")) spec.onchip_sram = Bytes(*sram);
+  memory.finish({"capacity_bytes", "bandwidth_bytes_per_s", "onchip_sram_bytes"});
+}
+
+void read_fabrics(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
+  YamlMap up = root.required_map("scale_up");
+  spec.scale_up_bandwidth = BytesPerSecond(figures.required(up, "bandwidth_bytes_per_s"));
+  spec.scale_up_domain_devices = figures.required_count(up, "domain_devices");
+  spec.scale_up_latency = Seconds(figures.required(up, "latency_s"));
+  up.finish({"bandwidth_bytes_per_s", "domain_devices", "latency_s"});
+  if (auto out = root.optional_map("scale_out")) {
+    spec.scale_out_bandwidth = BytesPerSecond(figures.required(*out, "bandwidth_bytes_per_s"));
+    out->finish({"bandwidth_bytes_per_s"});
+  }
+}
+
+void read_power_and_price(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
+  YamlMap power = root.required_map("power");
+  spec.tdp = Watts(figures.required(power, "tdp_w"));
+  power.finish({"tdp_w"});
+  auto price = root.optional_map("price");
+  if (!price) return;
+  if (auto purchase = price->optional_map("purchase_usd")) {
+    PurchasePrice p;
+    p.amount = Usd(figures.price(*purchase, price->key_path("purchase_usd"), p.date, &p.kind));
+    spec.purchase_price = p;
+  }
+  if (auto cloud = price->optional_map("cloud_usd_per_hour")) {
+    CloudPrice c;
+    c.per_device = UsdPerHour(figures.price(*cloud, price->key_path("cloud_usd_per_hour"), c.date, nullptr));
+    spec.cloud_price = c;
+  }
+  price->finish({"purchase_usd", "cloud_usd_per_hour"});
+}
+
+void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
+  YamlMap eff = root.required_map("efficiency");
+  Efficiency& e = spec.efficiency;
+  e.matmul_fraction_of_peak = figures.required_fraction(eff, "matmul_fraction_of_peak");
+  e.attention_fraction_of_peak = figures.required_fraction(eff, "attention_fraction_of_peak");
+  e.memory_bandwidth_fraction = figures.required_fraction(eff, "memory_bandwidth_fraction");
+  e.kernel_overhead = Seconds(figures.required(eff, "kernel_overhead_s"));
+  e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
+  eff.finish({"matmul_fraction_of_peak", "attention_fraction_of_peak", "memory_bandwidth_fraction",
+              "kernel_overhead_s", "scale_up_bandwidth_fraction"});
+}
+
+void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
+  // An absurd value is refused rather than simulated: no chip has more than 1 TB of device
+  // memory per device or 1 EFLOP/s, and a kernel overhead of a second is a unit mistake.
+  if (spec.memory_capacity > Bytes(1e13)) root.fail("memory.capacity_bytes.value", "expected at most 1e13 bytes (10 TB); is the unit bytes?");
+  if (spec.memory_bandwidth > BytesPerSecond(1e15)) root.fail("memory.bandwidth_bytes_per_s.value", "expected at most 1e15 bytes/s; is the unit bytes per second?");
+  for (DType dtype : kAllDTypes) {
+    if (auto peak = spec.peak(dtype); peak && *peak > FlopsPerSecond(1e18)) {
+      root.fail(fmt::format("compute.peak_dense_flops_per_s.{}.value", to_string(dtype)), "expected at most 1e18 FLOP/s; is the unit FLOP/s?");
+    }
+  }
+  if (spec.efficiency.kernel_overhead > Seconds(1e-2)) root.fail("efficiency.kernel_overhead_s.value", "expected at most 0.01 s; is the unit seconds?");
+  if (spec.scale_up_latency > Seconds(1e-2)) root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
+}
+
+}  // namespace
+
+AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
+  YamlMap root = YamlMap::load_file(file);
+  AcceleratorSpec spec;
+  spec.file = file;
+  spec.id = root.required_string("id");
+  if (spec.id != file.stem().string() && file.stem().string() != "") {
+    // A catalog file must be named after its id so that lookups by id find it.
+    if (std::filesystem::path(file).parent_path().filename() == "hardware") {
+      root.fail("id", fmt::format("expected '{}' (the file name), got '{}'", file.stem().string(), spec.id));
+    }
+  }
+  spec.name = root.required_string("name");
+  spec.vendor = root.required_string("vendor");
+  spec.architecture = root.optional_string("architecture").value_or("");
+  spec.launch_year = static_cast<int>(root.required_integer("launch_year"));
+  read_sources(root, spec);
+  FigureReader figures(spec);
+  read_compute(root, figures, spec);
+  read_memory(root, figures, spec);
+  read_fabrics(root, figures, spec);
+  read_power_and_price(root, figures, spec);
+  read_efficiency(root, figures, spec);
+  root.finish({"id", "name", "vendor", "architecture", "launch_year", "sources", "compute", "memory",
+               "scale_up", "scale_out", "power", "price", "efficiency"});
+  check_consistency(root, spec);
+  return spec;
+}
+
+}  // namespace xpusim

@@ -1,0 +1,67 @@
+#include "xpusim/infer/compare.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/core/parallel.hpp"
+
+namespace xpusim {
+
+namespace {
+
+std::string gigabytes(Bytes b) { return fmt::format("{:.1f} GB", b.value() / 1e9); }
+
+CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const CompareOptions& o,
+                        const Economics& economics) {
+  CompareRow row;
+  row.hw = &hw;
+  row.request.devices = o.devices;
+  row.request.input_len = o.input_len;
+  row.request.output_len = o.output_len;
+  row.request.weight_dtype = o.weight_dtype;
+  row.request.kv_dtype = o.kv_dtype;
+  try {
+    validate_request(model, hw, row.request);
+  } catch (const Error& e) {
+    row.reason = e.what();
+    const std::string prefix = "command line: ";
+    if (row.reason.rfind(prefix, 0) == 0) row.reason.erase(0, prefix.size());
+    return row;
+  }
+  const int64_t max_batch = max_batch_that_fits(model, hw, row.request);
+  if (max_batch == 0) {
+    const MemoryUse one = memory_per_device(model, hw, row.request);
+    row.reason = fmt::format("does not fit: needs {} per device at batch 1 (weights {}), has {}",
+                             gigabytes(one.total()), gigabytes(one.weights), gigabytes(hw.memory_capacity));
+    return row;
+  }
+  for (int64_t batch = 1;; batch = std::min(batch * 2, max_batch)) {
+    InferenceRequest candidate = row.request;
+    candidate.batch = batch;
+    InferenceResult result = estimate_inference(model, hw, candidate, economics);
+    if (!row.result || result.throughput_tokens_per_s > row.result->throughput_tokens_per_s) {
+      row.result = result;
+      row.request = candidate;
+    }
+    if (batch == max_batch) break;
+  }
+  row.tokens_per_s_per_watt = row.result->throughput_tokens_per_s / (o.devices * hw.tdp.value());
+  return row;
+}
+
+}  // namespace
+
+std::vector<CompareRow> compare_accelerators(const ModelSpec& model, const std::vector<AcceleratorSpec>& accelerators,
+                                             const CompareOptions& options, const Economics& economics) {
+  std::vector<CompareRow> rows(accelerators.size());
+  parallel_for(accelerators.size(), [&](std::size_t i) { rows[i] = evaluate_one(model, accelerators[i], options, economics); });
+  std::stable_sort(rows.begin(), rows.end(), [](const CompareRow& a, const CompareRow& b) {
+    if (a.result.has_value() != b.result.has_value()) return a.result.has_value();
+    if (!a.result) return a.hw->id < b.hw->id;
+    return a.result->throughput_tokens_per_s > b.result->throughput_tokens_per_s;
+  });
+  return rows;
+}
+
+}  // namespace xpusim

@@ -1,0 +1,184 @@
+// Single-node inference estimate (docs/model.md, "Inference on one node").
+
+#include "xpusim/infer/inference.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "xpusim/core/error.hpp"
+
+namespace xpusim {
+
+namespace {
+
+/// Engines bound the tokens of one prefill step (vLLM max_num_batched_tokens, TensorRT-LLM
+/// max_num_tokens, both 8192 by default); activation memory follows that bound.
+constexpr int64_t kPrefillChunkTokens = 8192;
+/// CUDA/ROCm context, GEMM library workspace and collective buffers (estimate, docs/model.md).
+constexpr double kWorkspaceBytes = 1.0 * (1 << 30);
+constexpr int64_t kMaxBatch = 1 << 20;
+constexpr int64_t kMaxSequenceTokens = int64_t{1} << 24;
+
+/// Parameters kept whole on every device of a tensor-parallel group: norms, routers and the
+/// MLA latent down-projections.
+double replicated_params(const ModelSpec& m) {
+  const double norm = m.norm == NormKind::kRms ? 1.0 : 2.0;
+  double per_layer = norm * static_cast<double>(m.hidden) * (m.separate_mlp_norm ? 2.0 : 1.0);
+  if (m.mla) {
+    per_layer += static_cast<double>(m.hidden * (m.mla->q_lora_rank + m.mla->kv_lora_rank + m.mla->qk_rope_head_dim));
+  }
+  double total = per_layer * static_cast<double>(m.layers) + norm * static_cast<double>(m.hidden);
+  if (m.moe) total += static_cast<double>(m.moe_layers() * m.hidden * m.moe->num_experts);
+  return total;
+}
+
+/// KV-cache elements one device holds per sequence of `context` tokens.
+double kv_elements_per_device(const ModelSpec& m, int tp, int64_t context) {
+  const double per_token_layer = m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
+                                       : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / tp) * m.head_dim);
+  const double window = m.sliding_window > 0 ? static_cast<double>(std::min(m.sliding_window, context)) : 0.0;
+  const double sliding = static_cast<double>(m.sliding_layers());
+  const double full = static_cast<double>(m.layers) - sliding;
+  return per_token_layer * (full * static_cast<double>(context) + sliding * window);
+}
+
+/// Activation bytes per prefill token alive at once: hidden state and residual, q/k/v,
+/// attention output and the MLP intermediate of one layer.
+double activation_bytes_per_token(const ModelSpec& m, const Deployment& d) {
+  const int tp = d.tensor_parallel;
+  const double ffn = m.moe ? static_cast<double>(m.moe->experts_per_token * m.moe->expert_ffn_dim + m.moe->shared_experts * m.moe->shared_ffn_dim)
+                           : static_cast<double>(m.ffn_dim);
+  const double qkv = static_cast<double>((m.heads + 2 * m.kv_heads) * m.qk_head_dim());
+  const double elements = 3.0 * static_cast<double>(m.hidden) + (qkv + 3.0 * ffn) / tp;
+  return elements * bytes_per_element(d.activation_dtype);
+}
+
+Seconds simpson_decode_sum(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& d,
+                           const InferenceRequest& r, PassCost& last) {
+  const int64_t steps = r.output_len - 1;
+  if (steps <= 0) return Seconds(0.0);
+  // Decode step j (1..O-1) feeds generated token j with I + j - 1 tokens already cached. Its
+  // time is piecewise linear in the context, so Simpson's rule over the steps is near exact.
+  const int64_t first = r.input_len;
+  const int64_t final_context = r.input_len + steps - 1;
+  const PassCost at_first = cost_pass(model, hw, d, {r.batch, 1, first});
+  last = cost_pass(model, hw, d, {r.batch, 1, final_context});
+  if (steps == 1) return at_first.time;
+  const PassCost at_mid = cost_pass(model, hw, d, {r.batch, 1, (first + final_context) / 2});
+  return (at_first.time + at_mid.time * 4.0 + last.time) * (static_cast<double>(steps) / 6.0);
+}
+
+}  // namespace
+
+Deployment deployment_for(const InferenceRequest& r) {
+  Deployment d;
+  d.tensor_parallel = r.devices;
+  d.weight_dtype = r.weight_dtype;
+  d.kv_dtype = r.kv_dtype;
+  d.weight_group_size = r.weight_group_size;
+  return d;
+}
+
+void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const InferenceRequest& r) {
+  auto fail = [](const char* flag, const std::string& what) { throw_input_error("command line", flag, what); };
+  if (r.devices < 1) fail("--devices", fmt::format("expected at least 1, got {}", r.devices));
+  if (r.batch < 1 || r.batch > kMaxBatch) fail("--batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
+  if (r.input_len < 1 || r.input_len > kMaxSequenceTokens) fail("--input-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
+  if (r.output_len < 1 || r.output_len > kMaxSequenceTokens) fail("--output-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
+  if (r.input_len + r.output_len > m.max_positions) {
+    fail("--input-len", fmt::format("input + output = {} tokens exceeds the model's context of {} tokens ({})",
+                                     r.input_len + r.output_len, m.max_positions, m.file.string()));
+  }
+  if (r.devices > hw.scale_up_domain_devices) {
+    fail("--devices", fmt::format("tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
+                                  r.devices, hw.id, hw.scale_up_domain_devices));
+  }
+  if (m.heads % r.devices != 0) fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}", m.heads, r.devices));
+  if (m.kv_heads >= r.devices && m.kv_heads % r.devices != 0) {
+    fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}", m.kv_heads, r.devices));
+  }
+  const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
+  if (ffn % r.devices != 0) fail("--devices", fmt::format("expected a divisor of the MLP width {}, got {}", ffn, r.devices));
+  if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
+    fail("--weight-dtype", fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
+  }
+  const bool weight_ok = r.weight_dtype == DType::kBf16 || r.weight_dtype == DType::kFp16 || r.weight_dtype == DType::kFp8 ||
+                         r.weight_dtype == DType::kInt8 || r.weight_dtype == DType::kInt4 || r.weight_dtype == DType::kFp4;
+  if (!weight_ok) fail("--weight-dtype", fmt::format("expected bf16, fp16, fp8, int8, int4 or fp4, got {}", to_string(r.weight_dtype)));
+  if (r.kv_dtype != DType::kBf16 && r.kv_dtype != DType::kFp16 && r.kv_dtype != DType::kFp8) {
+    fail("--kv-dtype", fmt::format("expected bf16, fp16 or fp8, got {}", to_string(r.kv_dtype)));
+  }
+  if (r.weight_group_size < 1) fail("--weight-group-size", fmt::format("expected at least 1, got {}", r.weight_group_size));
+}
+
+MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const InferenceRequest& r) {
+  const Deployment d = deployment_for(r);
+  const ParameterCount params = count_parameters(m);
+  const double act = bytes_per_element(d.activation_dtype);
+  const double replicated = replicated_params(m);
+  // Matrix-multiply weights (the LM head included) in the weight format, sharded; the
+  // embedding table in the activation format, sharded by vocabulary; norms and routers whole.
+  const double sharded = static_cast<double>(params.total - params.embedding) - replicated;
+  MemoryUse use;
+  use.weights = Bytes(sharded / r.devices * weight_bytes_per_element(d) +
+                      static_cast<double>(params.embedding) / r.devices * act + replicated * act);
+  use.kv_cache = Bytes(static_cast<double>(r.batch) * kv_elements_per_device(m, r.devices, r.input_len + r.output_len) *
+                       bytes_per_element(d.kv_dtype));
+  const double chunk = static_cast<double>(std::min(r.batch * r.input_len, kPrefillChunkTokens));
+  const double logits = static_cast<double>(r.batch) * static_cast<double>(m.vocab) / r.devices * 4.0;
+  use.activations = Bytes(chunk * activation_bytes_per_token(m, d) + logits);
+  use.workspace = Bytes(kWorkspaceBytes);
+  return use;
+}
+
+int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw, const InferenceRequest& r) {
+  auto fits = [&](int64_t batch) {
+    InferenceRequest probe = r;
+    probe.batch = batch;
+    return memory_per_device(m, hw, probe).total() <= hw.memory_capacity;
+  };
+  if (!fits(1)) return 0;
+  int64_t low = 1, high = kMaxBatch;  // fits(low), and memory grows with the batch
+  if (fits(high)) return high;
+  while (high - low > 1) {
+    const int64_t mid = low + (high - low) / 2;
+    (fits(mid) ? low : high) = mid;
+  }
+  return low;
+}
+
+InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
+                                   const InferenceRequest& r, const Economics& economics) {
+  const Deployment d = deployment_for(r);
+  InferenceResult result;
+  result.prefill = cost_pass(model, hw, d, {r.batch, r.input_len, 0});
+  result.ttft = result.prefill.time;
+  result.decode_last = result.prefill;
+  const Seconds decode_total = simpson_decode_sum(model, hw, d, r, result.decode_last);
+  const int64_t steps = r.output_len - 1;
+  if (steps > 0) {
+    result.tpot = decode_total / static_cast<double>(steps);
+    result.tpot_first = cost_pass(model, hw, d, {r.batch, 1, r.input_len}).time;
+    result.tpot_last = result.decode_last.time;
+    result.decode_memory_bound = result.decode_last.memory_time > result.decode_last.compute_time;
+  }
+  result.e2e_latency = result.ttft + decode_total;
+  const double generated = static_cast<double>(r.batch * r.output_len);
+  result.throughput_tokens_per_s = generated / result.e2e_latency.value();
+
+  result.memory = memory_per_device(model, hw, r);
+  result.memory_capacity = hw.memory_capacity;
+  result.fits = result.memory.total() <= hw.memory_capacity;
+  result.max_batch = max_batch_that_fits(model, hw, r);
+
+  // Devices draw their TDP for the whole run: an upper bound on the energy (docs/model.md).
+  const Seconds device_time = result.e2e_latency * static_cast<double>(r.devices);
+  result.energy_per_token = hw.tdp * device_time / generated;
+  if (const auto hourly = hourly_cost(hw, economics)) {
+    result.cost_per_million_tokens_usd = (hourly->per_device * device_time).value() / generated * 1e6;
+    result.cost_basis = hourly->basis;
+  }
+  return result;
+}
+
+}  // namespace xpusim

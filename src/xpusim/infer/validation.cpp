@@ -1,0 +1,116 @@
+#include "xpusim/infer/validation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/hw/catalog.hpp"
+#include "xpusim/model/catalog.hpp"
+#include "xpusim/report/table.hpp"
+
+namespace xpusim {
+
+namespace {
+
+using Json = nlohmann::json;
+
+template <class T>
+T field(const Json& block, const char* key, const std::string& where) {
+  if (!block.contains(key)) throw_input_error(where, key, "missing (required)");
+  try {
+    return block.at(key).get<T>();
+  } catch (const Json::exception&) {
+    throw_input_error(where, key, "has the wrong type: " + block.at(key).dump());
+  }
+}
+
+DType dtype_field(const Json& block, const char* key, const std::string& where) {
+  const auto name = field<std::string>(block, key, where);
+  const auto dtype = parse_dtype(name);
+  if (!dtype) throw_input_error(where, key, "unknown data type '" + name + "'");
+  return *dtype;
+}
+
+}  // namespace
+
+double ValidationReport::median_abs_error() const {
+  if (outcomes.empty()) return 0.0;
+  std::vector<double> errors;
+  for (const auto& o : outcomes) errors.push_back(std::abs(o.relative_error()));
+  std::sort(errors.begin(), errors.end());
+  const std::size_t n = errors.size();
+  return n % 2 == 1 ? errors[n / 2] : (errors[n / 2 - 1] + errors[n / 2]) / 2.0;
+}
+
+bool ValidationReport::passed() const {
+  const bool rows = std::all_of(outcomes.begin(), outcomes.end(),
+                                [&](const ValidationOutcome& o) { return std::abs(o.relative_error()) <= per_row_tolerance; });
+  return !outcomes.empty() && rows && median_abs_error() <= median_tolerance;
+}
+
+ValidationReport validate_inference(const std::filesystem::path& data_dir) {
+  const auto file = data_dir / "validation" / "inference_public.json";
+  std::ifstream in(file);
+  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
+  const Json doc = Json::parse(in, nullptr, false);
+  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  ValidationReport report;
+  const Json& tolerance = doc.at("tolerance");
+  report.per_row_tolerance = tolerance.at("per_row_relative_error").get<double>();
+  report.median_tolerance = tolerance.at("median_relative_error").get<double>();
+  const Economics economics{};  // cost does not enter the validated metrics
+  for (const Json& record : doc.at("records")) {
+    const auto id = record.at("id").get<std::string>();
+    if (!record.contains("xpusim")) {
+      report.not_covered.push_back(id);
+      continue;
+    }
+    const std::string where = fmt::format("{}: records[{}].xpusim", file.string(), id);
+    const Json& x = record.at("xpusim");
+    const ModelSpec model = load_model(field<std::string>(x, "model", where), data_dir / "models");
+    const AcceleratorSpec hw = load_accelerator(field<std::string>(x, "hw", where), data_dir / "hardware");
+    InferenceRequest request;
+    request.devices = field<int>(x, "devices", where);
+    request.batch = field<int64_t>(x, "batch", where);
+    request.input_len = field<int64_t>(x, "input_len", where);
+    request.output_len = field<int64_t>(x, "output_len", where);
+    request.weight_dtype = dtype_field(x, "weight_dtype", where);
+    request.kv_dtype = dtype_field(x, "kv_dtype", where);
+    if (x.contains("weight_group_size")) request.weight_group_size = field<int>(x, "weight_group_size", where);
+    validate_request(model, hw, request);
+    const InferenceResult result = estimate_inference(model, hw, request, economics);
+    ValidationOutcome outcome;
+    outcome.id = id;
+    outcome.metric = field<std::string>(x, "metric", where);
+    outcome.measured = field<double>(x, "measured_s", where);
+    if (outcome.metric == "ttft_s") {
+      outcome.predicted = result.ttft.value();
+    } else if (outcome.metric == "tpot_s") {
+      outcome.predicted = result.tpot.value();
+    } else {
+      throw_input_error(where, "metric", "expected ttft_s or tpot_s, got '" + outcome.metric + "'");
+    }
+    report.outcomes.push_back(outcome);
+  }
+  return report;
+}
+
+std::string validation_text(const ValidationReport& report) {
+  Table table({"record", "metric", "measured", "predicted", "error"});
+  for (const auto& o : report.outcomes) {
+    table.add_row({o.id, o.metric, fmt::format("{:.4f}", o.measured), fmt::format("{:.4f}", o.predicted),
+                   fmt::format("{:+.1f}%", 100.0 * o.relative_error())});
+  }
+  std::string out = table.to_text();
+  out += fmt::format("\nmedian |error| {:.1f}% (tolerance {:.0f}%), per-row tolerance {:.0f}%: {}\n", 100.0 * report.median_abs_error(),
+                     100.0 * report.median_tolerance, 100.0 * report.per_row_tolerance, report.passed() ? "PASS" : "FAIL");
+  if (!report.not_covered.empty()) {
+    out += fmt::format("not covered here (need the serving simulator): {}\n", fmt::join(report.not_covered, ", "));
+  }
+  return out;
+}
+
+}  // namespace xpusim

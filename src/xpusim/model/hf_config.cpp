@@ -1,0 +1,339 @@
+// The one place that reads Hugging Face config.json files.
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/hw/catalog.hpp"
+#include "xpusim/model/catalog.hpp"
+
+namespace xpusim {
+
+namespace {
+
+using Json = nlohmann::json;
+
+/// Typed access to the keys of one config.json; every failure names the file and the key.
+class ConfigReader {
+ public:
+  ConfigReader(const Json& json, std::string file) : json_(json), file_(std::move(file)) {}
+
+  [[nodiscard]] bool has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }
+
+  [[nodiscard]] int64_t positive(const char* key) const {
+    if (!json_.contains(key)) throw_input_error(file_, key, "missing (required for this architecture)");
+    return check_positive(key, json_[key]);
+  }
+
+  [[nodiscard]] int64_t positive_or(const char* key, int64_t fallback) const {
+    return has(key) ? check_positive(key, json_[key]) : fallback;
+  }
+
+  [[nodiscard]] int64_t non_negative_or(const char* key, int64_t fallback) const {
+    if (!has(key)) return fallback;
+    const Json& value = json_[key];
+    if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+      throw_input_error(file_, key, fmt::format("expected an integer >= 0, got {}", value.dump()));
+    }
+    return value.get<int64_t>();
+  }
+
+  [[nodiscard]] bool flag_or(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_[key].is_boolean()) throw_input_error(file_, key, fmt::format("expected true or false, got {}", json_[key].dump()));
+    return json_[key].get<bool>();
+  }
+
+  [[nodiscard]] std::string text_or(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_[key].is_string()) throw_input_error(file_, key, fmt::format("expected text, got {}", json_[key].dump()));
+    return json_[key].get<std::string>();
+  }
+
+  [[nodiscard]] const Json& raw(const char* key) const { return json_[key]; }
+  [[noreturn]] void fail(const char* key, const std::string& what) const { throw_input_error(file_, key, what); }
+
+ private:
+  int64_t check_positive(const char* key, const Json& value) const {
+    if (!value.is_number_integer()) throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", value.dump()));
+    const auto number = value.get<int64_t>();
+    if (number <= 0) throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", number));
+    // Larger than any real transformer by orders of magnitude: a typo, not a model.
+    if (number > (int64_t{1} << 31)) throw_input_error(file_, key, fmt::format("expected at most 2^31, got {}", number));
+    return number;
+  }
+
+  const Json& json_;
+  std::string file_;
+};
+
+void read_common_llama_like(const ConfigReader& c, ModelSpec& m) {
+  m.hidden = c.positive("hidden_size");
+  m.layers = c.positive("num_hidden_layers");
+  m.heads = c.positive("num_attention_heads");
+  m.kv_heads = c.positive_or("num_key_value_heads", m.heads);
+  m.head_dim = c.positive_or("head_dim", m.hidden / m.heads);
+  m.ffn_dim = c.positive("intermediate_size");
+  m.vocab = c.positive("vocab_size");
+  m.max_positions = c.positive_or("max_position_embeddings", 2048);
+  m.tied_embeddings = c.flag_or("tie_word_embeddings", false);
+  m.qkv_bias = c.flag_or("attention_bias", false);
+  m.out_bias = m.qkv_bias;
+  m.mlp_bias = c.flag_or("mlp_bias", false);
+  m.rotary_dim = m.head_dim;
+  if (m.heads % m.kv_heads != 0) {
+    c.fail("num_key_value_heads", fmt::format("expected a divisor of num_attention_heads ({}), got {}", m.heads, m.kv_heads));
+  }
+}
+
+void read_sliding_window_all_layers(const ConfigReader& c, ModelSpec& m, const char* enable_key) {
+  const bool enabled = enable_key == nullptr || c.flag_or(enable_key, false);
+  if (enabled && c.has("sliding_window")) {
+    m.sliding_window = c.positive("sliding_window");
+    m.layer_sliding.assign(static_cast<std::size_t>(m.layers), true);
+  }
+}
+
+void read_llama(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  if (m.model_type == "mistral") read_sliding_window_all_layers(c, m, nullptr);
+  if (m.model_type == "qwen2") {
+    m.qkv_bias = true;  // Qwen2 has biases on q, k, v (not on o) by design, not in the config
+    m.out_bias = false;
+    read_sliding_window_all_layers(c, m, "use_sliding_window");
+  }
+  if (m.model_type == "qwen3") m.qk_norm = true;
+}
+
+void read_mixtral(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  read_sliding_window_all_layers(c, m, nullptr);
+  MoeSpec moe;
+  moe.num_experts = c.positive("num_local_experts");
+  moe.experts_per_token = c.positive("num_experts_per_tok");
+  moe.expert_ffn_dim = m.ffn_dim;
+  m.moe = moe;
+}
+
+void read_qwen3_moe(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  m.qk_norm = true;
+  if (c.positive_or("decoder_sparse_step", 1) != 1) c.fail("decoder_sparse_step", "only 1 (every layer sparse) is supported");
+  if (c.has("mlp_only_layers") && !c.raw("mlp_only_layers").empty()) c.fail("mlp_only_layers", "only an empty list is supported");
+  MoeSpec moe;
+  moe.num_experts = c.positive("num_experts");
+  moe.experts_per_token = c.positive("num_experts_per_tok");
+  moe.expert_ffn_dim = c.positive("moe_intermediate_size");
+  m.moe = moe;
+}
+
+void read_deepseek_v3(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  MlaSpec mla;
+  mla.q_lora_rank = c.non_negative_or("q_lora_rank", 0);
+  mla.kv_lora_rank = c.positive("kv_lora_rank");
+  mla.qk_nope_head_dim = c.positive("qk_nope_head_dim");
+  mla.qk_rope_head_dim = c.positive("qk_rope_head_dim");
+  mla.v_head_dim = c.positive("v_head_dim");
+  m.mla = mla;
+  m.kv_heads = m.heads;  // MLA has no grouped KV heads; the cache holds the shared latent
+  m.head_dim = mla.v_head_dim;
+  m.rotary_dim = mla.qk_rope_head_dim;
+  if (c.positive_or("moe_layer_freq", 1) != 1) c.fail("moe_layer_freq", "only 1 is supported");
+  MoeSpec moe;
+  moe.num_experts = c.positive("n_routed_experts");
+  moe.experts_per_token = c.positive("num_experts_per_tok");
+  moe.expert_ffn_dim = c.positive("moe_intermediate_size");
+  moe.shared_experts = c.non_negative_or("n_shared_experts", 0);
+  moe.shared_ffn_dim = moe.expert_ffn_dim;
+  moe.first_dense_layers = c.non_negative_or("first_k_dense_replace", 0);
+  moe.router_bias = c.text_or("topk_method", "") == "noaux_tc";  // e_score_correction_bias
+  m.moe = moe;
+}
+
+void read_gpt_oss(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  m.attention_sinks = true;
+  m.out_bias = m.qkv_bias;
+  MoeSpec moe;
+  moe.num_experts = c.positive("num_local_experts");
+  moe.experts_per_token = c.has("num_experts_per_tok") ? c.positive("num_experts_per_tok") : c.positive("experts_per_token");
+  moe.expert_ffn_dim = m.ffn_dim;
+  moe.expert_bias = true;
+  moe.router_bias = true;
+  m.moe = moe;
+  if (!c.has("layer_types")) return;
+  const auto& types = c.raw("layer_types");
+  if (!types.is_array() || static_cast<int64_t>(types.size()) != m.layers) {
+    c.fail("layer_types", fmt::format("expected a list of {} layer types", m.layers));
+  }
+  m.sliding_window = c.positive("sliding_window");
+  for (const auto& type : types) {
+    if (type != "sliding_attention" && type != "full_attention") {
+      c.fail("layer_types", fmt::format("expected sliding_attention or full_attention, got {}", type.dump()));
+    }
+    m.layer_sliding.push_back(type == "sliding_attention");
+  }
+}
+
+void read_gpt2(const ConfigReader& c, ModelSpec& m) {
+  m.hidden = c.positive("n_embd");
+  m.layers = c.positive("n_layer");
+  m.heads = c.positive("n_head");
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn_dim = c.positive_or("n_inner", 4 * m.hidden);
+  m.vocab = c.positive("vocab_size");
+  m.max_positions = c.positive("n_positions");
+  m.norm = NormKind::kLayer;
+  m.mlp = MlpKind::kPlain;
+  m.position = PositionKind::kLearned;
+  m.tied_embeddings = c.flag_or("tie_word_embeddings", true);
+  m.qkv_bias = m.out_bias = m.mlp_bias = true;
+}
+
+void read_gptj(const ConfigReader& c, ModelSpec& m) {
+  m.hidden = c.positive("n_embd");
+  m.layers = c.positive("n_layer");
+  m.heads = c.positive("n_head");
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn_dim = c.positive_or("n_inner", 4 * m.hidden);
+  m.vocab = c.positive("vocab_size");
+  m.max_positions = c.positive("n_positions");
+  m.rotary_dim = c.positive_or("rotary_dim", m.head_dim);
+  m.norm = NormKind::kLayer;
+  m.mlp = MlpKind::kPlain;
+  m.tied_embeddings = c.flag_or("tie_word_embeddings", false);
+  m.mlp_bias = true;
+  m.lm_head_bias = true;
+  m.parallel_residual = true;
+  m.separate_mlp_norm = false;
+}
+
+void read_gpt_neox(const ConfigReader& c, ModelSpec& m) {
+  m.hidden = c.positive("hidden_size");
+  m.layers = c.positive("num_hidden_layers");
+  m.heads = c.positive("num_attention_heads");
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn_dim = c.positive("intermediate_size");
+  m.vocab = c.positive("vocab_size");
+  m.max_positions = c.positive_or("max_position_embeddings", 2048);
+  double rotary_pct = 1.0;
+  if (c.has("rotary_pct")) {
+    if (!c.raw("rotary_pct").is_number()) c.fail("rotary_pct", "expected a number in (0, 1]");
+    rotary_pct = c.raw("rotary_pct").get<double>();
+    if (rotary_pct <= 0.0 || rotary_pct > 1.0) c.fail("rotary_pct", fmt::format("expected a number in (0, 1], got {}", rotary_pct));
+  }
+  m.rotary_dim = static_cast<int64_t>(static_cast<double>(m.head_dim) * rotary_pct);
+  m.norm = NormKind::kLayer;
+  m.mlp = MlpKind::kPlain;
+  m.tied_embeddings = c.flag_or("tie_word_embeddings", false);
+  m.qkv_bias = m.out_bias = c.flag_or("attention_bias", true);
+  m.mlp_bias = true;
+  m.parallel_residual = c.flag_or("use_parallel_residual", true);
+}
+
+void read_opt(const ConfigReader& c, ModelSpec& m) {
+  m.hidden = c.positive("hidden_size");
+  m.layers = c.positive("num_hidden_layers");
+  m.heads = c.positive("num_attention_heads");
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn_dim = c.positive("ffn_dim");
+  m.vocab = c.positive("vocab_size");
+  m.max_positions = c.positive("max_position_embeddings");
+  if (c.positive_or("word_embed_proj_dim", m.hidden) != m.hidden) {
+    c.fail("word_embed_proj_dim", "only equal to hidden_size is supported");
+  }
+  m.norm = NormKind::kLayer;
+  m.mlp = MlpKind::kPlain;
+  m.position = PositionKind::kLearned;
+  m.tied_embeddings = c.flag_or("tie_word_embeddings", true);
+  m.qkv_bias = m.out_bias = m.mlp_bias = c.flag_or("enable_bias", true);
+}
+
+using FamilyReader = void (*)(const ConfigReader&, ModelSpec&);
+
+struct Family {
+  const char* model_type;
+  FamilyReader read;
+};
+
+constexpr Family kFamilies[] = {
+    {"llama", read_llama},         {"mistral", read_llama},   {"qwen2", read_llama},
+    {"qwen3", read_llama},         {"mixtral", read_mixtral}, {"qwen3_moe", read_qwen3_moe},
+    {"deepseek_v3", read_deepseek_v3}, {"gpt_oss", read_gpt_oss}, {"gpt2", read_gpt2},
+    {"gptj", read_gptj},           {"gpt_neox", read_gpt_neox}, {"opt", read_opt},
+};
+
+void check_shapes(const ConfigReader& c, const ModelSpec& m) {
+  if (m.hidden % m.heads != 0 && m.head_dim * m.heads == 0) c.fail("num_attention_heads", "expected a divisor of the hidden size");
+  if (m.moe && m.moe->experts_per_token > m.moe->num_experts) {
+    c.fail("num_experts_per_tok", fmt::format("expected at most the number of experts ({}), got {}", m.moe->num_experts, m.moe->experts_per_token));
+  }
+  if (m.moe && m.moe->first_dense_layers > m.layers) c.fail("first_k_dense_replace", "expected at most num_hidden_layers");
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_model_types() {
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> names;
+    for (const auto& family : kFamilies) names.emplace_back(family.model_type);
+    return names;
+  }();
+  return types;
+}
+
+ModelSpec load_model_file(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  std::ifstream in(file);
+  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
+  Json json = Json::parse(in, nullptr, false);
+  if (json.is_discarded()) throw_input_error(name, "", "malformed JSON");
+  if (!json.is_object()) throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
+  const ConfigReader config(json, name);
+  ModelSpec model;
+  model.file = file;
+  model.id = file.stem().string() == "config" ? file.parent_path().filename().string() : file.stem().string();
+  if (!config.has("model_type")) config.fail("model_type", "missing (required to know the architecture)");
+  model.model_type = config.text_or("model_type", "");
+  const auto* family = std::find_if(std::begin(kFamilies), std::end(kFamilies),
+                                    [&](const Family& f) { return model.model_type == f.model_type; });
+  if (family == std::end(kFamilies)) {
+    config.fail("model_type", fmt::format("architecture '{}' is not supported (supported: {})", model.model_type,
+                                          fmt::join(supported_model_types(), ", ")));
+  }
+  family->read(config, model);
+  check_shapes(config, model);
+  if (model.layer_sliding.empty()) model.layer_sliding.assign(static_cast<std::size_t>(model.layers), false);
+  return model;
+}
+
+std::vector<std::string> model_ids(const std::filesystem::path& models_dir) {
+  std::vector<std::string> ids;
+  if (!std::filesystem::is_directory(models_dir)) {
+    throw Error(Error::Kind::kNotFound, fmt::format("{}: model catalog directory not found", models_dir.string()));
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(models_dir)) {
+    if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+ModelSpec load_model(const std::string& ref, const std::filesystem::path& models_dir) {
+  if (looks_like_path(ref)) return load_model_file(ref);
+  const auto ids = model_ids(models_dir);
+  if (std::find(ids.begin(), ids.end(), ref) == ids.end()) {
+    throw Error(Error::Kind::kNotFound,
+                fmt::format("--model: unknown model '{}'{}; 'xpusim model list' lists them", ref, did_you_mean(ref, ids)));
+  }
+  return load_model_file(models_dir / (ref + ".json"));
+}
+
+}  // namespace xpusim

@@ -1,0 +1,36 @@
+#pragma once
+// Turning results into what people and programs read: JSON objects whose keys carry units,
+// and text tables. No computation happens here.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "xpusim/hw/accelerator.hpp"
+#include "xpusim/infer/compare.hpp"
+#include "xpusim/infer/inference.hpp"
+#include "xpusim/model/model.hpp"
+
+namespace xpusim {
+
+[[nodiscard]] nlohmann::json accelerator_json(const AcceleratorSpec& hw);
+/// Every figure with its value and source, for `xpusim hw show`.
+[[nodiscard]] std::string accelerator_text(const AcceleratorSpec& hw);
+[[nodiscard]] std::string accelerator_list_text(const std::vector<AcceleratorSpec>& all);
+
+[[nodiscard]] nlohmann::json model_json(const ModelSpec& model);
+[[nodiscard]] std::string model_text(const ModelSpec& model);
+[[nodiscard]] std::string model_list_text(const std::vector<ModelSpec>& all);
+
+/// The `xpusim infer --format json` object (see README, "Interface").
+[[nodiscard]] nlohmann::json inference_json(const ModelSpec& model, const AcceleratorSpec& hw,
+                                            const InferenceRequest& request, const InferenceResult& result);
+[[nodiscard]] std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw,
+                                         const InferenceRequest& request, const InferenceResult& result);
+
+[[nodiscard]] nlohmann::json compare_json(const ModelSpec& model, const std::vector<CompareRow>& rows);
+[[nodiscard]] std::string compare_text(const ModelSpec& model, const CompareOptions& options,
+                                       const std::vector<CompareRow>& rows);
+[[nodiscard]] std::string compare_csv(const ModelSpec& model, const std::vector<CompareRow>& rows);
+
+}  // namespace xpusim

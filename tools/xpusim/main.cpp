@@ -1,0 +1,188 @@
+// xpusim: the command line. A thin shell over libxpusim: it parses flags, finds the data
+// directory, calls the library and prints. Exit status: 0 ok, 1 validation failed, 2 bad input.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <unistd.h>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/econ/economics.hpp"
+#include "xpusim/hw/catalog.hpp"
+#include "xpusim/infer/compare.hpp"
+#include "xpusim/infer/validation.hpp"
+#include "xpusim/model/catalog.hpp"
+#include "xpusim/report/report.hpp"
+
+namespace fs = std::filesystem;
+using namespace xpusim;
+
+namespace {
+
+/// The data directory: --data-dir, else next to an installed binary, else the source tree.
+fs::path find_data_dir(const std::string& flag) {
+  if (!flag.empty()) {
+    if (!fs::is_directory(fs::path(flag) / "hardware")) {
+      throw Error(Error::Kind::kNotFound, fmt::format("--data-dir: '{}' has no hardware/ catalog", flag));
+    }
+    return flag;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "xpusim");
+  candidates.emplace_back(XPUSIM_INSTALL_DATADIR);
+  candidates.emplace_back(XPUSIM_SOURCE_DATADIR);
+  for (const auto& dir : candidates) {
+    if (fs::is_directory(dir / "hardware")) return dir;
+  }
+  throw Error(Error::Kind::kNotFound, "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR "); pass --data-dir");
+}
+
+DType dtype_flag(const std::string& flag, const std::string& value) {
+  if (auto dtype = parse_dtype(value)) return *dtype;
+  throw_input_error("command line", flag, fmt::format("unknown data type '{}'", value));
+}
+
+struct Settings {
+  std::string data_dir;
+  std::string format = "table";
+};
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xpusim: performance, memory, energy and cost of LLM training and inference on AI accelerators"};
+  app.require_subcommand(1);
+  Settings settings;
+  app.add_option("--data-dir", settings.data_dir, "catalog directory (hardware/, models/, validation/)");
+  const std::vector<std::string> formats = {"table", "json", "csv"};
+  auto add_format = [&](CLI::App* cmd, bool csv) {
+    cmd->add_option("--format", settings.format, csv ? "table|json|csv" : "table|json")
+        ->check(CLI::IsMember(csv ? formats : std::vector<std::string>{"table", "json"}));
+  };
+
+  auto* hw = app.add_subcommand("hw", "the accelerator catalog");
+  hw->require_subcommand(1);
+  auto* hw_list = hw->add_subcommand("list", "list the catalog's accelerators");
+  add_format(hw_list, false);
+  std::string hw_ref;
+  auto* hw_show = hw->add_subcommand("show", "every figure of one accelerator with its source");
+  hw_show->add_option("ID", hw_ref, "catalog id or path to a YAML file")->required();
+  add_format(hw_show, false);
+
+  auto* model = app.add_subcommand("model", "the model catalog");
+  model->require_subcommand(1);
+  auto* model_list = model->add_subcommand("list", "list the catalog's models");
+  add_format(model_list, false);
+  std::string model_ref;
+  auto* model_show = model->add_subcommand("show", "one model's shape, parameters and FLOPs");
+  model_show->add_option("ID", model_ref, "catalog id or path to a config.json")->required();
+  add_format(model_show, false);
+
+  InferenceRequest request;
+  std::string weight_dtype = "bf16", kv_dtype = "bf16";
+  auto* infer = app.add_subcommand("infer", "one inference estimate on one node");
+  infer->add_option("--model", model_ref, "catalog id or path to a config.json")->required();
+  infer->add_option("--hw", hw_ref, "catalog id or path to a YAML file")->required();
+  infer->add_option("--devices", request.devices, "devices, tensor parallel over the scale-up fabric");
+  infer->add_option("--batch", request.batch, "requests in the batch");
+  infer->add_option("--input-len", request.input_len, "prompt tokens per request");
+  infer->add_option("--output-len", request.output_len, "generated tokens per request");
+  infer->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
+  infer->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
+  infer->add_option("--weight-group-size", request.weight_group_size, "int4 quantization group size");
+  add_format(infer, false);
+
+  CompareOptions compare_options;
+  std::string compare_model = "llama-2-70b";
+  auto* compare = app.add_subcommand("compare", "one model on one node of every catalog accelerator");
+  compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
+  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 2048)");
+  compare->add_option("--output-len", compare_options.output_len, "generated tokens (default 256)");
+  compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
+  compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
+  compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
+  add_format(compare, true);
+
+  auto* validate = app.add_subcommand("validate", "predictions against published measurements");
+  validate->require_subcommand(1);
+  auto* validate_inference_cmd = validate->add_subcommand("inference", "single-node inference records");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "xpusim: command line: " << e.what() << "\n";
+    return 2;
+  }
+
+  try {
+    const fs::path data = find_data_dir(settings.data_dir);
+    const bool json = settings.format == "json";
+    if (hw_list->parsed()) {
+      const auto all = load_all_accelerators(data / "hardware");
+      if (json) {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& a : all) array.push_back(accelerator_json(a));
+        print_json(array);
+      } else {
+        std::cout << accelerator_list_text(all);
+      }
+    } else if (hw_show->parsed()) {
+      const auto spec = load_accelerator(hw_ref, data / "hardware");
+      if (json) print_json(accelerator_json(spec)); else std::cout << accelerator_text(spec);
+    } else if (model_list->parsed()) {
+      std::vector<ModelSpec> all;
+      for (const auto& id : model_ids(data / "models")) all.push_back(load_model_file(data / "models" / (id + ".json")));
+      if (json) {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& m : all) array.push_back(model_json(m));
+        print_json(array);
+      } else {
+        std::cout << model_list_text(all);
+      }
+    } else if (model_show->parsed()) {
+      const auto spec = load_model(model_ref, data / "models");
+      if (json) print_json(model_json(spec)); else std::cout << model_text(spec);
+    } else if (infer->parsed()) {
+      const auto m = load_model(model_ref, data / "models");
+      const auto a = load_accelerator(hw_ref, data / "hardware");
+      request.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
+      request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
+      validate_request(m, a, request);
+      const auto result = estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
+      if (json) print_json(inference_json(m, a, request, result)); else std::cout << inference_text(m, a, request, result);
+    } else if (compare->parsed()) {
+      const auto m = load_model(compare_model, data / "models");
+      compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
+      compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
+      if (compare_options.devices < 1) throw_input_error("command line", "--devices", fmt::format("expected at least 1, got {}", compare_options.devices));
+      const auto all = load_all_accelerators(data / "hardware");
+      const auto rows = compare_accelerators(m, all, compare_options, load_economics(data / "economics.yaml"));
+      if (json) print_json(compare_json(m, rows));
+      else if (settings.format == "csv") std::cout << compare_csv(m, rows);
+      else std::cout << compare_text(m, compare_options, rows);
+    } else if (validate_inference_cmd->parsed()) {
+      const auto report = validate_inference(data);
+      std::cout << validation_text(report);
+      return report.passed() ? 0 : 1;
+    }
+  } catch (const Error& e) {
+    std::cerr << "xpusim: " << e.what() << "\n";
+    return e.kind() == Error::Kind::kInternal ? 3 : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "xpusim: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}
