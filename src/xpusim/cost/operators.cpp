@@ -200,7 +200,7 @@ class PassBuilder {
     if (d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time = ring_all_reduce_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    k.time = all_reduce_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
     add(OpKind::kTensorParallelComm, k, count);
   }
 
