@@ -103,12 +103,18 @@ int main(int argc, char** argv) {
   CompareOptions compare_options;
   std::string compare_model = "llama-2-70b";
   auto* compare = app.add_subcommand("compare", "one model on one node of every catalog accelerator");
+  double max_ttft_s = compare_options.max_ttft.value(), max_tpot_s = compare_options.max_tpot.value();
+  std::string price_basis = "auto";
   compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
-  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 2048)");
+  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 1024)");
   compare->add_option("--output-len", compare_options.output_len, "generated tokens (default 256)");
   compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
   compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
+  compare->add_option("--max-ttft-s", max_ttft_s, "time-to-first-token limit in seconds, 0 for none (default 2)");
+  compare->add_option("--max-tpot-s", max_tpot_s, "time-per-output-token limit in seconds, 0 for none (default 0.2)");
+  compare->add_option("--price-basis", price_basis, "auto|cloud|owned (default auto: cloud where listed, else owned)")
+      ->check(CLI::IsMember({"auto", "cloud", "owned"}));
   add_format(compare, true);
 
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
@@ -167,8 +173,14 @@ int main(int argc, char** argv) {
       compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
       compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
       if (compare_options.devices < 1) throw_input_error("command line", "--devices", fmt::format("expected at least 1, got {}", compare_options.devices));
+      if (max_ttft_s < 0) throw_input_error("command line", "--max-ttft-s", fmt::format("expected >= 0, got {}", max_ttft_s));
+      if (max_tpot_s < 0) throw_input_error("command line", "--max-tpot-s", fmt::format("expected >= 0, got {}", max_tpot_s));
+      compare_options.max_ttft = Seconds(max_ttft_s);
+      compare_options.max_tpot = Seconds(max_tpot_s);
+      Economics economics = load_economics(data / "economics.yaml");
+      economics.price_basis = price_basis == "cloud" ? PriceBasis::kCloud : price_basis == "owned" ? PriceBasis::kOwned : PriceBasis::kAuto;
       const auto all = load_all_accelerators(data / "hardware");
-      const auto rows = compare_accelerators(m, all, compare_options, load_economics(data / "economics.yaml"));
+      const auto rows = compare_accelerators(m, all, compare_options, economics);
       if (json) print_json(compare_json(m, rows));
       else if (settings.format == "csv") std::cout << compare_csv(m, rows);
       else std::cout << compare_text(m, compare_options, rows);

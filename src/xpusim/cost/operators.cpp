@@ -64,6 +64,12 @@ BytesPerSecond achievable_bandwidth(const AcceleratorSpec& hw) {
   return hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction;
 }
 
+/// Roofline with partial overlap of compute and memory traffic, plus the fixed kernel cost.
+Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw) {
+  const double hidden = hw.efficiency.compute_memory_overlap_fraction;
+  return max(compute, memory) + min(compute, memory) * (1.0 - hidden) + hw.efficiency.kernel_overhead;
+}
+
 bool is_weight_only(const Deployment& d, const AcceleratorSpec& hw) {
   return gemm_compute_dtype(d, hw) != d.weight_dtype;
 }
@@ -113,7 +119,7 @@ KernelCost gemm_cost(const GemmShape& s, const AcceleratorSpec& hw, const Deploy
   cost.bytes = bytes;
   cost.compute_time = Seconds(compute_s);
   cost.memory_time = bytes / achievable_bandwidth(hw);
-  cost.time = max(cost.compute_time, cost.memory_time) + hw.efficiency.kernel_overhead;
+  cost.time = kernel_time(cost.compute_time, cost.memory_time, hw);
   return cost;
 }
 
@@ -192,7 +198,7 @@ class PassBuilder {
     k.flops = Flops(vector_flops);
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
     k.compute_time = k.flops / hw_.vector_flops_per_s;
-    k.time = max(k.memory_time, k.compute_time) + hw_.efficiency.kernel_overhead;
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_);
     add(kind, k, count);
   }
 
@@ -293,7 +299,7 @@ class PassBuilder {
     k.bytes = Bytes(bytes);
     k.compute_time = k.flops / (peak * hw_.efficiency.attention_fraction_of_peak);
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
-    k.time = max(k.compute_time, k.memory_time) + hw_.efficiency.kernel_overhead;
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_);
     add(OpKind::kAttention, k, count);
   }
 

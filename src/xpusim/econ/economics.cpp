@@ -31,8 +31,9 @@ Economics load_economics(const std::filesystem::path& file) {
 }
 
 std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw, const Economics& e) {
-  if (hw.cloud_price) return HourlyCost{hw.cloud_price->per_device, "cloud"};
-  if (!hw.purchase_price) return std::nullopt;
+  const bool cloud_allowed = e.price_basis != PriceBasis::kOwned;
+  if (cloud_allowed && hw.cloud_price) return HourlyCost{hw.cloud_price->per_device, "cloud"};
+  if (e.price_basis == PriceBasis::kCloud || !hw.purchase_price) return std::nullopt;
   constexpr double kHoursPerYear = 8766.0;  // 365.25 days
   const double capex_per_hour = hw.purchase_price->amount.value() * (1.0 + e.server_overhead_fraction) /
                                 (e.depreciation_years * kHoursPerYear);

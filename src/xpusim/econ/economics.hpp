@@ -12,11 +12,19 @@
 
 namespace xpusim {
 
+/// Which price turns device-hours into dollars.
+enum class PriceBasis {
+  kAuto,   ///< the on-demand cloud price where the catalog has one, else owned cost
+  kCloud,  ///< on-demand cloud price only
+  kOwned,  ///< purchase price amortized plus energy only
+};
+
 struct Economics {
   double electricity_usd_per_kwh = 0.0;
   double pue = 1.0;
   double depreciation_years = 0.0;
   double server_overhead_fraction = 0.0;  ///< non-accelerator capex per accelerator, as a share of its price
+  PriceBasis price_basis = PriceBasis::kAuto;
 };
 
 /// Parses data/economics.yaml (format described in the file itself).
@@ -28,8 +36,9 @@ struct HourlyCost {
   std::string basis;  ///< "cloud": on-demand price; "owned": capex amortized + energy
 };
 
-/// Cloud price where the catalog has one, else owned cost (price x (1 + overhead) over the
-/// depreciation period, plus TDP x PUE x electricity); nullopt without any price.
+/// Cost of a device-hour on the economics' price basis. Owned cost = price x (1 + overhead)
+/// over the depreciation period, plus TDP x PUE x electricity. nullopt when the catalog has
+/// no price of that basis.
 [[nodiscard]] std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw, const Economics& economics);
 
 }  // namespace xpusim

@@ -51,6 +51,9 @@ struct Efficiency {
   double memory_bandwidth_fraction = 0.0;
   Seconds kernel_overhead;
   double scale_up_bandwidth_fraction = 0.0;
+  /// Share of the shorter of a kernel's compute and memory time hidden under the longer:
+  /// time = max(c, m) + (1 - overlap) min(c, m) + kernel_overhead.
+  double compute_memory_overlap_fraction = 1.0;
 };
 
 struct AcceleratorSpec {

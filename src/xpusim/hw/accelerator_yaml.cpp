@@ -177,8 +177,9 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
   e.memory_bandwidth_fraction = figures.required_fraction(eff, "memory_bandwidth_fraction");
   e.kernel_overhead = Seconds(figures.required(eff, "kernel_overhead_s"));
   e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
+  e.compute_memory_overlap_fraction = figures.required_fraction(eff, "compute_memory_overlap_fraction");
   eff.finish({"matmul_fraction_of_peak", "attention_fraction_of_peak", "memory_bandwidth_fraction",
-              "kernel_overhead_s", "scale_up_bandwidth_fraction"});
+              "kernel_overhead_s", "scale_up_bandwidth_fraction", "compute_memory_overlap_fraction"});
 }
 
 void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {

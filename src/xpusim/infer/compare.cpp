@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <optional>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/core/parallel.hpp"
@@ -36,15 +37,41 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
                              gigabytes(one.total()), gigabytes(one.weights), gigabytes(hw.memory_capacity));
     return row;
   }
-  for (int64_t batch = 1;; batch = std::min(batch * 2, max_batch)) {
+  auto within_limits = [&](const InferenceResult& x) {
+    const bool ttft_ok = o.max_ttft.value() <= 0.0 || x.ttft <= o.max_ttft;
+    const bool tpot_ok = o.max_tpot.value() <= 0.0 || x.tpot <= o.max_tpot;
+    return ttft_ok && tpot_ok;
+  };
+  auto consider = [&](int64_t batch) {
     InferenceRequest candidate = row.request;
     candidate.batch = batch;
     InferenceResult result = estimate_inference(model, hw, candidate, economics);
-    if (!row.result || result.throughput_tokens_per_s > row.result->throughput_tokens_per_s) {
+    const bool ok = within_limits(result);
+    if (ok && (!row.result || result.throughput_tokens_per_s > row.result->throughput_tokens_per_s)) {
       row.result = result;
       row.request = candidate;
     }
-    if (batch == max_batch) break;
+    return std::make_pair(ok, result);
+  };
+  // Powers of two up to the first batch past the limits (latency grows with the batch), then
+  // bisection between the last batch within them and that one.
+  const auto [one_ok, at_batch_one] = consider(1);
+  int64_t good = one_ok ? 1 : 0, bad = max_batch + 1;
+  for (int64_t batch = 2; one_ok && good < max_batch; batch = std::min(batch * 2, max_batch)) {
+    if (!consider(batch).first) {
+      bad = batch;
+      break;
+    }
+    good = batch;
+  }
+  while (good > 0 && bad - good > 1) {
+    const int64_t mid = good + (bad - good) / 2;
+    (consider(mid).first ? good : bad) = mid;
+  }
+  if (!row.result) {
+    row.reason = fmt::format("misses the latency limits even at batch 1: TTFT {:.3f} s, TPOT {:.1f} ms",
+                             at_batch_one.ttft.value(), at_batch_one.tpot.value() * 1e3);
+    return row;
   }
   row.tokens_per_s_per_watt = row.result->throughput_tokens_per_s / (o.devices * hw.tdp.value());
   return row;

@@ -9,10 +9,14 @@
 
 namespace xpusim {
 
+/// Defaults: a chat-style request (1024 prompt tokens, 256 generated) under the latency limits
+/// of MLPerf Inference's Llama-2-70B server scenario (TTFT <= 2 s, TPOT <= 200 ms).
 struct CompareOptions {
   int devices = 8;
-  int64_t input_len = 2048;
+  int64_t input_len = 1024;
   int64_t output_len = 256;
+  Seconds max_ttft{2.0};  ///< 0: no limit
+  Seconds max_tpot{0.2};  ///< 0: no limit
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
 };
@@ -25,8 +29,8 @@ struct CompareRow {
   double tokens_per_s_per_watt = 0.0;     ///< throughput / (devices x TDP)
 };
 
-/// Best batch = highest throughput among the batches that fit (powers of two and the largest
-/// that fits). Rows come back sorted: runnable ones by throughput, best first, then the rest.
+/// Best batch = highest throughput among the batches that fit and meet the latency limits
+/// (powers of two and the largest that fits). Rows come back sorted: runnable ones by throughput, best first, then the rest.
 [[nodiscard]] std::vector<CompareRow> compare_accelerators(const ModelSpec& model,
                                                            const std::vector<AcceleratorSpec>& accelerators,
                                                            const CompareOptions& options,

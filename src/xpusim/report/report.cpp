@@ -224,15 +224,22 @@ Table compare_table(const std::vector<CompareRow>& rows) {
   return table;
 }
 
+std::string limits_text(const CompareOptions& o) {
+  std::vector<std::string> parts;
+  if (o.max_ttft.value() > 0) parts.push_back(fmt::format("TTFT <= {:g} s", o.max_ttft.value()));
+  if (o.max_tpot.value() > 0) parts.push_back(fmt::format("TPOT <= {:g} ms", o.max_tpot.value() * 1e3));
+  return parts.empty() ? "no latency limit (offline)" : fmt::format("{}", fmt::join(parts, " and "));
+}
+
 }  // namespace
 
 std::string compare_text(const ModelSpec& model, const CompareOptions& o, const std::vector<CompareRow>& rows) {
   std::string out = fmt::format(
       "{} serving on one node of {} devices per accelerator (tensor parallel), {} input / {} output tokens, "
-      "weights {}, KV cache {}; each at the batch with the highest throughput that fits. Throughput counts generated "
-      "tokens of the whole batch; energy and tokens/s/W assume the devices draw TDP; $ from the on-demand cloud price "
-      "where the catalog has one, else owned cost (data/economics.yaml).\n\n",
-      model.id, o.devices, o.input_len, o.output_len, to_string(o.weight_dtype), to_string(o.kv_dtype));
+      "weights {}, KV cache {}; each at the static batch with the highest throughput that fits in memory and meets "
+      "{}. Throughput counts generated tokens of the whole batch; tokens/s/W assumes the devices draw TDP; $ from the "
+      "price basis in the 'price' column (cloud: on-demand; owned: capex and energy, data/economics.yaml).\n\n",
+      model.id, o.devices, o.input_len, o.output_len, to_string(o.weight_dtype), to_string(o.kv_dtype), limits_text(o));
   out += compare_table(rows).to_text();
   bool header = false;
   for (const auto& row : rows) {

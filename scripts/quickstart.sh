@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
+# installs the Debian packages xpusim builds with, configures and builds it, then
+#   scripts/quickstart.sh run [xpusim arguments]   runs xpusim (default: compare)
+#   scripts/quickstart.sh test                     runs the whole suite, then again under
+#                                                  AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+packages=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
+          libgtest-dev libgmock-dev libbenchmark-dev)
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "quickstart: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {  # build DIR [cmake options...]
+  local dir="$1"
+  shift
+  cmake -S "$root" -B "$root/$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$root/$dir" -j "$(nproc)"
+}
+
+command="${1:-run}"
+[ $# -gt 0 ] && shift
+install_packages
+case "$command" in
+  run)
+    build build
+    [ $# -eq 0 ] && set -- compare
+    exec "$root/build/tools/xpusim/xpusim" "$@"
+    ;;
+  test)
+    build build
+    ctest --test-dir "$root/build" -j "$(nproc)" --output-on-failure
+    build build-sanitize -DXPUSIM_SANITIZE=ON -DXPUSIM_BUILD_BENCHMARKS=OFF
+    ctest --test-dir "$root/build-sanitize" -j "$(nproc)" --output-on-failure
+    ;;
+  *)
+    echo "usage: scripts/quickstart.sh run [xpusim arguments] | test" >&2
+    exit 2
+    ;;
+esac
