@@ -19,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <stdexcept>
 #include <sstream>
 #include <string>
@@ -97,8 +98,15 @@ std::string error_of(const std::function<void()>& action) {
 
 std::string shell_quote(const std::string& word) {
   std::string quoted = "'";
-  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
+  for (char c : word) {
+    if (c == '\'') {
+      quoted.append("'\\''");
+    } else {
+      quoted.push_back(c);
+    }
+  }
+  quoted.push_back('\'');
+  return quoted;
 }
 
 struct CliRun {
@@ -112,10 +120,12 @@ struct CliRun {
 CliRun run_cli(const std::vector<std::string>& args) {
   ScratchDir scratch;
   const fs::path out = scratch.path() / "stdout", err = scratch.path() / "stderr";
-  std::string command = shell_quote(XPUSIM_BINARY);
-  if (args.empty() || args.front() != "--data-dir") command += " --data-dir " + shell_quote(XPUSIM_SOURCE_DATADIR);
-  for (const auto& arg : args) command += " " + shell_quote(arg);
-  command += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  std::vector<std::string> words = {XPUSIM_BINARY};
+  if (args.empty() || args.front() != "--data-dir") words.insert(words.end(), {"--data-dir", XPUSIM_SOURCE_DATADIR});
+  words.insert(words.end(), args.begin(), args.end());
+  std::string command;
+  for (const auto& word : words) command.append(shell_quote(word)).append(" ");
+  command.append(">").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
   const int raw = std::system(command.c_str());
   CliRun run;
   run.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -134,6 +144,19 @@ void expect_one_line_error(const CliRun& run) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// True when the "(did you mean: a, b?)" of `line` lists `id`.
+bool suggests(const std::string& line, const std::string& id) {
+  const std::string open = "(did you mean: ";
+  const auto begin = line.find(open);
+  const auto end = line.find("?)", begin);
+  if (begin == std::string::npos || end == std::string::npos) return false;
+  std::stringstream list(line.substr(begin + open.size(), end - begin - open.size()));
+  for (std::string item; std::getline(list, item, ',');) {
+    if (item == id || item == " " + id) return true;
+  }
+  return false;
+}
 
 // --- Hardware YAML: one change each to the catalog's h100-sxm.yaml ------------------------------
 
@@ -277,6 +300,9 @@ void write_yaml(const fs::path& file, const YAML::Node& yaml) {
   write_text(file, std::string(out.c_str()) + "\n");
 }
 
+/// Names the case in gtest output.
+void PrintTo(const HardwareCase& c, std::ostream* os) { *os << c.name; }
+
 class HardwareFile : public ::testing::TestWithParam<HardwareCase> {
  protected:
   /// h100-sxm.yaml with the case's one change, written to the scratch directory.
@@ -294,7 +320,7 @@ class HardwareFile : public ::testing::TestWithParam<HardwareCase> {
   ScratchDir scratch_;
 };
 
-TEST(HardwareFileBase, TheCatalogFileLoadsAfterARoundTrip) {
+TEST(BadInputHardwareFile, TheCatalogFileLoadsAfterARoundTrip) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "unchanged.yaml";
   write_yaml(file, YAML::LoadFile(h100_file().string()));
@@ -318,7 +344,7 @@ TEST_P(HardwareFile, CommandLinePrintsOneLineAndExitsWith2) {
 INSTANTIATE_TEST_SUITE_P(BadInput, HardwareFile, ::testing::ValuesIn(kHardwareCases),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(HardwareFileErrors, MalformedYamlNamesTheFileAndTheLine) {
+TEST(BadInputHardwareFile, MalformedYamlNamesTheFileAndTheLine) {
   const fs::path file = bad_dir() / "malformed.yaml";
   const std::string expected = file.string() + ": malformed YAML at line 6, column 24: end of map flow not found";
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), expected);
@@ -327,21 +353,21 @@ TEST(HardwareFileErrors, MalformedYamlNamesTheFileAndTheLine) {
   EXPECT_EQ(run.err, "xpusim: " + expected + "\n");
 }
 
-TEST(HardwareFileErrors, EmptyFileIsNotAMapping) {
+TEST(BadInputHardwareFile, EmptyFileIsNotAMapping) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "empty.yaml";
   write_text(file, "");
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": (top level): expected a mapping, got nothing");
 }
 
-TEST(HardwareFileErrors, ListIsNotAMapping) {
+TEST(BadInputHardwareFile, ListIsNotAMapping) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "list.yaml";
   write_text(file, "- id: h100-sxm\n- id: h200-sxm\n");
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": (top level): expected a mapping, got a list");
 }
 
-TEST(HardwareFileErrors, MissingFile) {
+TEST(BadInputHardwareFile, MissingFile) {
   const fs::path file = bad_dir() / "no-such-accelerator.yaml";
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": no such file");
   const CliRun run = run_cli({"hw", "show", file.string()});
@@ -349,19 +375,33 @@ TEST(HardwareFileErrors, MissingFile) {
   EXPECT_EQ(run.err, "xpusim: " + file.string() + ": no such file\n");
 }
 
-TEST(HardwareFileErrors, DuplicateKey) {
+TEST(BadInputHardwareFile, DuplicateKey) {
   // FIXME(bad input): yaml-cpp accepts a mapping with the same key twice and YamlMap reads the
   // first value, so a file that says `vendor:` twice (or `tdp_w:` twice, 700 then 7000) silently
   // uses the first and ignores the second; YAML requires unique keys. Expected: "FILE: vendor:
   // duplicate key" from YamlMap (core/yaml_map.cpp). Remove the skip once it checks.
-  GTEST_SKIP() << "FIXME: duplicate YAML keys are silently accepted (see the comment)";
   ScratchDir scratch;
   const fs::path file = scratch.path() / "duplicate.yaml";
   write_text(file, read_text(h100_file()) + "\nvendor: AMD\n");
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": vendor: duplicate key");
 }
 
-TEST(HardwareFileErrors, CatalogFileMustBeNamedAfterItsId) {
+TEST(BadInputHardwareFile, AbsurdLaunchYear) {
+  // FIXME(bad input): hw/accelerator_yaml.cpp reads launch_year with required_integer() and no
+  // range check, then static_cast<int>: -2022 is accepted as is and 99999999999 is silently
+  // truncated (`xpusim hw show` prints 1215752191). Expected e.g.
+  // "FILE: launch_year: expected a year from 1990 to 2100, got -2022".
+  ScratchDir scratch;
+  YAML::Node yaml = YAML::LoadFile(h100_file().string());
+  yaml["launch_year"] = "-2022";
+  const fs::path file = scratch.path() / "year.yaml";
+  write_yaml(file, yaml);
+  EXPECT_THROW((void)load_accelerator_file(file), Error);
+  const std::string message = error_of([&] { (void)load_accelerator_file(file); });
+  EXPECT_EQ(message.rfind(file.string() + ": launch_year: expected ", 0), 0u) << message;
+}
+
+TEST(BadInputHardwareFile, CatalogFileMustBeNamedAfterItsId) {
   ScratchDir scratch;
   fs::create_directories(scratch.path() / "hardware");
   const fs::path file = scratch.path() / "hardware" / "h100-nvl.yaml";
@@ -377,7 +417,7 @@ void touch_all(const fs::path& dir, const std::vector<std::string>& names) {
   for (const auto& name : names) write_text(dir / name, "");
 }
 
-TEST(UnknownId, AcceleratorSuggestsTheClosestIds) {
+TEST(BadInputUnknownId, AcceleratorSuggestsTheClosestIds) {
   ScratchDir scratch;
   touch_all(scratch.path(), {"a100-sxm-80gb.yaml", "b200.yaml", "h100-sxm.yaml", "h200-sxm.yaml", "mi300x.yaml"});
   EXPECT_INPUT_ERROR((void)load_accelerator("h100", scratch.path()),
@@ -388,7 +428,7 @@ TEST(UnknownId, AcceleratorSuggestsTheClosestIds) {
                      "--hw: unknown accelerator 'quantum-9000'; 'xpusim hw list' lists them");
 }
 
-TEST(UnknownId, ModelSuggestsTheClosestIds) {
+TEST(BadInputUnknownId, ModelSuggestsTheClosestIds) {
   ScratchDir scratch;
   touch_all(scratch.path(), {"llama-2-7b.json", "llama-2-13b.json", "llama-2-70b.json", "mistral-7b.json"});
   EXPECT_INPUT_ERROR((void)load_model("llama2-7b", scratch.path()),
@@ -397,30 +437,31 @@ TEST(UnknownId, ModelSuggestsTheClosestIds) {
   EXPECT_INPUT_ERROR((void)load_model("gpt-5", scratch.path()), "--model: unknown model 'gpt-5'; 'xpusim model list' lists them");
 }
 
-TEST(UnknownId, CommandLineSuggestsTheCatalogsClosestAccelerator) {
+TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestAccelerator) {
   const CliRun run = run_cli({"infer", "--model", "llama-2-7b", "--hw", "h100"});
   expect_one_line_error(run);
-  EXPECT_EQ(run.err.rfind("xpusim: --hw: unknown accelerator 'h100' (did you mean: h100-sxm", 0), 0u) << run.err;
+  EXPECT_EQ(run.err.rfind("xpusim: --hw: unknown accelerator 'h100' (did you mean: ", 0), 0u) << run.err;
+  EXPECT_TRUE(suggests(run.err, "h100-sxm")) << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim hw list' lists them\n")) << run.err;
 }
 
-TEST(UnknownId, CommandLineSuggestsTheCatalogsClosestModel) {
+TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestModel) {
   const CliRun run = run_cli({"infer", "--model", "llama2-7b", "--hw", "h100-sxm"});
   expect_one_line_error(run);
   EXPECT_EQ(run.err.rfind("xpusim: --model: unknown model 'llama2-7b' (did you mean: llama-2-7b", 0), 0u) << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim model list' lists them\n")) << run.err;
 }
 
-TEST(UnknownId, HwShowAndModelShowToo) {
+TEST(BadInputUnknownId, HwShowModelShowAndCompareToo) {
   const CliRun hw = run_cli({"hw", "show", "h100"});
   expect_one_line_error(hw);
-  EXPECT_TRUE(contains(hw.err, "did you mean: h100-sxm")) << hw.err;
+  EXPECT_TRUE(suggests(hw.err, "h100-sxm")) << hw.err;
   const CliRun model = run_cli({"model", "show", "llama2-7b"});
   expect_one_line_error(model);
-  EXPECT_TRUE(contains(model.err, "did you mean: llama-2-7b")) << model.err;
+  EXPECT_TRUE(suggests(model.err, "llama-2-7b")) << model.err;
   const CliRun compare = run_cli({"compare", "--model", "llama2-7b"});
   expect_one_line_error(compare);
-  EXPECT_TRUE(contains(compare.err, "did you mean: llama-2-7b")) << compare.err;
+  EXPECT_TRUE(suggests(compare.err, "llama-2-7b")) << compare.err;
 }
 
 // --- Model config.json: one changed key each ----------------------------------------------------
@@ -428,16 +469,21 @@ TEST(UnknownId, HwShowAndModelShowToo) {
 struct ModelCase {
   const char* name;
   std::function<void(Json&)> change;
-  const char* expected;  ///< the message after "FILE: "
+  std::string expected;  ///< the message after "FILE: "
 };
+
+/// "model_type: architecture 'TYPE' is not supported (supported: llama, mistral, ...)".
+std::string unsupported(const std::string& type) {
+  std::string list;
+  for (const auto& supported : supported_model_types()) list.append(list.empty() ? "" : ", ").append(supported);
+  return "model_type: architecture '" + type + "' is not supported (supported: " + list + ")";
+}
 
 const ModelCase kModelCases[] = {
     // Missing and wrongly typed keys.
     {"MissingModelType", [](Json& j) { j.erase("model_type"); }, "model_type: missing (required to know the architecture)"},
     {"NumberForModelType", [](Json& j) { j["model_type"] = 7; }, "model_type: expected text, got 7"},
-    {"UnsupportedArchitecture", [](Json& j) { j["model_type"] = "t5"; },
-     "model_type: architecture 't5' is not supported (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, "
-     "deepseek_v3, gpt_oss, gpt2, gptj, gpt_neox, opt)"},
+    {"UnsupportedArchitecture", [](Json& j) { j["model_type"] = "t5"; }, unsupported("t5")},
     {"MissingHiddenSize", [](Json& j) { j.erase("hidden_size"); }, "hidden_size: missing (required for this architecture)"},
     {"StringForInteger", [](Json& j) { j["hidden_size"] = "4096"; }, "hidden_size: expected a positive integer, got \"4096\""},
     {"NullForInteger", [](Json& j) { j["num_hidden_layers"] = nullptr; }, "num_hidden_layers: expected a positive integer, got null"},
@@ -464,6 +510,9 @@ const ModelCase kModelCases[] = {
      "num_local_experts: missing (required for this architecture)"},
 };
 
+/// Names the case in gtest output.
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
+
 class ModelFile : public ::testing::TestWithParam<ModelCase> {
  protected:
   /// model.json with the case's change, written to the scratch directory.
@@ -478,7 +527,7 @@ class ModelFile : public ::testing::TestWithParam<ModelCase> {
   ScratchDir scratch_;
 };
 
-TEST(ModelFileBase, TheUnchangedFixtureLoads) {
+TEST(BadInputModelFile, TheUnchangedFixtureLoads) {
   const auto model = load_model_file(bad_dir() / "model.json");
   EXPECT_EQ(model.hidden, 4096);
   EXPECT_EQ(model.kv_heads, 32);
@@ -499,45 +548,41 @@ TEST_P(ModelFile, CommandLinePrintsOneLineAndExitsWith2) {
 INSTANTIATE_TEST_SUITE_P(BadInput, ModelFile, ::testing::ValuesIn(kModelCases),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(ModelFileErrors, MalformedJson) {
-  // The message names the file but not where in it: nlohmann::json's parse error has the byte
-  // position, which would help with a long config.json.
+TEST(BadInputModelFile, MalformedJson) {
+  // The message names the file and where in it the parser stopped.
   const fs::path file = bad_dir() / "malformed.json";
-  EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": malformed JSON");
+  EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": malformed JSON at line 5 (byte 99)");
   const CliRun run = run_cli({"infer", "--model", file.string(), "--hw", "h100-sxm"});
   expect_one_line_error(run);
-  EXPECT_EQ(run.err, "xpusim: " + file.string() + ": malformed JSON\n");
+  EXPECT_EQ(run.err, "xpusim: " + file.string() + ": malformed JSON at line 5 (byte 99)\n");
 }
 
-TEST(ModelFileErrors, NotAnObject) {
+TEST(BadInputModelFile, NotAnObject) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "list.json";
   write_text(file, "[1, 2, 3]");
   EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": expected a JSON object (a Hugging Face config.json)");
 }
 
-TEST(ModelFileErrors, UnsupportedArchitectureBert) {
+TEST(BadInputModelFile, UnsupportedArchitectureBert) {
   const fs::path file = bad_dir() / "bert.json";
-  const std::string expected = file.string() +
-                               ": model_type: architecture 'bert' is not supported (supported: llama, mistral, qwen2, "
-                               "qwen3, mixtral, qwen3_moe, deepseek_v3, gpt_oss, gpt2, gptj, gpt_neox, opt)";
+  const std::string expected = file.string() + ": " + unsupported("bert");
   EXPECT_INPUT_ERROR((void)load_model_file(file), expected);
   const CliRun run = run_cli({"infer", "--model", file.string(), "--hw", "h100-sxm"});
   expect_one_line_error(run);
   EXPECT_EQ(run.err, "xpusim: " + expected + "\n");
 }
 
-TEST(ModelFileErrors, MissingFile) {
+TEST(BadInputModelFile, MissingFile) {
   const fs::path file = bad_dir() / "no-such-model.json";
   EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": no such file");
 }
 
-TEST(ModelFileErrors, HiddenSizeNotDivisibleByHeads) {
+TEST(BadInputModelFile, HiddenSizeNotDivisibleByHeads) {
   // FIXME(bad input): hf_config.cpp check_shapes() tests
   // `m.hidden % m.heads != 0 && m.head_dim * m.heads == 0`, and head_dim * heads is never 0, so
   // the check never fires: hidden_size 4096 with 48 heads and no head_dim silently gets
   // head_dim = 4096 / 48 = 85 (truncated) and a model of the wrong size.
-  GTEST_SKIP() << "FIXME: hidden_size not divisible by num_attention_heads is silently truncated (see the comment)";
   ScratchDir scratch;
   Json json = Json::parse(read_text(bad_dir() / "model.json"));
   json["num_attention_heads"] = 48;
@@ -549,13 +594,12 @@ TEST(ModelFileErrors, HiddenSizeNotDivisibleByHeads) {
   EXPECT_EQ(message.rfind(file.string() + ": num_attention_heads: expected a divisor of the hidden size", 0), 0u) << message;
 }
 
-TEST(ModelFileErrors, MisspelledOptionalKey) {
+TEST(BadInputModelFile, MisspelledOptionalKey) {
   // FIXME(bad input): config.json keys the reader does not know are ignored (a real config.json
   // carries many), so a misspelled optional key is a silent default: "num_key_value_head": 8
   // (no s) leaves num_key_value_heads at num_attention_heads (32), a model with 4x the KV cache.
   // Expected: refuse an unread key within a small edit distance of a key the architecture reads,
   // e.g. "FILE: num_key_value_head: unknown key (did you mean: num_key_value_heads?)".
-  GTEST_SKIP() << "FIXME: a misspelled optional config.json key falls back to its default (see the comment)";
   ScratchDir scratch;
   Json json = Json::parse(read_text(bad_dir() / "model.json"));
   json.erase("num_key_value_heads");
@@ -566,13 +610,12 @@ TEST(ModelFileErrors, MisspelledOptionalKey) {
   EXPECT_TRUE(contains(error_of([&] { (void)load_model_file(file); }), "did you mean: num_key_value_heads"));
 }
 
-TEST(ModelFileErrors, AbsurdShapeWhoseProductsOverflow) {
+TEST(BadInputModelFile, AbsurdShapeWhoseProductsOverflow) {
   // FIXME(bad input): each key is capped at 2^31, but their products are computed in int64_t in
   // model/params.cpp (attention_matmul_params: 2 * hidden * heads * head_dim, mlp params, ...),
   // so hidden_size = intermediate_size = 2^31 overflows (undefined behaviour): `xpusim model
   // show` prints forward_flops_per_token_at_2048 -2.95e+20 and `infer` exits 0 with nonsense.
   // Expected: refuse a model whose parameter count is absurd (e.g. > 1e15) naming the file.
-  GTEST_SKIP() << "FIXME: shapes under the per-key cap overflow the parameter count (see the comment)";
   ScratchDir scratch;
   Json json = Json::parse(read_text(bad_dir() / "model.json"));
   json["hidden_size"] = int64_t{1} << 31;
@@ -618,6 +661,9 @@ const RequestCase kRequestCases[] = {
      "command line: --weight-group-size: expected at least 1, got 0"},
 };
 
+/// Names the case in gtest output.
+void PrintTo(const RequestCase& c, std::ostream* os) { *os << c.name; }
+
 class Request : public ::testing::TestWithParam<RequestCase> {};
 
 TEST_P(Request, IsRefusedNamingTheFlag) {
@@ -632,7 +678,7 @@ TEST_P(Request, IsRefusedNamingTheFlag) {
 INSTANTIATE_TEST_SUITE_P(BadInput, Request, ::testing::ValuesIn(kRequestCases),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(RequestErrors, ContextPastTheModelsNamesTheModelFile) {
+TEST(BadInputRequest, ContextPastTheModelsNamesTheModelFile) {
   const ModelSpec model = testing::model("llama-2-70b");
   InferenceRequest request;
   request.devices = 8;
@@ -685,6 +731,9 @@ const FlagCase kFlagCases[] = {
     {"UnknownFlag", infer_70b({"--tensor-parallel", "8"}), "", {"xpusim: command line: ", "--tensor-parallel"}},
 };
 
+/// Names the case in gtest output.
+void PrintTo(const FlagCase& c, std::ostream* os) { *os << c.name; }
+
 class Flag : public ::testing::TestWithParam<FlagCase> {};
 
 TEST_P(Flag, PrintsOneLineAndExitsWith2) {
@@ -700,12 +749,11 @@ TEST_P(Flag, PrintsOneLineAndExitsWith2) {
 INSTANTIATE_TEST_SUITE_P(BadInput, Flag, ::testing::ValuesIn(kFlagCases),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(FlagErrors, UnknownDataTypeSaysWhatIsExpected) {
+TEST(BadInputFlag, UnknownDataTypeSaysWhatIsExpected) {
   // FIXME(bad input): tools/xpusim/main.cpp dtype_flag() prints
   // "xpusim: command line: --weight-dtype: unknown data type 'bf17'": it names the flag and the
   // value but not what was expected. Expected e.g. "... unknown data type 'bf17' (did you mean:
   // bf16?)" or "... expected bf16, fp16, fp8, int8, int4 or fp4, got 'bf17'".
-  GTEST_SKIP() << "FIXME: an unknown --weight-dtype does not say what is expected (see the comment)";
   const CliRun run = run_cli(infer_70b({"--devices", "8", "--weight-dtype", "bf17"}));
   expect_one_line_error(run);
   EXPECT_EQ(run.err.rfind("xpusim: command line: --weight-dtype: ", 0), 0u) << run.err;
@@ -713,7 +761,7 @@ TEST(FlagErrors, UnknownDataTypeSaysWhatIsExpected) {
   EXPECT_TRUE(contains(run.err, "bf16")) << run.err;
 }
 
-TEST(FlagErrors, UnknownDataTypeNamesTheFlagAndTheValue) {
+TEST(BadInputFlag, UnknownDataTypeNamesTheFlagAndTheValue) {
   const CliRun run = run_cli(infer_70b({"--devices", "8", "--weight-dtype", "bf17"}));
   expect_one_line_error(run);
   EXPECT_EQ(run.err.rfind("xpusim: command line: --weight-dtype: ", 0), 0u) << run.err;
@@ -722,7 +770,7 @@ TEST(FlagErrors, UnknownDataTypeNamesTheFlagAndTheValue) {
 
 // --- Not an error: a configuration that does not fit is an answer ------------------------------
 
-TEST(OutOfMemory, IsAnAnswerNotAnError) {
+TEST(BadInputOutOfMemory, IsAnAnswerNotAnError) {
   const CliRun run = run_cli({"infer", "--model", "llama-2-70b", "--hw", "a100-sxm-80gb", "--devices", "1", "--format", "json"});
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(run.err, "");

@@ -45,7 +45,10 @@ fs::path find_data_dir(const std::string& flag) {
 
 DType dtype_flag(const std::string& flag, const std::string& value) {
   if (auto dtype = parse_dtype(value)) return *dtype;
-  throw_input_error("command line", flag, fmt::format("unknown data type '{}'", value));
+  std::vector<std::string> names;
+  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
+  throw_input_error("command line", flag,
+                    fmt::format("unknown data type '{}'{}; expected one of {}", value, did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 struct Settings {

@@ -1,6 +1,7 @@
 #include "xpusim/core/error.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 
 namespace xpusim {
@@ -9,8 +10,6 @@ void throw_input_error(std::string_view where, std::string_view key, std::string
   if (key.empty()) throw Error(Error::Kind::kInput, fmt::format("{}: {}", where, what));
   throw Error(Error::Kind::kInput, fmt::format("{}: {}: {}", where, key, what));
 }
-
-namespace {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -27,8 +26,6 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   }
   return row[b.size()];
 }
-
-}  // namespace
 
 std::vector<std::string> closest_matches(std::string_view word,
                                          const std::vector<std::string>& candidates,

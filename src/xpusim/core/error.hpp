@@ -28,6 +28,9 @@ class Error : public std::runtime_error {
 [[noreturn]] void throw_input_error(std::string_view where, std::string_view key,
                                     std::string_view what);
 
+/// Levenshtein distance, ignoring case.
+[[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
+
 /// The candidates closest to `word` by edit distance (at most `limit`, only plausible ones),
 /// for "did you mean" suggestions.
 [[nodiscard]] std::vector<std::string> closest_matches(std::string_view word,

@@ -33,6 +33,13 @@ YamlMap::YamlMap(YAML::Node node, std::string file, std::string path)
     throw_input_error(file_, path_.empty() ? "(top level)" : path_,
                       fmt::format("expected a mapping, got {}", describe(node_)));
   }
+  // yaml-cpp keeps both entries of a repeated key and lookups see only the first; YAML
+  // forbids repeats, and a second value silently ignored is the worst kind of typo.
+  std::set<std::string> seen;
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.Scalar();
+    if (!seen.insert(key).second) fail(key, "duplicate key");
+  }
 }
 
 YamlMap YamlMap::load_file(const std::filesystem::path& file) {

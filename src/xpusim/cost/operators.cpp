@@ -64,10 +64,14 @@ BytesPerSecond achievable_bandwidth(const AcceleratorSpec& hw) {
   return hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction;
 }
 
-/// Roofline with partial overlap of compute and memory traffic, plus the fixed kernel cost.
-Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw) {
-  const double hidden = hw.efficiency.compute_memory_overlap_fraction;
-  return max(compute, memory) + min(compute, memory) * (1.0 - hidden) + hw.efficiency.kernel_overhead;
+enum class KernelClass { kMatmul, kStreaming };
+
+/// Roofline with partial overlap of compute and memory traffic, plus the fixed costs: the
+/// launch of every kernel, and the pipeline fill and drain of matrix-multiply kernels.
+Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw, KernelClass kind) {
+  const Efficiency& e = hw.efficiency;
+  const Seconds fixed = e.kernel_overhead + (kind == KernelClass::kMatmul ? e.matmul_fixed_time : Seconds(0.0));
+  return max(compute, memory) + min(compute, memory) * (1.0 - e.compute_memory_overlap_fraction) + fixed;
 }
 
 bool is_weight_only(const Deployment& d, const AcceleratorSpec& hw) {
@@ -119,7 +123,7 @@ KernelCost gemm_cost(const GemmShape& s, const AcceleratorSpec& hw, const Deploy
   cost.bytes = bytes;
   cost.compute_time = Seconds(compute_s);
   cost.memory_time = bytes / achievable_bandwidth(hw);
-  cost.time = kernel_time(cost.compute_time, cost.memory_time, hw);
+  cost.time = kernel_time(cost.compute_time, cost.memory_time, hw, KernelClass::kMatmul);
   return cost;
 }
 
@@ -198,7 +202,7 @@ class PassBuilder {
     k.flops = Flops(vector_flops);
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
     k.compute_time = k.flops / hw_.vector_flops_per_s;
-    k.time = kernel_time(k.compute_time, k.memory_time, hw_);
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kStreaming);
     add(kind, k, count);
   }
 
@@ -299,7 +303,7 @@ class PassBuilder {
     k.bytes = Bytes(bytes);
     k.compute_time = k.flops / (peak * hw_.efficiency.attention_fraction_of_peak);
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
-    k.time = kernel_time(k.compute_time, k.memory_time, hw_);
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kMatmul);
     add(OpKind::kAttention, k, count);
   }
 

@@ -49,7 +49,8 @@ struct Efficiency {
   double matmul_fraction_of_peak = 0.0;
   double attention_fraction_of_peak = 0.0;
   double memory_bandwidth_fraction = 0.0;
-  Seconds kernel_overhead;
+  Seconds kernel_overhead;    ///< launch/boundary cost of every kernel
+  Seconds matmul_fixed_time;  ///< pipeline fill and drain inside each matrix-multiply or attention kernel
   double scale_up_bandwidth_fraction = 0.0;
   /// Share of the shorter of a kernel's compute and memory time hidden under the longer:
   /// time = max(c, m) + (1 - overlap) min(c, m) + kernel_overhead.

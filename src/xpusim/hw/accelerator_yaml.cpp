@@ -176,10 +176,12 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
   e.attention_fraction_of_peak = figures.required_fraction(eff, "attention_fraction_of_peak");
   e.memory_bandwidth_fraction = figures.required_fraction(eff, "memory_bandwidth_fraction");
   e.kernel_overhead = Seconds(figures.required(eff, "kernel_overhead_s"));
+  e.matmul_fixed_time = Seconds(figures.required(eff, "matmul_fixed_time_s"));
   e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
   e.compute_memory_overlap_fraction = figures.required_fraction(eff, "compute_memory_overlap_fraction");
   eff.finish({"matmul_fraction_of_peak", "attention_fraction_of_peak", "memory_bandwidth_fraction",
-              "kernel_overhead_s", "scale_up_bandwidth_fraction", "compute_memory_overlap_fraction"});
+              "kernel_overhead_s", "matmul_fixed_time_s", "scale_up_bandwidth_fraction",
+              "compute_memory_overlap_fraction"});
 }
 
 void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
@@ -192,6 +194,7 @@ void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
       root.fail(fmt::format("compute.peak_dense_flops_per_s.{}.value", to_string(dtype)), "expected at most 1e18 FLOP/s; is the unit FLOP/s?");
     }
   }
+  if (spec.efficiency.matmul_fixed_time > Seconds(1e-2)) root.fail("efficiency.matmul_fixed_time_s.value", "expected at most 0.01 s; is the unit seconds?");
   if (spec.efficiency.kernel_overhead > Seconds(1e-2)) root.fail("efficiency.kernel_overhead_s.value", "expected at most 0.01 s; is the unit seconds?");
   if (spec.scale_up_latency > Seconds(1e-2)) root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
 }
@@ -212,7 +215,9 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
   spec.name = root.required_string("name");
   spec.vendor = root.required_string("vendor");
   spec.architecture = root.optional_string("architecture").value_or("");
-  spec.launch_year = static_cast<int>(root.required_integer("launch_year"));
+  const long long year = root.required_integer("launch_year");
+  if (year < 1990 || year > 2100) root.fail("launch_year", fmt::format("expected a year from 1990 to 2100, got {}", year));
+  spec.launch_year = static_cast<int>(year);
   read_sources(root, spec);
   FigureReader figures(spec);
   read_compute(root, figures, spec);

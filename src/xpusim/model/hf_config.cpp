@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
@@ -53,6 +54,8 @@ class ConfigReader {
   }
 
   [[nodiscard]] const Json& raw(const char* key) const { return json_[key]; }
+  [[nodiscard]] const Json& json() const { return json_; }
+  [[nodiscard]] const std::string& file() const { return file_; }
   [[noreturn]] void fail(const char* key, const std::string& what) const { throw_input_error(file_, key, what); }
 
  private:
@@ -69,12 +72,24 @@ class ConfigReader {
   std::string file_;
 };
 
+const char* head_count_key(const ModelSpec& m) {
+  return m.model_type == "gpt2" || m.model_type == "gptj" ? "n_head" : "num_attention_heads";
+}
+
+/// hidden / heads, which must be whole when the config gives no head_dim.
+int64_t whole_head_dim(const ConfigReader& c, const ModelSpec& m, const char* heads_key) {
+  if (m.hidden % m.heads != 0) {
+    c.fail(heads_key, fmt::format("expected a divisor of the hidden size ({}), got {}", m.hidden, m.heads));
+  }
+  return m.hidden / m.heads;
+}
+
 void read_common_llama_like(const ConfigReader& c, ModelSpec& m) {
   m.hidden = c.positive("hidden_size");
   m.layers = c.positive("num_hidden_layers");
   m.heads = c.positive("num_attention_heads");
   m.kv_heads = c.positive_or("num_key_value_heads", m.heads);
-  m.head_dim = c.positive_or("head_dim", m.hidden / m.heads);
+  m.head_dim = c.has("head_dim") ? c.positive("head_dim") : whole_head_dim(c, m, "num_attention_heads");
   m.ffn_dim = c.positive("intermediate_size");
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive_or("max_position_embeddings", 2048);
@@ -183,7 +198,7 @@ void read_gpt2(const ConfigReader& c, ModelSpec& m) {
   m.layers = c.positive("n_layer");
   m.heads = c.positive("n_head");
   m.kv_heads = m.heads;
-  m.head_dim = m.hidden / m.heads;
+  m.head_dim = whole_head_dim(c, m, head_count_key(m));
   m.ffn_dim = c.positive_or("n_inner", 4 * m.hidden);
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive("n_positions");
@@ -199,7 +214,7 @@ void read_gptj(const ConfigReader& c, ModelSpec& m) {
   m.layers = c.positive("n_layer");
   m.heads = c.positive("n_head");
   m.kv_heads = m.heads;
-  m.head_dim = m.hidden / m.heads;
+  m.head_dim = whole_head_dim(c, m, head_count_key(m));
   m.ffn_dim = c.positive_or("n_inner", 4 * m.hidden);
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive("n_positions");
@@ -218,7 +233,7 @@ void read_gpt_neox(const ConfigReader& c, ModelSpec& m) {
   m.layers = c.positive("num_hidden_layers");
   m.heads = c.positive("num_attention_heads");
   m.kv_heads = m.heads;
-  m.head_dim = m.hidden / m.heads;
+  m.head_dim = whole_head_dim(c, m, head_count_key(m));
   m.ffn_dim = c.positive("intermediate_size");
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive_or("max_position_embeddings", 2048);
@@ -242,7 +257,7 @@ void read_opt(const ConfigReader& c, ModelSpec& m) {
   m.layers = c.positive("num_hidden_layers");
   m.heads = c.positive("num_attention_heads");
   m.kv_heads = m.heads;
-  m.head_dim = m.hidden / m.heads;
+  m.head_dim = whole_head_dim(c, m, head_count_key(m));
   m.ffn_dim = c.positive("ffn_dim");
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive("max_position_embeddings");
@@ -270,8 +285,51 @@ constexpr Family kFamilies[] = {
     {"gptj", read_gptj},           {"gpt_neox", read_gpt_neox}, {"opt", read_opt},
 };
 
+/// Every config.json key some family reads: an unread key one or two edits away from one of
+/// these is a misspelling, not one of the many keys a config.json carries for other tools.
+const std::vector<std::string>& keys_read() {
+  static const std::vector<std::string> keys = {
+      "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+      "intermediate_size", "vocab_size", "max_position_embeddings", "tie_word_embeddings", "attention_bias",
+      "mlp_bias", "sliding_window", "use_sliding_window", "model_type", "num_local_experts",
+      "num_experts_per_tok", "num_experts", "moe_intermediate_size", "decoder_sparse_step", "mlp_only_layers",
+      "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "moe_layer_freq",
+      "n_routed_experts", "n_shared_experts", "first_k_dense_replace", "topk_method", "experts_per_token",
+      "layer_types", "n_embd", "n_layer", "n_head", "n_inner", "n_positions", "rotary_dim", "rotary_pct",
+      "use_parallel_residual", "ffn_dim", "word_embed_proj_dim", "enable_bias"};
+  return keys;
+}
+
+void refuse_misspelled_keys(const ConfigReader& c) {
+  const auto& known = keys_read();
+  for (const auto& [key, value] : c.json().items()) {
+    if (key.size() < 6 || std::find(known.begin(), known.end(), key) != known.end()) continue;
+    for (const auto& candidate : known) {
+      if (edit_distance(key, candidate) <= 2) {
+        throw_input_error(c.file(), key, fmt::format("unknown key (did you mean: {}?)", candidate));
+      }
+    }
+  }
+}
+
+/// Parameters estimated in floating point, so that absurd shapes are refused before the exact
+/// integer counts could overflow.
+double approximate_parameters(const ModelSpec& m) {
+  const double h = static_cast<double>(m.hidden);
+  double attention = 2.0 * h * static_cast<double>(m.heads) * static_cast<double>(std::max(m.head_dim, m.qk_head_dim())) +
+                     2.0 * h * static_cast<double>(m.kv_heads) * static_cast<double>(m.head_dim);
+  if (m.mla) attention += h * static_cast<double>(m.mla->q_lora_rank + m.mla->kv_lora_rank) * (1.0 + static_cast<double>(m.heads));
+  double mlp = 3.0 * h * static_cast<double>(m.ffn_dim);
+  if (m.moe) mlp += 3.0 * h * static_cast<double>(m.moe->expert_ffn_dim) * static_cast<double>(m.moe->num_experts + m.moe->shared_experts);
+  return static_cast<double>(m.layers) * (attention + mlp) + 2.0 * h * static_cast<double>(m.vocab + m.max_positions);
+}
+
 void check_shapes(const ConfigReader& c, const ModelSpec& m) {
-  if (m.hidden % m.heads != 0 && m.head_dim * m.heads == 0) c.fail("num_attention_heads", "expected a divisor of the hidden size");
+  // A quadrillion parameters is four orders of magnitude past the largest published model.
+  constexpr double kMaxParameters = 1e15;
+  if (const double n = approximate_parameters(m); n > kMaxParameters) {
+    c.fail("hidden_size", fmt::format("the shapes give about {:.3g} parameters: expected at most {:g}", n, kMaxParameters));
+  }
   if (m.moe && m.moe->experts_per_token > m.moe->num_experts) {
     c.fail("num_experts_per_tok", fmt::format("expected at most the number of experts ({}), got {}", m.moe->num_experts, m.moe->experts_per_token));
   }
@@ -293,8 +351,15 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
   const std::string name = file.string();
   std::ifstream in(file);
   if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
-  Json json = Json::parse(in, nullptr, false);
-  if (json.is_discarded()) throw_input_error(name, "", "malformed JSON");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Json json;
+  try {
+    json = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
+    throw_input_error(name, "", fmt::format("malformed JSON at line {} (byte {})", line, e.byte));
+  }
   if (!json.is_object()) throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
   const ConfigReader config(json, name);
   ModelSpec model;
@@ -308,6 +373,7 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
     config.fail("model_type", fmt::format("architecture '{}' is not supported (supported: {})", model.model_type,
                                           fmt::join(supported_model_types(), ", ")));
   }
+  refuse_misspelled_keys(config);
   family->read(config, model);
   check_shapes(config, model);
   if (model.layer_sliding.empty()) model.layer_sliding.assign(static_cast<std::size_t>(model.layers), false);
