@@ -685,7 +685,7 @@ TEST(BadInputRequest, ContextPastTheModelsNamesTheModelFile) {
   request.input_len = 4000;
   request.output_len = 128;
   EXPECT_INPUT_ERROR(validate_request(model, testing::hw("h100-sxm"), request),
-                     "command line: --input-len: input + output = 4128 tokens exceeds the model's context of 4096 tokens (" +
+                     "command line: --input-len: input + output - 1 = 4127 positions exceeds the model's context of 4096 tokens (" +
                          (testing::models_dir() / "llama-2-70b.json").string() + ")");
 }
 
@@ -716,7 +716,7 @@ const FlagCase kFlagCases[] = {
     {"Int4KvCache", infer_70b({"--devices", "8", "--kv-dtype", "int4"}),
      "xpusim: command line: --kv-dtype: expected bf16, fp16 or fp8, got int4"},
     {"InputPastTheContext", infer_70b({"--devices", "8", "--input-len", "5000"}),
-     "xpusim: command line: --input-len: input + output = 5128 tokens exceeds the model's context of 4096 tokens ("
+     "xpusim: command line: --input-len: input + output - 1 = 5127 positions exceeds the model's context of 4096 tokens ("
      XPUSIM_SOURCE_DATADIR "/models/llama-2-70b.json)"},
     {"CompareZeroDevices", {"compare", "--devices", "0"}, "xpusim: command line: --devices: expected at least 1, got 0"},
     {"DataDirWithoutCatalog", {"--data-dir", "/nonexistent-xpusim-data", "hw", "list"},

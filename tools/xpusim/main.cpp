@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
   infer->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   infer->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
   infer->add_option("--weight-group-size", request.weight_group_size, "int4 quantization group size");
+  bool unfused_gate_up = false;
+  infer->add_flag("--unfused-gate-up", unfused_gate_up, "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
   CompareOptions compare_options;
@@ -168,6 +170,7 @@ int main(int argc, char** argv) {
       const auto a = load_accelerator(hw_ref, data / "hardware");
       request.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
       request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
+      request.fused_gate_up = !unfused_gate_up;
       validate_request(m, a, request);
       const auto result = estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
       if (json) print_json(inference_json(m, a, request, result)); else std::cout << inference_text(m, a, request, result);

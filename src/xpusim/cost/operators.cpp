@@ -309,7 +309,11 @@ class PassBuilder {
 
   void dense_mlp(int64_t ffn, double count) {
     const bool gated = m_.mlp == MlpKind::kGated;
-    gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count);
+    if (gated && !d_.fused_gate_up) {
+      gemm(OpKind::kMlpUp, {tokens_, ffn, m_.hidden, 1}, 2.0 * count);
+    } else {
+      gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count);
+    }
     const double elements = static_cast<double>(tokens_ * ffn);
     elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements, count);
     gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count);

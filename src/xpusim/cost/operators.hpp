@@ -41,6 +41,7 @@ struct Deployment {
   DType activation_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   int weight_group_size = 128;  ///< int4 weight-only quantization: one bf16 scale and zero per group
+  bool fused_gate_up = true;    ///< gate and up projections as one GEMM (vLLM, TensorRT-LLM >= 0.6)
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`

@@ -76,6 +76,7 @@ Deployment deployment_for(const InferenceRequest& r) {
   d.weight_dtype = r.weight_dtype;
   d.kv_dtype = r.kv_dtype;
   d.weight_group_size = r.weight_group_size;
+  d.fused_gate_up = r.fused_gate_up;
   return d;
 }
 
@@ -85,9 +86,10 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
   if (r.batch < 1 || r.batch > kMaxBatch) fail("--batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
   if (r.input_len < 1 || r.input_len > kMaxSequenceTokens) fail("--input-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
   if (r.output_len < 1 || r.output_len > kMaxSequenceTokens) fail("--output-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
-  if (r.input_len + r.output_len > m.max_positions) {
-    fail("--input-len", fmt::format("input + output = {} tokens exceeds the model's context of {} tokens ({})",
-                                     r.input_len + r.output_len, m.max_positions, m.file.string()));
+  // The last generated token is never fed back, so a request occupies input + output - 1 positions.
+  if (r.input_len + r.output_len - 1 > m.max_positions) {
+    fail("--input-len", fmt::format("input + output - 1 = {} positions exceeds the model's context of {} tokens ({})",
+                                     r.input_len + r.output_len - 1, m.max_positions, m.file.string()));
   }
   if (r.devices > hw.scale_up_domain_devices) {
     fail("--devices", fmt::format("tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",

@@ -21,6 +21,7 @@ struct InferenceRequest {
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   int weight_group_size = 128;
+  bool fused_gate_up = true;  ///< false: gate and up projections as two GEMMs (TensorRT-LLM <= 0.5 without --use_fused_mlp)
 };
 
 /// Memory one device needs.

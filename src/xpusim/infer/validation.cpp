@@ -80,6 +80,7 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     request.weight_dtype = dtype_field(x, "weight_dtype", where);
     request.kv_dtype = dtype_field(x, "kv_dtype", where);
     if (x.contains("weight_group_size")) request.weight_group_size = field<int>(x, "weight_group_size", where);
+    if (x.contains("fused_gate_up")) request.fused_gate_up = field<bool>(x, "fused_gate_up", where);
     validate_request(model, hw, request);
     const InferenceResult result = estimate_inference(model, hw, request, economics);
     ValidationOutcome outcome;

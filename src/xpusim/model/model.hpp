@@ -89,8 +89,8 @@ struct ParameterCount {
 
 [[nodiscard]] ParameterCount count_parameters(const ModelSpec& model);
 
-/// Bytes of KV cache per token summed over layers, per element byte (MLA: compressed latent).
-/// Multiply by the KV dtype's bytes per element. `context` caps sliding-window layers.
+/// KV-cache elements per token summed over all layers, without sliding-window caps (MLA: the
+/// compressed latent and the rotary key). Multiply by the KV format's bytes per element.
 [[nodiscard]] double kv_cache_elements_per_token(const ModelSpec& model);
 
 /// Forward FLOPs for one token that attends to `attended_tokens` earlier tokens (itself included)
