@@ -55,7 +55,8 @@ void BM_CompareAllAccelerators(benchmark::State& state) {
   const Inputs& in = inputs();
   const auto all = xpusim::load_all_accelerators(kData / "hardware");
   for (auto _ : state) {
-    benchmark::DoNotOptimize(xpusim::compare_accelerators(in.model, all, xpusim::CompareOptions{}, in.economics));
+    benchmark::DoNotOptimize(
+        xpusim::compare_accelerators(in.model, all, xpusim::CompareOptions{}, in.economics));
   }
 }
 BENCHMARK(BM_CompareAllAccelerators)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -66,7 +67,8 @@ void BM_CompareWithLoading(benchmark::State& state) {
     const auto model = xpusim::load_model("llama-2-70b", kData / "models");
     const auto all = xpusim::load_all_accelerators(kData / "hardware");
     const auto economics = xpusim::load_economics(kData / "economics.yaml");
-    benchmark::DoNotOptimize(xpusim::compare_accelerators(model, all, xpusim::CompareOptions{}, economics));
+    benchmark::DoNotOptimize(
+        xpusim::compare_accelerators(model, all, xpusim::CompareOptions{}, economics));
   }
 }
 BENCHMARK(BM_CompareWithLoading)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <yaml-cpp/yaml.h>
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -20,11 +21,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
-#include <yaml-cpp/yaml.h>
 
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
@@ -36,7 +36,9 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-fs::path bad_dir() { return fs::path(XPUSIM_TEST_DATADIR) / "bad"; }
+fs::path bad_dir() {
+  return fs::path(XPUSIM_TEST_DATADIR) / "bad";
+}
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file);
@@ -88,10 +90,10 @@ std::string error_of(const std::function<void()>& action) {
 }
 
 /// Asserts that `statement` throws xpusim::Error with exactly the message `expected`.
-#define EXPECT_INPUT_ERROR(statement, expected)                          \
-  do {                                                                   \
-    EXPECT_THROW(statement, ::xpusim::Error);                            \
-    EXPECT_EQ(error_of([&] { statement; }), (expected));                 \
+#define EXPECT_INPUT_ERROR(statement, expected)          \
+  do {                                                   \
+    EXPECT_THROW(statement, ::xpusim::Error);            \
+    EXPECT_EQ(error_of([&] { statement; }), (expected)); \
   } while (false)
 
 // --- The command line --------------------------------------------------------------------------
@@ -121,11 +123,15 @@ CliRun run_cli(const std::vector<std::string>& args) {
   ScratchDir scratch;
   const fs::path out = scratch.path() / "stdout", err = scratch.path() / "stderr";
   std::vector<std::string> words = {XPUSIM_BINARY};
-  if (args.empty() || args.front() != "--data-dir") words.insert(words.end(), {"--data-dir", XPUSIM_SOURCE_DATADIR});
+  if (args.empty() || args.front() != "--data-dir")
+    words.insert(words.end(), {"--data-dir", XPUSIM_SOURCE_DATADIR});
   words.insert(words.end(), args.begin(), args.end());
   std::string command;
   for (const auto& word : words) command.append(shell_quote(word)).append(" ");
-  command.append(">").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
+  command.append(">")
+      .append(shell_quote(out.string()))
+      .append(" 2>")
+      .append(shell_quote(err.string()));
   const int raw = std::system(command.c_str());
   CliRun run;
   run.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -143,7 +149,9 @@ void expect_one_line_error(const CliRun& run) {
   EXPECT_EQ(run.err.back(), '\n');
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 /// True when the "(did you mean: a, b?)" of `line` lists `id`.
 bool suggests(const std::string& line, const std::string& id) {
@@ -160,12 +168,15 @@ bool suggests(const std::string& line, const std::string& id) {
 
 // --- Hardware YAML: one change each to the catalog's h100-sxm.yaml ------------------------------
 
-fs::path h100_file() { return testing::hardware_dir() / "h100-sxm.yaml"; }
+fs::path h100_file() {
+  return testing::hardware_dir() / "h100-sxm.yaml";
+}
 
 /// node[k1][k2]..., failing the test (by throwing) where the catalog file lacks a key a case needs.
 YAML::Node at(YAML::Node node, std::initializer_list<const char*> keys) {
   for (const char* key : keys) {
-    if (!node.IsMap() || !node[key]) throw std::runtime_error(std::string("h100-sxm.yaml has no key ") + key);
+    if (!node.IsMap() || !node[key])
+      throw std::runtime_error(std::string("h100-sxm.yaml has no key ") + key);
     node.reset(node[key]);
   }
   return node;
@@ -192,10 +203,15 @@ struct HardwareCase {
 
 const HardwareCase kHardwareCases[] = {
     // Unknown keys, with a suggestion.
-    {"UnknownTopLevelKey", [](YAML::Node& y) { y["vender"] = "NVIDIA"; }, "vender: unknown key (did you mean: vendor?)"},
-    {"UnknownSectionKey", [](YAML::Node& y) { rename(at(y, {"memory"}), "onchip_sram_bytes", "onchip_sram_byte"); },
+    {"UnknownTopLevelKey", [](YAML::Node& y) { y["vender"] = "NVIDIA"; },
+     "vender: unknown key (did you mean: vendor?)"},
+    {"UnknownSectionKey",
+     [](YAML::Node& y) { rename(at(y, {"memory"}), "onchip_sram_bytes", "onchip_sram_byte"); },
      "memory.onchip_sram_byte: unknown key (did you mean: onchip_sram_bytes?)"},
-    {"UnknownFigureKey", [](YAML::Node& y) { at(y, {"compute", "compute_units"})["notes"] = "SMs"; },
+    {"UnknownFigureKey",
+     [](YAML::Node& y) {
+       at(y, {"compute", "compute_units"})["notes"] = "SMs";
+     },
      "compute.compute_units.notes: unknown key (did you mean: note?)"},
     {"UnknownDataType",
      [](YAML::Node& y) {
@@ -205,20 +221,39 @@ const HardwareCase kHardwareCases[] = {
      "compute.peak_dense_flops_per_s.int6: unknown key (did you mean: int8?)"},
     // Missing keys.
     {"MissingTopLevelKey", [](YAML::Node& y) { y.remove("vendor"); }, "vendor: missing (required)"},
-    {"MissingSection", [](YAML::Node& y) { y.remove("efficiency"); }, "efficiency: missing (required)"},
+    {"MissingSection", [](YAML::Node& y) { y.remove("efficiency"); },
+     "efficiency: missing (required)"},
     {"MissingFigure", [](YAML::Node& y) { at(y, {"memory"}).remove("bandwidth_bytes_per_s"); },
      "memory.bandwidth_bytes_per_s: missing (required)"},
-    {"MissingValue", [](YAML::Node& y) { at(y, {"power", "tdp_w"}).remove("value"); }, "power.tdp_w.value: missing (required)"},
-    {"MissingBf16Peak", [](YAML::Node& y) { at(y, {"compute", "peak_dense_flops_per_s"}).remove("bf16"); },
-     "compute.peak_dense_flops_per_s.bf16: missing (required: every chip needs a bf16 or fp16 peak)"},
-    {"MissingSourceUrl", [](YAML::Node& y) { y["sources"][1].remove("url"); }, "sources[1].url: missing (required)"},
-    {"EmptyValue", [](YAML::Node& y) { at(y, {"compute"})["clock_hz"] = YAML::Node(YAML::NodeType::Null); },
+    {"MissingValue",
+     [](YAML::Node& y) {
+       at(y, {"power", "tdp_w"}).remove("value");
+     },
+     "power.tdp_w.value: missing (required)"},
+    {"MissingBf16Peak",
+     [](YAML::Node& y) {
+       at(y, {"compute", "peak_dense_flops_per_s"}).remove("bf16");
+     },
+     "compute.peak_dense_flops_per_s.bf16: missing (required: every chip needs a bf16 or fp16 "
+     "peak)"},
+    {"MissingSourceUrl", [](YAML::Node& y) { y["sources"][1].remove("url"); },
+     "sources[1].url: missing (required)"},
+    {"EmptyValue",
+     [](YAML::Node& y) { at(y, {"compute"})["clock_hz"] = YAML::Node(YAML::NodeType::Null); },
      "compute.clock_hz: expected a value, got nothing"},
     // Provenance.
-    {"FigureWithoutSourceOrEstimate", [](YAML::Node& y) { at(y, {"power", "tdp_w"}).remove("source"); },
-     "power.tdp_w.source: expected exactly one of 'source' (a source id) or 'estimate' (its basis)"},
-    {"FigureWithSourceAndEstimate", [](YAML::Node& y) { at(y, {"power", "tdp_w"})["estimate"] = "a guess"; },
-     "power.tdp_w.source: expected exactly one of 'source' (a source id) or 'estimate' (its basis)"},
+    {"FigureWithoutSourceOrEstimate",
+     [](YAML::Node& y) {
+       at(y, {"power", "tdp_w"}).remove("source");
+     },
+     "power.tdp_w.source: expected exactly one of 'source' (a source id) or 'estimate' (its "
+     "basis)"},
+    {"FigureWithSourceAndEstimate",
+     [](YAML::Node& y) {
+       at(y, {"power", "tdp_w"})["estimate"] = "a guess";
+     },
+     "power.tdp_w.source: expected exactly one of 'source' (a source id) or 'estimate' (its "
+     "basis)"},
     {"UnknownSourceId",
      [](YAML::Node& y) {
        YAML::Node source;
@@ -226,15 +261,21 @@ const HardwareCase kHardwareCases[] = {
        source["title"] = "a source the case adds";
        source["url"] = "https://example.org";
        y["sources"].push_back(source);
-       at(y, {"memory"})["bandwidth_bytes_per_s"] = figure_of("3.35e+12", "source", "xyzzy_measurements");
+       at(y, {"memory"})["bandwidth_bytes_per_s"] =
+           figure_of("3.35e+12", "source", "xyzzy_measurements");
      },
-     "memory.bandwidth_bytes_per_s.source: unknown source id 'xyzzy_measurements' (did you mean: xyzzy_measurement?)"},
-    {"EmptyEstimate", [](YAML::Node& y) { at(y, {"scale_up"})["latency_s"] = figure_of("2.0e-6", "estimate", ""); },
+     "memory.bandwidth_bytes_per_s.source: unknown source id 'xyzzy_measurements' (did you mean: "
+     "xyzzy_measurement?)"},
+    {"EmptyEstimate",
+     [](YAML::Node& y) { at(y, {"scale_up"})["latency_s"] = figure_of("2.0e-6", "estimate", ""); },
      "scale_up.latency_s.estimate: expected the basis of the estimate, got nothing"},
     {"EmptySources", [](YAML::Node& y) { y["sources"] = YAML::Node(YAML::NodeType::Sequence); },
      "sources: expected a non-empty list of sources"},
     // Wrong types.
-    {"StringForNumber", [](YAML::Node& y) { at(y, {"memory", "capacity_bytes"})["value"] = "80GB"; },
+    {"StringForNumber",
+     [](YAML::Node& y) {
+       at(y, {"memory", "capacity_bytes"})["value"] = "80GB";
+     },
      "memory.capacity_bytes.value: expected a number, got '80GB'"},
     {"ListForNumber",
      [](YAML::Node& y) {
@@ -243,11 +284,15 @@ const HardwareCase kHardwareCases[] = {
        at(y, {"power", "tdp_w"})["value"] = list;
      },
      "power.tdp_w.value: expected a number, got a list"},
-    {"InfiniteNumber", [](YAML::Node& y) { at(y, {"power", "tdp_w"})["value"] = ".inf"; },
+    {"InfiniteNumber",
+     [](YAML::Node& y) {
+       at(y, {"power", "tdp_w"})["value"] = ".inf";
+     },
      "power.tdp_w.value: expected a number, got '.inf'"},
     {"StringForInteger", [](YAML::Node& y) { y["launch_year"] = "twenty-twenty-two"; },
      "launch_year: expected an integer, got 'twenty-twenty-two'"},
-    {"NumberForFigure", [](YAML::Node& y) { at(y, {"power"})["tdp_w"] = 700; }, "power.tdp_w: expected a mapping, got '700'"},
+    {"NumberForFigure", [](YAML::Node& y) { at(y, {"power"})["tdp_w"] = 700; },
+     "power.tdp_w: expected a mapping, got '700'"},
     {"ListForSection",
      [](YAML::Node& y) {
        YAML::Node list;
@@ -262,7 +307,10 @@ const HardwareCase kHardwareCases[] = {
        y["name"] = name;
      },
      "name: expected text, got a mapping"},
-    {"FractionalCount", [](YAML::Node& y) { at(y, {"compute", "compute_units"})["value"] = "132.5"; },
+    {"FractionalCount",
+     [](YAML::Node& y) {
+       at(y, {"compute", "compute_units"})["value"] = "132.5";
+     },
      "compute.compute_units.value: expected a whole number, got 132.5"},
     {"UnknownPriceKind",
      [](YAML::Node& y) {
@@ -273,23 +321,52 @@ const HardwareCase kHardwareCases[] = {
      },
      "price.purchase_usd.kind: expected list or street_estimate, got 'retail'"},
     // Zero, negative and absurd values.
-    {"ZeroValue", [](YAML::Node& y) { at(y, {"compute", "compute_units"})["value"] = "0"; },
+    {"ZeroValue",
+     [](YAML::Node& y) {
+       at(y, {"compute", "compute_units"})["value"] = "0";
+     },
      "compute.compute_units.value: expected > 0, got 0"},
-    {"NegativeValue", [](YAML::Node& y) { at(y, {"power", "tdp_w"})["value"] = "-700"; },
+    {"NegativeValue",
+     [](YAML::Node& y) {
+       at(y, {"power", "tdp_w"})["value"] = "-700";
+     },
      "power.tdp_w.value: expected > 0, got -700"},
-    {"NegativeBandwidth", [](YAML::Node& y) { at(y, {"memory", "bandwidth_bytes_per_s"})["value"] = "-3.35e+12"; },
+    {"NegativeBandwidth",
+     [](YAML::Node& y) {
+       at(y, {"memory", "bandwidth_bytes_per_s"})["value"] = "-3.35e+12";
+     },
      "memory.bandwidth_bytes_per_s.value: expected > 0, got -3350000000000"},
-    {"FractionAboveOne", [](YAML::Node& y) { at(y, {"efficiency", "matmul_fraction_of_peak"})["value"] = "80.3"; },
+    {"FractionAboveOne",
+     [](YAML::Node& y) {
+       at(y, {"efficiency", "matmul_fraction_of_peak"})["value"] = "80.3";
+     },
      "efficiency.matmul_fraction_of_peak.value: expected a fraction in (0, 1], got 80.3"},
-    {"AbsurdMemoryCapacity", [](YAML::Node& y) { at(y, {"memory", "capacity_bytes"})["value"] = "1e15"; },
+    {"AbsurdMemoryCapacity",
+     [](YAML::Node& y) {
+       at(y, {"memory", "capacity_bytes"})["value"] = "1e15";
+     },
      "memory.capacity_bytes.value: expected at most 1e13 bytes (10 TB); is the unit bytes?"},
-    {"AbsurdMemoryBandwidth", [](YAML::Node& y) { at(y, {"memory", "bandwidth_bytes_per_s"})["value"] = "3.35e+18"; },
-     "memory.bandwidth_bytes_per_s.value: expected at most 1e15 bytes/s; is the unit bytes per second?"},
-    {"AbsurdPeak", [](YAML::Node& y) { at(y, {"compute", "peak_dense_flops_per_s", "bf16"})["value"] = "989.4e+21"; },
-     "compute.peak_dense_flops_per_s.bf16.value: expected at most 1e18 FLOP/s; is the unit FLOP/s?"},
-    {"AbsurdKernelOverhead", [](YAML::Node& y) { at(y, {"efficiency", "kernel_overhead_s"})["value"] = "1.3"; },
+    {"AbsurdMemoryBandwidth",
+     [](YAML::Node& y) {
+       at(y, {"memory", "bandwidth_bytes_per_s"})["value"] = "3.35e+18";
+     },
+     "memory.bandwidth_bytes_per_s.value: expected at most 1e15 bytes/s; is the unit bytes per "
+     "second?"},
+    {"AbsurdPeak",
+     [](YAML::Node& y) {
+       at(y, {"compute", "peak_dense_flops_per_s", "bf16"})["value"] = "989.4e+21";
+     },
+     "compute.peak_dense_flops_per_s.bf16.value: expected at most 1e18 FLOP/s; is the unit "
+     "FLOP/s?"},
+    {"AbsurdKernelOverhead",
+     [](YAML::Node& y) {
+       at(y, {"efficiency", "kernel_overhead_s"})["value"] = "1.3";
+     },
      "efficiency.kernel_overhead_s.value: expected at most 0.01 s; is the unit seconds?"},
-    {"AbsurdCount", [](YAML::Node& y) { at(y, {"scale_up", "domain_devices"})["value"] = "8e12"; },
+    {"AbsurdCount",
+     [](YAML::Node& y) {
+       at(y, {"scale_up", "domain_devices"})["value"] = "8e12";
+     },
      "scale_up.domain_devices.value: expected a whole number, got 8000000000000"},
 };
 
@@ -301,7 +378,9 @@ void write_yaml(const fs::path& file, const YAML::Node& yaml) {
 }
 
 /// Names the case in gtest output.
-void PrintTo(const HardwareCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const HardwareCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class HardwareFile : public ::testing::TestWithParam<HardwareCase> {
  protected:
@@ -315,7 +394,9 @@ class HardwareFile : public ::testing::TestWithParam<HardwareCase> {
   }
 
   /// "FILE: expected".
-  static std::string expected_message(const fs::path& file) { return file.string() + ": " + GetParam().expected; }
+  static std::string expected_message(const fs::path& file) {
+    return file.string() + ": " + GetParam().expected;
+  }
 
   ScratchDir scratch_;
 };
@@ -346,7 +427,8 @@ INSTANTIATE_TEST_SUITE_P(BadInput, HardwareFile, ::testing::ValuesIn(kHardwareCa
 
 TEST(BadInputHardwareFile, MalformedYamlNamesTheFileAndTheLine) {
   const fs::path file = bad_dir() / "malformed.yaml";
-  const std::string expected = file.string() + ": malformed YAML at line 6, column 24: end of map flow not found";
+  const std::string expected =
+      file.string() + ": malformed YAML at line 6, column 24: end of map flow not found";
   EXPECT_INPUT_ERROR((void)load_accelerator_file(file), expected);
   const CliRun run = run_cli({"infer", "--model", "llama-2-7b", "--hw", file.string()});
   expect_one_line_error(run);
@@ -357,14 +439,16 @@ TEST(BadInputHardwareFile, EmptyFileIsNotAMapping) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "empty.yaml";
   write_text(file, "");
-  EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": (top level): expected a mapping, got nothing");
+  EXPECT_INPUT_ERROR((void)load_accelerator_file(file),
+                     file.string() + ": (top level): expected a mapping, got nothing");
 }
 
 TEST(BadInputHardwareFile, ListIsNotAMapping) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "list.yaml";
   write_text(file, "- id: h100-sxm\n- id: h200-sxm\n");
-  EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": (top level): expected a mapping, got a list");
+  EXPECT_INPUT_ERROR((void)load_accelerator_file(file),
+                     file.string() + ": (top level): expected a mapping, got a list");
 }
 
 TEST(BadInputHardwareFile, MissingFile) {
@@ -406,12 +490,14 @@ TEST(BadInputHardwareFile, CatalogFileMustBeNamedAfterItsId) {
   fs::create_directories(scratch.path() / "hardware");
   const fs::path file = scratch.path() / "hardware" / "h100-nvl.yaml";
   fs::copy_file(h100_file(), file);
-  EXPECT_INPUT_ERROR((void)load_accelerator_file(file), file.string() + ": id: expected 'h100-nvl' (the file name), got 'h100-sxm'");
+  EXPECT_INPUT_ERROR((void)load_accelerator_file(file),
+                     file.string() + ": id: expected 'h100-nvl' (the file name), got 'h100-sxm'");
 }
 
 // --- Unknown ids, with the closest ids suggested ------------------------------------------------
 
-/// A catalog directory whose entries are only names (an unknown id is refused before any file is read).
+/// A catalog directory whose entries are only names (an unknown id is refused before any file is
+/// read).
 void touch_all(const fs::path& dir, const std::vector<std::string>& names) {
   fs::create_directories(dir);
   for (const auto& name : names) write_text(dir / name, "");
@@ -419,28 +505,35 @@ void touch_all(const fs::path& dir, const std::vector<std::string>& names) {
 
 TEST(BadInputUnknownId, AcceleratorSuggestsTheClosestIds) {
   ScratchDir scratch;
-  touch_all(scratch.path(), {"a100-sxm-80gb.yaml", "b200.yaml", "h100-sxm.yaml", "h200-sxm.yaml", "mi300x.yaml"});
+  touch_all(scratch.path(),
+            {"a100-sxm-80gb.yaml", "b200.yaml", "h100-sxm.yaml", "h200-sxm.yaml", "mi300x.yaml"});
   EXPECT_INPUT_ERROR((void)load_accelerator("h100", scratch.path()),
-                     "--hw: unknown accelerator 'h100' (did you mean: h100-sxm, b200?); 'xpusim hw list' lists them");
-  EXPECT_INPUT_ERROR((void)load_accelerator("mi300", scratch.path()),
-                     "--hw: unknown accelerator 'mi300' (did you mean: mi300x?); 'xpusim hw list' lists them");
+                     "--hw: unknown accelerator 'h100' (did you mean: h100-sxm, b200?); 'xpusim hw "
+                     "list' lists them");
+  EXPECT_INPUT_ERROR(
+      (void)load_accelerator("mi300", scratch.path()),
+      "--hw: unknown accelerator 'mi300' (did you mean: mi300x?); 'xpusim hw list' lists them");
   EXPECT_INPUT_ERROR((void)load_accelerator("quantum-9000", scratch.path()),
                      "--hw: unknown accelerator 'quantum-9000'; 'xpusim hw list' lists them");
 }
 
 TEST(BadInputUnknownId, ModelSuggestsTheClosestIds) {
   ScratchDir scratch;
-  touch_all(scratch.path(), {"llama-2-7b.json", "llama-2-13b.json", "llama-2-70b.json", "mistral-7b.json"});
-  EXPECT_INPUT_ERROR((void)load_model("llama2-7b", scratch.path()),
-                     "--model: unknown model 'llama2-7b' (did you mean: llama-2-7b, llama-2-70b, llama-2-13b?); "
-                     "'xpusim model list' lists them");
-  EXPECT_INPUT_ERROR((void)load_model("gpt-5", scratch.path()), "--model: unknown model 'gpt-5'; 'xpusim model list' lists them");
+  touch_all(scratch.path(),
+            {"llama-2-7b.json", "llama-2-13b.json", "llama-2-70b.json", "mistral-7b.json"});
+  EXPECT_INPUT_ERROR(
+      (void)load_model("llama2-7b", scratch.path()),
+      "--model: unknown model 'llama2-7b' (did you mean: llama-2-7b, llama-2-70b, llama-2-13b?); "
+      "'xpusim model list' lists them");
+  EXPECT_INPUT_ERROR((void)load_model("gpt-5", scratch.path()),
+                     "--model: unknown model 'gpt-5'; 'xpusim model list' lists them");
 }
 
 TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestAccelerator) {
   const CliRun run = run_cli({"infer", "--model", "llama-2-7b", "--hw", "h100"});
   expect_one_line_error(run);
-  EXPECT_EQ(run.err.rfind("xpusim: --hw: unknown accelerator 'h100' (did you mean: ", 0), 0u) << run.err;
+  EXPECT_EQ(run.err.rfind("xpusim: --hw: unknown accelerator 'h100' (did you mean: ", 0), 0u)
+      << run.err;
   EXPECT_TRUE(suggests(run.err, "h100-sxm")) << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim hw list' lists them\n")) << run.err;
 }
@@ -448,7 +541,9 @@ TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestAccelerator) {
 TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestModel) {
   const CliRun run = run_cli({"infer", "--model", "llama2-7b", "--hw", "h100-sxm"});
   expect_one_line_error(run);
-  EXPECT_EQ(run.err.rfind("xpusim: --model: unknown model 'llama2-7b' (did you mean: llama-2-7b", 0), 0u) << run.err;
+  EXPECT_EQ(
+      run.err.rfind("xpusim: --model: unknown model 'llama2-7b' (did you mean: llama-2-7b", 0), 0u)
+      << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim model list' lists them\n")) << run.err;
 }
 
@@ -475,24 +570,33 @@ struct ModelCase {
 /// "model_type: architecture 'TYPE' is not supported (supported: llama, mistral, ...)".
 std::string unsupported(const std::string& type) {
   std::string list;
-  for (const auto& supported : supported_model_types()) list.append(list.empty() ? "" : ", ").append(supported);
+  for (const auto& supported : supported_model_types())
+    list.append(list.empty() ? "" : ", ").append(supported);
   return "model_type: architecture '" + type + "' is not supported (supported: " + list + ")";
 }
 
 const ModelCase kModelCases[] = {
     // Missing and wrongly typed keys.
-    {"MissingModelType", [](Json& j) { j.erase("model_type"); }, "model_type: missing (required to know the architecture)"},
-    {"NumberForModelType", [](Json& j) { j["model_type"] = 7; }, "model_type: expected text, got 7"},
+    {"MissingModelType", [](Json& j) { j.erase("model_type"); },
+     "model_type: missing (required to know the architecture)"},
+    {"NumberForModelType", [](Json& j) { j["model_type"] = 7; },
+     "model_type: expected text, got 7"},
     {"UnsupportedArchitecture", [](Json& j) { j["model_type"] = "t5"; }, unsupported("t5")},
-    {"MissingHiddenSize", [](Json& j) { j.erase("hidden_size"); }, "hidden_size: missing (required for this architecture)"},
-    {"StringForInteger", [](Json& j) { j["hidden_size"] = "4096"; }, "hidden_size: expected a positive integer, got \"4096\""},
-    {"NullForInteger", [](Json& j) { j["num_hidden_layers"] = nullptr; }, "num_hidden_layers: expected a positive integer, got null"},
+    {"MissingHiddenSize", [](Json& j) { j.erase("hidden_size"); },
+     "hidden_size: missing (required for this architecture)"},
+    {"StringForInteger", [](Json& j) { j["hidden_size"] = "4096"; },
+     "hidden_size: expected a positive integer, got \"4096\""},
+    {"NullForInteger", [](Json& j) { j["num_hidden_layers"] = nullptr; },
+     "num_hidden_layers: expected a positive integer, got null"},
     {"FractionForInteger", [](Json& j) { j["intermediate_size"] = 11008.5; },
      "intermediate_size: expected a positive integer, got 11008.5"},
-    {"StringForFlag", [](Json& j) { j["tie_word_embeddings"] = "no"; }, "tie_word_embeddings: expected true or false, got \"no\""},
+    {"StringForFlag", [](Json& j) { j["tie_word_embeddings"] = "no"; },
+     "tie_word_embeddings: expected true or false, got \"no\""},
     // Zero, negative and absurd values.
-    {"ZeroHeads", [](Json& j) { j["num_attention_heads"] = 0; }, "num_attention_heads: expected a positive integer, got 0"},
-    {"NegativeLayers", [](Json& j) { j["num_hidden_layers"] = -32; }, "num_hidden_layers: expected a positive integer, got -32"},
+    {"ZeroHeads", [](Json& j) { j["num_attention_heads"] = 0; },
+     "num_attention_heads: expected a positive integer, got 0"},
+    {"NegativeLayers", [](Json& j) { j["num_hidden_layers"] = -32; },
+     "num_hidden_layers: expected a positive integer, got -32"},
     {"ZeroOptionalKey", [](Json& j) { j["max_position_embeddings"] = 0; },
      "max_position_embeddings: expected a positive integer, got 0"},
     {"AbsurdVocabulary", [](Json& j) { j["vocab_size"] = int64_t{32000} << 32; },
@@ -500,7 +604,8 @@ const ModelCase kModelCases[] = {
     // Shapes that do not fit together.
     {"KvHeadsNotADivisor", [](Json& j) { j["num_key_value_heads"] = 3; },
      "num_key_value_heads: expected a divisor of num_attention_heads (32), got 3"},
-    {"MoreActiveExpertsThanExperts", [](Json& j) {
+    {"MoreActiveExpertsThanExperts",
+     [](Json& j) {
        j["model_type"] = "mixtral";
        j["num_local_experts"] = 8;
        j["num_experts_per_tok"] = 9;
@@ -511,7 +616,9 @@ const ModelCase kModelCases[] = {
 };
 
 /// Names the case in gtest output.
-void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const ModelCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class ModelFile : public ::testing::TestWithParam<ModelCase> {
  protected:
@@ -551,7 +658,8 @@ INSTANTIATE_TEST_SUITE_P(BadInput, ModelFile, ::testing::ValuesIn(kModelCases),
 TEST(BadInputModelFile, MalformedJson) {
   // The message names the file and where in it the parser stopped.
   const fs::path file = bad_dir() / "malformed.json";
-  EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": malformed JSON at line 5 (byte 99)");
+  EXPECT_INPUT_ERROR((void)load_model_file(file),
+                     file.string() + ": malformed JSON at line 5 (byte 99)");
   const CliRun run = run_cli({"infer", "--model", file.string(), "--hw", "h100-sxm"});
   expect_one_line_error(run);
   EXPECT_EQ(run.err, "xpusim: " + file.string() + ": malformed JSON at line 5 (byte 99)\n");
@@ -561,7 +669,8 @@ TEST(BadInputModelFile, NotAnObject) {
   ScratchDir scratch;
   const fs::path file = scratch.path() / "list.json";
   write_text(file, "[1, 2, 3]");
-  EXPECT_INPUT_ERROR((void)load_model_file(file), file.string() + ": expected a JSON object (a Hugging Face config.json)");
+  EXPECT_INPUT_ERROR((void)load_model_file(file),
+                     file.string() + ": expected a JSON object (a Hugging Face config.json)");
 }
 
 TEST(BadInputModelFile, UnsupportedArchitectureBert) {
@@ -591,7 +700,10 @@ TEST(BadInputModelFile, HiddenSizeNotDivisibleByHeads) {
   write_text(file, json.dump(2));
   EXPECT_THROW((void)load_model_file(file), Error);
   const std::string message = error_of([&] { (void)load_model_file(file); });
-  EXPECT_EQ(message.rfind(file.string() + ": num_attention_heads: expected a divisor of the hidden size", 0), 0u) << message;
+  EXPECT_EQ(message.rfind(
+                file.string() + ": num_attention_heads: expected a divisor of the hidden size", 0),
+            0u)
+      << message;
 }
 
 TEST(BadInputModelFile, MisspelledOptionalKey) {
@@ -607,7 +719,8 @@ TEST(BadInputModelFile, MisspelledOptionalKey) {
   const fs::path file = scratch.path() / "typo.json";
   write_text(file, json.dump(2));
   EXPECT_THROW((void)load_model_file(file), Error);
-  EXPECT_TRUE(contains(error_of([&] { (void)load_model_file(file); }), "did you mean: num_key_value_heads"));
+  EXPECT_TRUE(contains(error_of([&] { (void)load_model_file(file); }),
+                       "did you mean: num_key_value_heads"));
 }
 
 TEST(BadInputModelFile, AbsurdShapeWhoseProductsOverflow) {
@@ -636,23 +749,30 @@ struct RequestCase {
 };
 
 const RequestCase kRequestCases[] = {
-    {"ZeroDevices", [](InferenceRequest& r) { r.devices = 0; }, "command line: --devices: expected at least 1, got 0"},
-    {"NegativeDevices", [](InferenceRequest& r) { r.devices = -8; }, "command line: --devices: expected at least 1, got -8"},
+    {"ZeroDevices", [](InferenceRequest& r) { r.devices = 0; },
+     "command line: --devices: expected at least 1, got 0"},
+    {"NegativeDevices", [](InferenceRequest& r) { r.devices = -8; },
+     "command line: --devices: expected at least 1, got -8"},
     {"DevicesNotADivisorOfHeads", [](InferenceRequest& r) { r.devices = 3; },
      "command line: --devices: expected a divisor of the model's 64 attention heads, got 3"},
     {"DevicesBeyondTheScaleUpDomain", [](InferenceRequest& r) { r.devices = 16; },
-     "command line: --devices: tensor parallelism over 16 devices needs them in one scale-up domain, and h100-sxm has 8"},
-    {"ZeroBatch", [](InferenceRequest& r) { r.batch = 0; }, "command line: --batch: expected 1 to 1048576, got 0"},
-    {"NegativeBatch", [](InferenceRequest& r) { r.batch = -1; }, "command line: --batch: expected 1 to 1048576, got -1"},
+     "command line: --devices: tensor parallelism over 16 devices needs them in one scale-up "
+     "domain, and h100-sxm has 8"},
+    {"ZeroBatch", [](InferenceRequest& r) { r.batch = 0; },
+     "command line: --batch: expected 1 to 1048576, got 0"},
+    {"NegativeBatch", [](InferenceRequest& r) { r.batch = -1; },
+     "command line: --batch: expected 1 to 1048576, got -1"},
     {"AbsurdBatch", [](InferenceRequest& r) { r.batch = int64_t{1} << 40; },
      "command line: --batch: expected 1 to 1048576, got 1099511627776"},
-    {"ZeroInputLength", [](InferenceRequest& r) { r.input_len = 0; }, "command line: --input-len: expected 1 to 16777216, got 0"},
+    {"ZeroInputLength", [](InferenceRequest& r) { r.input_len = 0; },
+     "command line: --input-len: expected 1 to 16777216, got 0"},
     {"NegativeOutputLength", [](InferenceRequest& r) { r.output_len = -5; },
      "command line: --output-len: expected 1 to 16777216, got -5"},
     {"AbsurdInputLength", [](InferenceRequest& r) { r.input_len = int64_t{1} << 40; },
      "command line: --input-len: expected 1 to 16777216, got 1099511627776"},
     {"Fp4OnADeviceWithoutFp4", [](InferenceRequest& r) { r.weight_dtype = DType::kFp4; },
-     "command line: --weight-dtype: fp4 needs a device that computes in fp4, and h100-sxm does not"},
+     "command line: --weight-dtype: fp4 needs a device that computes in fp4, and h100-sxm does "
+     "not"},
     {"Fp32Weights", [](InferenceRequest& r) { r.weight_dtype = DType::kFp32; },
      "command line: --weight-dtype: expected bf16, fp16, fp8, int8, int4 or fp4, got fp32"},
     {"Int4KvCache", [](InferenceRequest& r) { r.kv_dtype = DType::kInt4; },
@@ -662,7 +782,9 @@ const RequestCase kRequestCases[] = {
 };
 
 /// Names the case in gtest output.
-void PrintTo(const RequestCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const RequestCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class Request : public ::testing::TestWithParam<RequestCase> {};
 
@@ -685,7 +807,8 @@ TEST(BadInputRequest, ContextPastTheModelsNamesTheModelFile) {
   request.input_len = 4000;
   request.output_len = 128;
   EXPECT_INPUT_ERROR(validate_request(model, testing::hw("h100-sxm"), request),
-                     "command line: --input-len: input + output - 1 = 4127 positions exceeds the model's context of 4096 tokens (" +
+                     "command line: --input-len: input + output - 1 = 4127 positions exceeds the "
+                     "model's context of 4096 tokens (" +
                          (testing::models_dir() / "llama-2-70b.json").string() + ")");
 }
 
@@ -707,32 +830,56 @@ std::vector<std::string> infer_70b(std::vector<std::string> more) {
 }
 
 const FlagCase kFlagCases[] = {
-    {"ZeroDevices", infer_70b({"--devices", "0"}), "xpusim: command line: --devices: expected at least 1, got 0"},
-    {"NegativeBatch", infer_70b({"--batch", "-1"}), "xpusim: command line: --batch: expected 1 to 1048576, got -1"},
+    {"ZeroDevices", infer_70b({"--devices", "0"}),
+     "xpusim: command line: --devices: expected at least 1, got 0"},
+    {"NegativeBatch", infer_70b({"--batch", "-1"}),
+     "xpusim: command line: --batch: expected 1 to 1048576, got -1"},
     {"DevicesNotADivisorOfHeads", infer_70b({"--devices", "3"}),
-     "xpusim: command line: --devices: expected a divisor of the model's 64 attention heads, got 3"},
+     "xpusim: command line: --devices: expected a divisor of the model's 64 attention heads, got "
+     "3"},
     {"Fp4OnH100", infer_70b({"--devices", "8", "--weight-dtype", "fp4"}),
-     "xpusim: command line: --weight-dtype: fp4 needs a device that computes in fp4, and h100-sxm does not"},
+     "xpusim: command line: --weight-dtype: fp4 needs a device that computes in fp4, and h100-sxm "
+     "does not"},
     {"Int4KvCache", infer_70b({"--devices", "8", "--kv-dtype", "int4"}),
      "xpusim: command line: --kv-dtype: expected bf16, fp16 or fp8, got int4"},
     {"InputPastTheContext", infer_70b({"--devices", "8", "--input-len", "5000"}),
-     "xpusim: command line: --input-len: input + output - 1 = 5127 positions exceeds the model's context of 4096 tokens ("
-     XPUSIM_SOURCE_DATADIR "/models/llama-2-70b.json)"},
-    {"CompareZeroDevices", {"compare", "--devices", "0"}, "xpusim: command line: --devices: expected at least 1, got 0"},
-    {"DataDirWithoutCatalog", {"--data-dir", "/nonexistent-xpusim-data", "hw", "list"},
+     "xpusim: command line: --input-len: input + output - 1 = 5127 positions exceeds the model's "
+     "context of 4096 tokens (" XPUSIM_SOURCE_DATADIR "/models/llama-2-70b.json)"},
+    {"CompareZeroDevices",
+     {"compare", "--devices", "0"},
+     "xpusim: command line: --devices: expected at least 1, got 0"},
+    {"DataDirWithoutCatalog",
+     {"--data-dir", "/nonexistent-xpusim-data", "hw", "list"},
      "xpusim: --data-dir: '/nonexistent-xpusim-data' has no hardware/ catalog"},
     // Refused by the flag parser (CLI11): checked by parts, the wording is CLI11's.
-    {"UnknownFormat", infer_70b({"--format", "xml"}), "", {"xpusim: command line: ", "--format", "xml"}},
-    {"CsvWhereOnlyTableOrJson", infer_70b({"--format", "csv"}), "", {"xpusim: command line: ", "--format", "csv"}},
+    {"UnknownFormat",
+     infer_70b({"--format", "xml"}),
+     "",
+     {"xpusim: command line: ", "--format", "xml"}},
+    {"CsvWhereOnlyTableOrJson",
+     infer_70b({"--format", "csv"}),
+     "",
+     {"xpusim: command line: ", "--format", "csv"}},
     {"NotANumber", infer_70b({"--batch", "abc"}), "", {"xpusim: command line: ", "--batch", "abc"}},
-    {"FractionalDevices", infer_70b({"--devices", "2.5"}), "", {"xpusim: command line: ", "--devices", "2.5"}},
-    {"DevicesPastInt", infer_70b({"--devices", "99999999999"}), "", {"xpusim: command line: ", "--devices", "99999999999"}},
+    {"FractionalDevices",
+     infer_70b({"--devices", "2.5"}),
+     "",
+     {"xpusim: command line: ", "--devices", "2.5"}},
+    {"DevicesPastInt",
+     infer_70b({"--devices", "99999999999"}),
+     "",
+     {"xpusim: command line: ", "--devices", "99999999999"}},
     {"MissingModel", {"infer", "--hw", "h100-sxm"}, "", {"xpusim: command line: ", "--model"}},
-    {"UnknownFlag", infer_70b({"--tensor-parallel", "8"}), "", {"xpusim: command line: ", "--tensor-parallel"}},
+    {"UnknownFlag",
+     infer_70b({"--tensor-parallel", "8"}),
+     "",
+     {"xpusim: command line: ", "--tensor-parallel"}},
 };
 
 /// Names the case in gtest output.
-void PrintTo(const FlagCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const FlagCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class Flag : public ::testing::TestWithParam<FlagCase> {};
 
@@ -743,7 +890,8 @@ TEST_P(Flag, PrintsOneLineAndExitsWith2) {
   if (*c.expected != '\0') {
     EXPECT_EQ(run.err, std::string(c.expected) + "\n");
   }
-  for (const auto& part : c.parts) EXPECT_TRUE(contains(run.err, part)) << "'" << part << "' not in " << run.err;
+  for (const auto& part : c.parts)
+    EXPECT_TRUE(contains(run.err, part)) << "'" << part << "' not in " << run.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(BadInput, Flag, ::testing::ValuesIn(kFlagCases),
@@ -771,7 +919,8 @@ TEST(BadInputFlag, UnknownDataTypeNamesTheFlagAndTheValue) {
 // --- Not an error: a configuration that does not fit is an answer ------------------------------
 
 TEST(BadInputOutOfMemory, IsAnAnswerNotAnError) {
-  const CliRun run = run_cli({"infer", "--model", "llama-2-70b", "--hw", "a100-sxm-80gb", "--devices", "1", "--format", "json"});
+  const CliRun run = run_cli({"infer", "--model", "llama-2-70b", "--hw", "a100-sxm-80gb",
+                              "--devices", "1", "--format", "json"});
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(run.err, "");
   const Json result = Json::parse(run.out, nullptr, false);

@@ -14,10 +14,11 @@ struct Scenario {
 };
 
 const Scenario kScenarios[] = {
-    {"llama-2-7b", {1, 2048, 0}},   {"llama-2-7b", {1, 1, 2048}},   {"llama-2-7b", {64, 1, 1024}},
-    {"llama-2-70b", {8, 512, 0}},   {"llama-2-70b", {128, 1, 4000}}, {"mixtral-8x7b", {1, 1, 100}},
-    {"mixtral-8x7b", {16, 1024, 0}}, {"deepseek-v3", {32, 1, 2000}}, {"gpt-oss-120b", {4, 4096, 0}},
-    {"gpt3-175b", {2, 1024, 0}},
+    {"llama-2-7b", {1, 2048, 0}},    {"llama-2-7b", {1, 1, 2048}},
+    {"llama-2-7b", {64, 1, 1024}},   {"llama-2-70b", {8, 512, 0}},
+    {"llama-2-70b", {128, 1, 4000}}, {"mixtral-8x7b", {1, 1, 100}},
+    {"mixtral-8x7b", {16, 1024, 0}}, {"deepseek-v3", {32, 1, 2000}},
+    {"gpt-oss-120b", {4, 4096, 0}},  {"gpt3-175b", {2, 1024, 0}},
 };
 
 TEST(CostModel, NoPredictionBeatsPeakComputeOrBandwidth) {
@@ -28,9 +29,11 @@ TEST(CostModel, NoPredictionBeatsPeakComputeOrBandwidth) {
       for (DType w : {DType::kBf16, DType::kFp8, DType::kInt4}) {
         d.weight_dtype = w;
         const PassCost c = cost_pass(m, hw, d, s.shape);
-        const double peak = std::max(hw.peak(gemm_compute_dtype(d, hw))->value(), hw.peak(DType::kBf16)->value());
+        const double peak =
+            std::max(hw.peak(gemm_compute_dtype(d, hw))->value(), hw.peak(DType::kBf16)->value());
         EXPECT_LE((c.flops / c.time).value(), peak) << hw.id << " " << s.model;
-        EXPECT_LE((c.bytes / c.time).value(), hw.memory_bandwidth.value()) << hw.id << " " << s.model;
+        EXPECT_LE((c.bytes / c.time).value(), hw.memory_bandwidth.value())
+            << hw.id << " " << s.model;
         EXPECT_GT(c.time.value(), 0.0);
       }
     }
@@ -57,9 +60,12 @@ TEST(CostModel, MoreComputeBandwidthOrFabricNeverSlowsAPass) {
       if (m.heads % 8 != 0) continue;
       const double t = cost_pass(m, base, d, s.shape).time.value();
       for (double k : {1.01, 1.5, 4.0}) {
-        EXPECT_LE(cost_pass(m, scaled(base, k, 1, 1), d, s.shape).time.value(), t) << id << " " << s.model;
-        EXPECT_LE(cost_pass(m, scaled(base, 1, k, 1), d, s.shape).time.value(), t) << id << " " << s.model;
-        EXPECT_LE(cost_pass(m, scaled(base, 1, 1, k), d, s.shape).time.value(), t) << id << " " << s.model;
+        EXPECT_LE(cost_pass(m, scaled(base, k, 1, 1), d, s.shape).time.value(), t)
+            << id << " " << s.model;
+        EXPECT_LE(cost_pass(m, scaled(base, 1, k, 1), d, s.shape).time.value(), t)
+            << id << " " << s.model;
+        EXPECT_LE(cost_pass(m, scaled(base, 1, 1, k), d, s.shape).time.value(), t)
+            << id << " " << s.model;
       }
     }
   }
@@ -78,7 +84,8 @@ TEST(CostModel, BatchOneDecodeIsMemoryBoundForEveryModelAndChip) {
 TEST(Gemm, TileQuantizationMakesOneExtraRowCostAWholeTile) {
   const AcceleratorSpec hw = testing::hw("h100-sxm");
   const Deployment d;
-  const int64_t m = hw.matmul_tile_m, n = hw.matmul_tile_n * hw.compute_units * 10;  // 10 full waves
+  const int64_t m = hw.matmul_tile_m,
+                n = hw.matmul_tile_n * hw.compute_units * 10;  // 10 full waves
   const KernelCost full = gemm_cost({m, n, 8192, 1}, hw, d);
   const KernelCost one_more = gemm_cost({m + 1, n, 8192, 1}, hw, d);  // a second row of tiles
   EXPECT_NEAR(one_more.compute_time / full.compute_time, 2.0, 1e-9);
@@ -108,7 +115,9 @@ TEST(Gemm, SkinnyGemmStreamsWeightsAtTheCalibratedBandwidth) {
   const KernelCost c = gemm_cost({1, 28672, 8192, 1}, hw, Deployment{});
   EXPECT_GT(c.memory_time, c.compute_time);
   const double weight_bytes = 28672.0 * 8192 * 2;
-  EXPECT_NEAR(c.memory_time.value(), weight_bytes / (hw.memory_bandwidth.value() * hw.efficiency.memory_bandwidth_fraction), 1e-6);
+  EXPECT_NEAR(
+      c.memory_time.value(),
+      weight_bytes / (hw.memory_bandwidth.value() * hw.efficiency.memory_bandwidth_fraction), 1e-6);
 }
 
 TEST(Gemm, Fp8WeightsComputeInFp8OnlyWhereTheChipDoes) {
@@ -139,8 +148,10 @@ TEST(CostModel, SlidingWindowCapsDecodeAttention) {
   const AcceleratorSpec hw = testing::hw("h100-sxm");
   const ModelSpec m = testing::model("gpt-oss-120b");
   const auto attention = static_cast<std::size_t>(OpKind::kAttention);
-  const double at_10k = cost_pass(m, hw, Deployment{}, {1, 1, 10000}).by_op[attention].bytes.value();
-  const double at_20k = cost_pass(m, hw, Deployment{}, {1, 1, 20000}).by_op[attention].bytes.value();
+  const double at_10k =
+      cost_pass(m, hw, Deployment{}, {1, 1, 10000}).by_op[attention].bytes.value();
+  const double at_20k =
+      cost_pass(m, hw, Deployment{}, {1, 1, 20000}).by_op[attention].bytes.value();
   // Only the 18 full-attention layers grow: 10000 more tokens of 2 x 8 heads x 64 x 2 bytes.
   EXPECT_NEAR(at_20k - at_10k, 18.0 * 10000 * 2 * 8 * 64 * 2, 1.0);
 }

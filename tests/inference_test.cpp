@@ -8,7 +8,9 @@
 namespace xpusim {
 namespace {
 
-Economics economics() { return load_economics(testing::data_dir() / "economics.yaml"); }
+Economics economics() {
+  return load_economics(testing::data_dir() / "economics.yaml");
+}
 
 InferenceRequest request(int devices, int64_t batch, int64_t in, int64_t out) {
   InferenceRequest r;
@@ -37,7 +39,8 @@ TEST(Inference, DecodeStepsSumLikeTheExplicitLoop) {
   const auto r = request(1, 4, 100, 50);
   const InferenceResult x = estimate_inference(m, hw, r, economics());
   double explicit_sum = 0;
-  for (int64_t j = 1; j < r.output_len; ++j) explicit_sum += cost_pass(m, hw, deployment_for(r), {4, 1, 100 + j - 1}).time.value();
+  for (int64_t j = 1; j < r.output_len; ++j)
+    explicit_sum += cost_pass(m, hw, deployment_for(r), {4, 1, 100 + j - 1}).time.value();
   EXPECT_NEAR(x.e2e_latency.value() - x.ttft.value(), explicit_sum, explicit_sum * 1e-3);
 }
 
@@ -88,11 +91,13 @@ TEST(Inference, CostAndEnergyFollowFromPriceAndPower) {
   const auto r = request(2, 8, 256, 256);
   const auto x = estimate_inference(m, hw, r, economics());
   const double tokens = 8.0 * 256;
-  EXPECT_NEAR(x.energy_per_token.value(), hw.tdp.value() * 2 * x.e2e_latency.value() / tokens, 1e-9);
+  EXPECT_NEAR(x.energy_per_token.value(), hw.tdp.value() * 2 * x.e2e_latency.value() / tokens,
+              1e-9);
   const auto hourly = hourly_cost(hw, economics());
   ASSERT_TRUE(hourly.has_value());
   ASSERT_TRUE(x.cost_per_million_tokens_usd.has_value());
-  EXPECT_NEAR(*x.cost_per_million_tokens_usd, hourly->per_device.value() * 2 * x.e2e_latency.value() / 3600 / tokens * 1e6, 1e-9);
+  EXPECT_NEAR(*x.cost_per_million_tokens_usd,
+              hourly->per_device.value() * 2 * x.e2e_latency.value() / 3600 / tokens * 1e6, 1e-9);
 }
 
 TEST(Inference, OwnedCostAmortizesThePriceAndPaysForPower) {
@@ -121,7 +126,8 @@ TEST(Compare, RanksRunnableChipsAndExplainsTheOthers) {
     EXPECT_FALSE(seen_unrunnable) << "runnable rows come first";
     EXPECT_TRUE(rows[i].result->fits);
     if (i > 0 && rows[i - 1].result) {
-      EXPECT_GE(rows[i - 1].result->throughput_tokens_per_s, rows[i].result->throughput_tokens_per_s);
+      EXPECT_GE(rows[i - 1].result->throughput_tokens_per_s,
+                rows[i].result->throughput_tokens_per_s);
     }
   }
   EXPECT_TRUE(rows.front().result.has_value());
@@ -134,7 +140,8 @@ TEST(Compare, BestBatchBeatsBatchOne) {
   ASSERT_TRUE(rows[0].result.has_value());
   auto one = rows[0].request;
   one.batch = 1;
-  EXPECT_GT(rows[0].result->throughput_tokens_per_s, estimate_inference(m, h100[0], one, economics()).throughput_tokens_per_s);
+  EXPECT_GT(rows[0].result->throughput_tokens_per_s,
+            estimate_inference(m, h100[0], one, economics()).throughput_tokens_per_s);
 }
 
 }  // namespace

@@ -26,10 +26,12 @@ TEST(ParameterCount, MatchesPublishedTotals) {
     double published;
     double tolerance;
   } cases[] = {
-      {"deepseek-v3", 671e9, 0.002},   {"gpt-oss-120b", 116.8e9, 0.002}, {"qwen3-235b-a22b", 235e9, 0.002},
-      {"qwen3-30b-a3b", 30.5e9, 0.003}, {"mixtral-8x22b", 141e9, 0.005}, {"llama-3.1-405b", 405e9, 0.003},
-      {"qwen2-72b", 72.7e9, 0.002},     {"mistral-7b", 7.24e9, 0.002},   {"gpt3-175b", 175e9, 0.005},
-      {"llama-3.1-8b", 8.03e9, 0.002},  {"gpt-j-6b", 6.05e9, 0.002},
+      {"deepseek-v3", 671e9, 0.002},     {"gpt-oss-120b", 116.8e9, 0.002},
+      {"qwen3-235b-a22b", 235e9, 0.002}, {"qwen3-30b-a3b", 30.5e9, 0.003},
+      {"mixtral-8x22b", 141e9, 0.005},   {"llama-3.1-405b", 405e9, 0.003},
+      {"qwen2-72b", 72.7e9, 0.002},      {"mistral-7b", 7.24e9, 0.002},
+      {"gpt3-175b", 175e9, 0.005},       {"llama-3.1-8b", 8.03e9, 0.002},
+      {"gpt-j-6b", 6.05e9, 0.002},
   };
   for (const auto& c : cases) {
     const double total = static_cast<double>(count_parameters(model(c.id)).total);
@@ -77,7 +79,8 @@ TEST(Model, SlidingWindowLayersOfGptOssAlternate) {
   EXPECT_TRUE(m.layer_sliding[0]);
   EXPECT_FALSE(m.layer_sliding[1]);
   // Attention of sliding layers stops growing past the window.
-  const double short_ctx = forward_flops_per_token(m, 1000.0), long_ctx = forward_flops_per_token(m, 2000.0);
+  const double short_ctx = forward_flops_per_token(m, 1000.0),
+               long_ctx = forward_flops_per_token(m, 2000.0);
   const double full_layer_growth = 18.0 * 2.0 * 64 * (64 + 64) * 1000.0;
   EXPECT_DOUBLE_EQ(long_ctx - short_ctx, full_layer_growth);
 }

@@ -11,7 +11,9 @@ namespace xpusim {
 namespace {
 
 template <class A, class B>
-concept Addable = requires(A a, B b) { a + b; };
+concept Addable = requires(A a, B b) {
+  a + b;
+};
 
 TEST(Units, CrossUnitArithmeticHasPhysicalMeaning) {
   const Seconds t = Bytes(3.0e9) / BytesPerSecond(1.5e12);
@@ -55,8 +57,8 @@ TEST(Collectives, LargeMessagesMatchNcclTestsBusBandwidth) {
 TEST(Collectives, SmallMessagesAreLatencyBound) {
   const Link link{BytesPerSecond(450e9), 0.8, Seconds(2e-6)};
   const Seconds t = all_reduce_time(Bytes(8192), 8, link);
-  EXPECT_GT(t.value(), 3 * 2e-6);            // at least log2(8) latency steps
-  EXPECT_LT(t.value(), 14 * 2e-6 + 1e-6);    // never worse than the ring
+  EXPECT_GT(t.value(), 3 * 2e-6);          // at least log2(8) latency steps
+  EXPECT_LT(t.value(), 14 * 2e-6 + 1e-6);  // never worse than the ring
   EXPECT_EQ(all_reduce_time(Bytes(1e9), 1, link).value(), 0.0);
 }
 

@@ -21,7 +21,8 @@ TEST(Validation, InferenceRecordsWithinTheirTolerance) {
   std::cout << validation_text(report);
   ASSERT_GE(report.outcomes.size(), 12u);
   for (const auto& o : report.outcomes) {
-    EXPECT_LE(std::abs(o.relative_error()), report.per_row_tolerance) << o.id << ": predicted " << o.predicted << " measured " << o.measured;
+    EXPECT_LE(std::abs(o.relative_error()), report.per_row_tolerance)
+        << o.id << ": predicted " << o.predicted << " measured " << o.measured;
   }
   EXPECT_LE(report.median_abs_error(), report.median_tolerance);
 }
@@ -52,10 +53,13 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     const double measured = r["measured_tflops_per_s"];
     const double error = (predicted_tflops - measured) / measured;
     errors.push_back(std::abs(error));
-    std::printf("%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s %+6.1f%%\n",
-                r["kernel"].get<std::string>().c_str(), shape.groups, shape.m, shape.n, shape.k, measured, predicted_tflops,
-                100 * error);
-    EXPECT_LE(std::abs(error), row_tolerance) << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
+    std::printf(
+        "%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s "
+        "%+6.1f%%\n",
+        r["kernel"].get<std::string>().c_str(), shape.groups, shape.m, shape.n, shape.k, measured,
+        predicted_tflops, 100 * error);
+    EXPECT_LE(std::abs(error), row_tolerance)
+        << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
   }
   std::sort(errors.begin(), errors.end());
   const double median = errors[errors.size() / 2];

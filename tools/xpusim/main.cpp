@@ -1,14 +1,14 @@
 // xpusim: the command line. A thin shell over libxpusim: it parses flags, finds the data
 // directory, calls the library and prints. Exit status: 0 ok, 1 validation failed, 2 bad input.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
-#include <unistd.h>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -27,7 +27,8 @@ namespace {
 fs::path find_data_dir(const std::string& flag) {
   if (!flag.empty()) {
     if (!fs::is_directory(fs::path(flag) / "hardware")) {
-      throw Error(Error::Kind::kNotFound, fmt::format("--data-dir: '{}' has no hardware/ catalog", flag));
+      throw Error(Error::Kind::kNotFound,
+                  fmt::format("--data-dir: '{}' has no hardware/ catalog", flag));
     }
     return flag;
   }
@@ -40,7 +41,9 @@ fs::path find_data_dir(const std::string& flag) {
   for (const auto& dir : candidates) {
     if (fs::is_directory(dir / "hardware")) return dir;
   }
-  throw Error(Error::Kind::kNotFound, "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR "); pass --data-dir");
+  throw Error(Error::Kind::kNotFound,
+              "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR
+              "); pass --data-dir");
 }
 
 DType dtype_flag(const std::string& flag, const std::string& value) {
@@ -48,7 +51,8 @@ DType dtype_flag(const std::string& flag, const std::string& value) {
   std::vector<std::string> names;
   for (DType d : kAllDTypes) names.emplace_back(to_string(d));
   throw_input_error("command line", flag,
-                    fmt::format("unknown data type '{}'{}; expected one of {}", value, did_you_mean(value, names), fmt::join(names, ", ")));
+                    fmt::format("unknown data type '{}'{}; expected one of {}", value,
+                                did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 struct Settings {
@@ -56,15 +60,20 @@ struct Settings {
   std::string format = "table";
 };
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2) << "\n";
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"xpusim: performance, memory, energy and cost of LLM training and inference on AI accelerators"};
+  CLI::App app{
+      "xpusim: performance, memory, energy and cost of LLM training and inference on AI "
+      "accelerators"};
   app.require_subcommand(1);
   Settings settings;
-  app.add_option("--data-dir", settings.data_dir, "catalog directory (hardware/, models/, validation/)");
+  app.add_option("--data-dir", settings.data_dir,
+                 "catalog directory (hardware/, models/, validation/)");
   const std::vector<std::string> formats = {"table", "json", "csv"};
   auto add_format = [&](CLI::App* cmd, bool csv) {
     cmd->add_option("--format", settings.format, csv ? "table|json|csv" : "table|json")
@@ -94,21 +103,26 @@ int main(int argc, char** argv) {
   auto* infer = app.add_subcommand("infer", "one inference estimate on one node");
   infer->add_option("--model", model_ref, "catalog id or path to a config.json")->required();
   infer->add_option("--hw", hw_ref, "catalog id or path to a YAML file")->required();
-  infer->add_option("--devices", request.devices, "devices, tensor parallel over the scale-up fabric");
+  infer->add_option("--devices", request.devices,
+                    "devices, tensor parallel over the scale-up fabric");
   infer->add_option("--batch", request.batch, "requests in the batch");
   infer->add_option("--input-len", request.input_len, "prompt tokens per request");
   infer->add_option("--output-len", request.output_len, "generated tokens per request");
   infer->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   infer->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
-  infer->add_option("--weight-group-size", request.weight_group_size, "int4 quantization group size");
+  infer->add_option("--weight-group-size", request.weight_group_size,
+                    "int4 quantization group size");
   bool unfused_gate_up = false;
-  infer->add_flag("--unfused-gate-up", unfused_gate_up, "run the MLP's gate and up projections as two GEMMs");
+  infer->add_flag("--unfused-gate-up", unfused_gate_up,
+                  "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
   CompareOptions compare_options;
   std::string compare_model = "llama-2-70b";
-  auto* compare = app.add_subcommand("compare", "one model on one node of every catalog accelerator");
-  double max_ttft_s = compare_options.max_ttft.value(), max_tpot_s = compare_options.max_tpot.value();
+  auto* compare =
+      app.add_subcommand("compare", "one model on one node of every catalog accelerator");
+  double max_ttft_s = compare_options.max_ttft.value(),
+         max_tpot_s = compare_options.max_tpot.value();
   std::string price_basis = "auto";
   compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
   compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 1024)");
@@ -116,15 +130,20 @@ int main(int argc, char** argv) {
   compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
   compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
-  compare->add_option("--max-ttft-s", max_ttft_s, "time-to-first-token limit in seconds, 0 for none (default 2)");
-  compare->add_option("--max-tpot-s", max_tpot_s, "time-per-output-token limit in seconds, 0 for none (default 0.2)");
-  compare->add_option("--price-basis", price_basis, "auto|cloud|owned (default auto: cloud where listed, else owned)")
+  compare->add_option("--max-ttft-s", max_ttft_s,
+                      "time-to-first-token limit in seconds, 0 for none (default 2)");
+  compare->add_option("--max-tpot-s", max_tpot_s,
+                      "time-per-output-token limit in seconds, 0 for none (default 0.2)");
+  compare
+      ->add_option("--price-basis", price_basis,
+                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
       ->check(CLI::IsMember({"auto", "cloud", "owned"}));
   add_format(compare, true);
 
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
-  auto* validate_inference_cmd = validate->add_subcommand("inference", "single-node inference records");
+  auto* validate_inference_cmd =
+      validate->add_subcommand("inference", "single-node inference records");
 
   try {
     app.parse(argc, argv);
@@ -151,10 +170,14 @@ int main(int argc, char** argv) {
       }
     } else if (hw_show->parsed()) {
       const auto spec = load_accelerator(hw_ref, data / "hardware");
-      if (json) print_json(accelerator_json(spec)); else std::cout << accelerator_text(spec);
+      if (json)
+        print_json(accelerator_json(spec));
+      else
+        std::cout << accelerator_text(spec);
     } else if (model_list->parsed()) {
       std::vector<ModelSpec> all;
-      for (const auto& id : model_ids(data / "models")) all.push_back(load_model_file(data / "models" / (id + ".json")));
+      for (const auto& id : model_ids(data / "models"))
+        all.push_back(load_model_file(data / "models" / (id + ".json")));
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& m : all) array.push_back(model_json(m));
@@ -164,7 +187,10 @@ int main(int argc, char** argv) {
       }
     } else if (model_show->parsed()) {
       const auto spec = load_model(model_ref, data / "models");
-      if (json) print_json(model_json(spec)); else std::cout << model_text(spec);
+      if (json)
+        print_json(model_json(spec));
+      else
+        std::cout << model_text(spec);
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
@@ -172,24 +198,39 @@ int main(int argc, char** argv) {
       request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
       request.fused_gate_up = !unfused_gate_up;
       validate_request(m, a, request);
-      const auto result = estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
-      if (json) print_json(inference_json(m, a, request, result)); else std::cout << inference_text(m, a, request, result);
+      const auto result =
+          estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
+      if (json)
+        print_json(inference_json(m, a, request, result));
+      else
+        std::cout << inference_text(m, a, request, result);
     } else if (compare->parsed()) {
       const auto m = load_model(compare_model, data / "models");
       compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
       compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
-      if (compare_options.devices < 1) throw_input_error("command line", "--devices", fmt::format("expected at least 1, got {}", compare_options.devices));
-      if (max_ttft_s < 0) throw_input_error("command line", "--max-ttft-s", fmt::format("expected >= 0, got {}", max_ttft_s));
-      if (max_tpot_s < 0) throw_input_error("command line", "--max-tpot-s", fmt::format("expected >= 0, got {}", max_tpot_s));
+      if (compare_options.devices < 1)
+        throw_input_error("command line", "--devices",
+                          fmt::format("expected at least 1, got {}", compare_options.devices));
+      if (max_ttft_s < 0)
+        throw_input_error("command line", "--max-ttft-s",
+                          fmt::format("expected >= 0, got {}", max_ttft_s));
+      if (max_tpot_s < 0)
+        throw_input_error("command line", "--max-tpot-s",
+                          fmt::format("expected >= 0, got {}", max_tpot_s));
       compare_options.max_ttft = Seconds(max_ttft_s);
       compare_options.max_tpot = Seconds(max_tpot_s);
       Economics economics = load_economics(data / "economics.yaml");
-      economics.price_basis = price_basis == "cloud" ? PriceBasis::kCloud : price_basis == "owned" ? PriceBasis::kOwned : PriceBasis::kAuto;
+      economics.price_basis = price_basis == "cloud"   ? PriceBasis::kCloud
+                              : price_basis == "owned" ? PriceBasis::kOwned
+                                                       : PriceBasis::kAuto;
       const auto all = load_all_accelerators(data / "hardware");
       const auto rows = compare_accelerators(m, all, compare_options, economics);
-      if (json) print_json(compare_json(m, rows));
-      else if (settings.format == "csv") std::cout << compare_csv(m, rows);
-      else std::cout << compare_text(m, compare_options, rows);
+      if (json)
+        print_json(compare_json(m, rows));
+      else if (settings.format == "csv")
+        std::cout << compare_csv(m, rows);
+      else
+        std::cout << compare_text(m, compare_options, rows);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);

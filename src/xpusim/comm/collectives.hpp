@@ -8,9 +8,9 @@ namespace xpusim {
 
 /// A fabric as one rank sees it.
 struct Link {
-  BytesPerSecond bandwidth;   ///< per device, per direction, peak
-  double efficiency = 1.0;    ///< achieved bus bandwidth / peak (kernel-level calibration)
-  Seconds latency;            ///< per step
+  BytesPerSecond bandwidth;  ///< per device, per direction, peak
+  double efficiency = 1.0;   ///< achieved bus bandwidth / peak (kernel-level calibration)
+  Seconds latency;           ///< per step
 
   [[nodiscard]] BytesPerSecond achievable() const { return bandwidth * efficiency; }
 };

@@ -21,6 +21,8 @@ inline constexpr std::size_t kDTypeCount = kAllDTypes.size();
 [[nodiscard]] std::string_view to_string(DType dtype);
 /// The format named `name`, or nullopt.
 [[nodiscard]] std::optional<DType> parse_dtype(std::string_view name);
-[[nodiscard]] constexpr std::size_t index_of(DType dtype) { return static_cast<std::size_t>(dtype); }
+[[nodiscard]] constexpr std::size_t index_of(DType dtype) {
+  return static_cast<std::size_t>(dtype);
+}
 
 }  // namespace xpusim

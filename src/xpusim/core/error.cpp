@@ -1,8 +1,8 @@
 #include "xpusim/core/error.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
-#include <fmt/format.h>
 
 namespace xpusim {
 

@@ -1,7 +1,7 @@
 #include "xpusim/core/yaml_map.hpp"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "xpusim/core/error.hpp"
 
@@ -64,7 +64,9 @@ void YamlMap::fail(const std::string& key, const std::string& what) const {
   throw_input_error(file_, key_path(key), what);
 }
 
-bool YamlMap::has(const std::string& key) const { return static_cast<bool>(node_[key]); }
+bool YamlMap::has(const std::string& key) const {
+  return static_cast<bool>(node_[key]);
+}
 
 YAML::Node YamlMap::required(const std::string& key) {
   auto value = optional(key);

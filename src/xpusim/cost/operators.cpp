@@ -12,21 +12,36 @@ namespace xpusim {
 
 std::string_view to_string(OpKind kind) {
   switch (kind) {
-    case OpKind::kEmbedding: return "embedding";
-    case OpKind::kNorm: return "norm";
-    case OpKind::kQkvProjection: return "qkv_projection";
-    case OpKind::kRotary: return "rotary";
-    case OpKind::kAttention: return "attention";
-    case OpKind::kOutProjection: return "out_projection";
-    case OpKind::kRouter: return "router";
-    case OpKind::kMlpUp: return "mlp_up";
-    case OpKind::kActivation: return "activation";
-    case OpKind::kMlpDown: return "mlp_down";
-    case OpKind::kExpertsUp: return "experts_up";
-    case OpKind::kExpertsDown: return "experts_down";
-    case OpKind::kLmHead: return "lm_head";
-    case OpKind::kTensorParallelComm: return "tensor_parallel_comm";
-    case OpKind::kCount: break;
+    case OpKind::kEmbedding:
+      return "embedding";
+    case OpKind::kNorm:
+      return "norm";
+    case OpKind::kQkvProjection:
+      return "qkv_projection";
+    case OpKind::kRotary:
+      return "rotary";
+    case OpKind::kAttention:
+      return "attention";
+    case OpKind::kOutProjection:
+      return "out_projection";
+    case OpKind::kRouter:
+      return "router";
+    case OpKind::kMlpUp:
+      return "mlp_up";
+    case OpKind::kActivation:
+      return "activation";
+    case OpKind::kMlpDown:
+      return "mlp_down";
+    case OpKind::kExpertsUp:
+      return "experts_up";
+    case OpKind::kExpertsDown:
+      return "experts_down";
+    case OpKind::kLmHead:
+      return "lm_head";
+    case OpKind::kTensorParallelComm:
+      return "tensor_parallel_comm";
+    case OpKind::kCount:
+      break;
   }
   return "?";
 }
@@ -52,7 +67,9 @@ double dequant_ops_per_weight(DType stored) {
   return 0.0;
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 int64_t next_power_of_two(int64_t x) {
   int64_t p = 1;
@@ -70,8 +87,10 @@ enum class KernelClass { kMatmul, kStreaming };
 /// launch of every kernel, and the pipeline fill and drain of matrix-multiply kernels.
 Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw, KernelClass kind) {
   const Efficiency& e = hw.efficiency;
-  const Seconds fixed = e.kernel_overhead + (kind == KernelClass::kMatmul ? e.matmul_fixed_time : Seconds(0.0));
-  return max(compute, memory) + min(compute, memory) * (1.0 - e.compute_memory_overlap_fraction) + fixed;
+  const Seconds fixed =
+      e.kernel_overhead + (kind == KernelClass::kMatmul ? e.matmul_fixed_time : Seconds(0.0));
+  return max(compute, memory) + min(compute, memory) * (1.0 - e.compute_memory_overlap_fraction) +
+         fixed;
 }
 
 bool is_weight_only(const Deployment& d, const AcceleratorSpec& hw) {
@@ -91,7 +110,8 @@ DType gemm_compute_dtype(const Deployment& d, const AcceleratorSpec& hw) {
 
 double weight_bytes_per_element(const Deployment& d) {
   double bytes = bytes_per_element(d.weight_dtype);
-  if (d.weight_dtype == DType::kInt4) bytes += 2.0 * 2.0 / d.weight_group_size;  // bf16 scale + zero
+  if (d.weight_dtype == DType::kInt4)
+    bytes += 2.0 * 2.0 / d.weight_group_size;  // bf16 scale + zero
   return bytes;
 }
 
@@ -103,17 +123,21 @@ KernelCost gemm_cost(const GemmShape& s, const AcceleratorSpec& hw, const Deploy
   // Tile and wave quantization: output tiles of the library's usual shape; skinny problems
   // get a small-M kernel (M rounded up to a power of two, at least 16) and split-K so that
   // the compute units are not left idle.
-  const int64_t tile_m = s.m >= hw.matmul_tile_m ? hw.matmul_tile_m : std::max<int64_t>(16, next_power_of_two(s.m));
+  const int64_t tile_m =
+      s.m >= hw.matmul_tile_m ? hw.matmul_tile_m : std::max<int64_t>(16, next_power_of_two(s.m));
   const int64_t tile_n = hw.matmul_tile_n;
   const int64_t tiles = s.groups * ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n);
   const int64_t units = hw.compute_units;
-  const int64_t split_k = tiles >= units ? 1 : std::clamp<int64_t>(units / tiles, 1, std::max<int64_t>(1, s.k / 256));
+  const int64_t split_k =
+      tiles >= units ? 1 : std::clamp<int64_t>(units / tiles, 1, std::max<int64_t>(1, s.k / 256));
   const int64_t waves = ceil_div(tiles * split_k, units);
   const double k_per_split = static_cast<double>(ceil_div(s.k, split_k));
-  double compute_s = static_cast<double>(waves) * 2.0 * static_cast<double>(tile_m * tile_n) * k_per_split / unit_rate;
+  double compute_s = static_cast<double>(waves) * 2.0 * static_cast<double>(tile_m * tile_n) *
+                     k_per_split / unit_rate;
 
   const double weights = static_cast<double>(s.groups * s.k * s.n);
-  if (is_weight_only(d, hw)) compute_s += weights * dequant_ops_per_weight(d.weight_dtype) / hw.vector_flops_per_s.value();
+  if (is_weight_only(d, hw))
+    compute_s += weights * dequant_ops_per_weight(d.weight_dtype) / hw.vector_flops_per_s.value();
 
   const double act_bytes = bytes_per_element(d.activation_dtype);
   const Bytes bytes(weights * weight_bytes_per_element(d) +
@@ -153,9 +177,15 @@ Sharded shard(const ModelSpec& m, int tp) {
 /// Accumulates kernels into a PassCost.
 class PassBuilder {
  public:
-  PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d, const PassShape& shape)
-      : m_(m), hw_(hw), d_(d), shape_(shape), s_(shard(m, d.tensor_parallel)),
-        tokens_(shape.sequences * shape.new_tokens), act_bytes_(bytes_per_element(d.activation_dtype)) {
+  PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d,
+              const PassShape& shape)
+      : m_(m),
+        hw_(hw),
+        d_(d),
+        shape_(shape),
+        s_(shard(m, d.tensor_parallel)),
+        tokens_(shape.sequences * shape.new_tokens),
+        act_bytes_(bytes_per_element(d.activation_dtype)) {
     link_.bandwidth = hw.scale_up_bandwidth;
     link_.efficiency = hw.efficiency.scale_up_bandwidth_fraction;
     link_.latency = hw.scale_up_latency;
@@ -165,14 +195,17 @@ class PassBuilder {
     embedding();
     int64_t counts[2][2] = {{0, 0}, {0, 0}};  // [sliding][moe]
     for (int64_t layer = 0; layer < m_.layers; ++layer) {
-      ++counts[m_.layer_sliding[static_cast<std::size_t>(layer)] ? 1 : 0][m_.is_moe_layer(layer) ? 1 : 0];
+      ++counts[m_.layer_sliding[static_cast<std::size_t>(layer)] ? 1 : 0]
+              [m_.is_moe_layer(layer) ? 1 : 0];
     }
     for (int sliding = 0; sliding < 2; ++sliding) {
       for (int moe = 0; moe < 2; ++moe) {
-        if (counts[sliding][moe] > 0) layer(sliding == 1, moe == 1, static_cast<double>(counts[sliding][moe]));
+        if (counts[sliding][moe] > 0)
+          layer(sliding == 1, moe == 1, static_cast<double>(counts[sliding][moe]));
       }
     }
-    elementwise(OpKind::kNorm, 2.0 * static_cast<double>(tokens_ * m_.hidden) * act_bytes_, 5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
+    elementwise(OpKind::kNorm, 2.0 * static_cast<double>(tokens_ * m_.hidden) * act_bytes_,
+                5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
     // Logits are needed for the last position of each sequence only.
     gemm(OpKind::kLmHead, {shape_.sequences, s_.vocab, m_.hidden, 1}, 1.0);
     all_gather(Bytes(static_cast<double>(shape_.sequences * m_.vocab) * 4.0), 1.0);
@@ -193,7 +226,9 @@ class PassBuilder {
     cost_.bytes += k.bytes * count;
   }
 
-  void gemm(OpKind kind, const GemmShape& shape, double count) { add(kind, gemm_cost(shape, hw_, d_), count); }
+  void gemm(OpKind kind, const GemmShape& shape, double count) {
+    add(kind, gemm_cost(shape, hw_, d_), count);
+  }
 
   /// A memory-streaming kernel: `bytes` moved, `vector_flops` on the vector units.
   void elementwise(OpKind kind, double bytes, double vector_flops, double count) {
@@ -218,14 +253,18 @@ class PassBuilder {
     if (d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time = ring_all_gather_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    k.time =
+        ring_all_gather_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
     add(OpKind::kTensorParallelComm, k, count);
   }
 
-  Bytes hidden_activation_bytes() const { return Bytes(static_cast<double>(tokens_ * m_.hidden) * act_bytes_); }
+  Bytes hidden_activation_bytes() const {
+    return Bytes(static_cast<double>(tokens_ * m_.hidden) * act_bytes_);
+  }
 
   void embedding() {
-    const double rows = m_.position == PositionKind::kLearned ? 2.0 : 1.0;  // token + position tables
+    const double rows =
+        m_.position == PositionKind::kLearned ? 2.0 : 1.0;  // token + position tables
     elementwise(OpKind::kEmbedding, (rows + 1.0) * hidden_activation_bytes().value(), 0.0, 1.0);
     all_reduce(hidden_activation_bytes(), 1.0);  // vocabulary-parallel embedding
   }
@@ -236,7 +275,8 @@ class PassBuilder {
     elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
     qkv(count);
     if (m_.position == PositionKind::kRotary) {
-      const double rotated = static_cast<double>(tokens_ * (s_.heads + s_.kv_heads) * m_.rotary_dim);
+      const double rotated =
+          static_cast<double>(tokens_ * (s_.heads + s_.kv_heads) * m_.rotary_dim);
       elementwise(OpKind::kRotary, 2.0 * rotated * act_bytes_, 3.0 * rotated, count);
     }
     attention(sliding, count);
@@ -253,7 +293,8 @@ class PassBuilder {
 
   void qkv(double count) {
     if (!m_.mla) {
-      gemm(OpKind::kQkvProjection, {tokens_, (s_.heads + 2 * s_.kv_heads) * m_.head_dim, m_.hidden, 1}, count);
+      gemm(OpKind::kQkvProjection,
+           {tokens_, (s_.heads + 2 * s_.kv_heads) * m_.head_dim, m_.hidden, 1}, count);
       return;
     }
     const MlaSpec& a = *m_.mla;
@@ -263,8 +304,10 @@ class PassBuilder {
     } else {
       gemm(OpKind::kQkvProjection, {tokens_, s_.heads * m_.qk_head_dim(), m_.hidden, 1}, count);
     }
-    gemm(OpKind::kQkvProjection, {tokens_, a.kv_lora_rank + a.qk_rope_head_dim, m_.hidden, 1}, count);
-    gemm(OpKind::kQkvProjection, {tokens_, s_.heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank, 1}, count);
+    gemm(OpKind::kQkvProjection, {tokens_, a.kv_lora_rank + a.qk_rope_head_dim, m_.hidden, 1},
+         count);
+    gemm(OpKind::kQkvProjection,
+         {tokens_, s_.heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank, 1}, count);
   }
 
   /// Sum over the new tokens of the number of tokens each attends to (causal, window-capped).
@@ -285,17 +328,21 @@ class PassBuilder {
     const bool decode = shape_.new_tokens == 1;
     // Flash-decoding on MLA multiplies in the compressed latent (absorbed weights);
     // prefill expands keys and values to per-head vectors.
-    const double width = m_.mla && decode ? static_cast<double>(2 * m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
-                                          : static_cast<double>(m_.qk_head_dim() + m_.v_head_dim());
+    const double width =
+        m_.mla && decode ? static_cast<double>(2 * m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
+                         : static_cast<double>(m_.qk_head_dim() + m_.v_head_dim());
     const double flops = 2.0 * static_cast<double>(s_.heads) * width * attended;
 
     double kv_len = static_cast<double>(shape_.context + shape_.new_tokens);
     if (sliding) kv_len = std::min(kv_len, static_cast<double>(m_.sliding_window));
-    const double kv_per_token = m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
-                                       : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
+    const double kv_per_token =
+        m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
+               : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
     const double kv_bytes = bytes_per_element(d_.kv_dtype);
-    const double qo = static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
-    const double bytes = seqs * kv_len * kv_per_token * kv_bytes + static_cast<double>(tokens_) * kv_per_token * kv_bytes + qo;
+    const double qo =
+        static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
+    const double bytes = seqs * kv_len * kv_per_token * kv_bytes +
+                         static_cast<double>(tokens_) * kv_per_token * kv_bytes + qo;
 
     const FlopsPerSecond peak = hw_.peak(d_.activation_dtype).value_or(*hw_.peak(DType::kBf16));
     KernelCost k;
@@ -315,7 +362,8 @@ class PassBuilder {
       gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count);
     }
     const double elements = static_cast<double>(tokens_ * ffn);
-    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements, count);
+    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements,
+                count);
     gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count);
   }
 
@@ -331,7 +379,8 @@ class PassBuilder {
     const bool gated = m_.mlp == MlpKind::kGated;
     gemm(OpKind::kExpertsUp, {rows, (gated ? 2 : 1) * s_.expert_ffn, m_.hidden, groups}, count);
     const double elements = static_cast<double>(tokens_ * e.experts_per_token * s_.expert_ffn);
-    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements, count);
+    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements,
+                count);
     gemm(OpKind::kExpertsDown, {rows, m_.hidden, s_.expert_ffn, groups}, count);
     if (s_.shared_ffn > 0) dense_mlp(s_.shared_ffn, count);
   }

@@ -19,13 +19,13 @@ enum class OpKind {
   kNorm,           ///< RMSNorm/LayerNorm with the residual add fused in
   kQkvProjection,  ///< MLA: the four latent projections
   kRotary,
-  kAttention,      ///< fused FlashAttention-style kernel (prefill) or flash-decoding (decode)
+  kAttention,  ///< fused FlashAttention-style kernel (prefill) or flash-decoding (decode)
   kOutProjection,
   kRouter,
-  kMlpUp,          ///< gate and up projections fused (dense MLP, shared experts)
-  kActivation,     ///< SiLU(gate) * up, or GELU
+  kMlpUp,       ///< gate and up projections fused (dense MLP, shared experts)
+  kActivation,  ///< SiLU(gate) * up, or GELU
   kMlpDown,
-  kExpertsUp,      ///< routed experts, grouped GEMM
+  kExpertsUp,  ///< routed experts, grouped GEMM
   kExpertsDown,
   kLmHead,
   kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
@@ -40,8 +40,9 @@ struct Deployment {
   DType weight_dtype = DType::kBf16;
   DType activation_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
-  int weight_group_size = 128;  ///< int4 weight-only quantization: one bf16 scale and zero per group
-  bool fused_gate_up = true;    ///< gate and up projections as one GEMM (vLLM, TensorRT-LLM >= 0.6)
+  int weight_group_size =
+      128;                    ///< int4 weight-only quantization: one bf16 scale and zero per group
+  bool fused_gate_up = true;  ///< gate and up projections as one GEMM (vLLM, TensorRT-LLM >= 0.6)
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
@@ -64,8 +65,8 @@ struct PassCost {
   Seconds time;
   Seconds compute_time;  ///< sum over kernels of their compute-bound time
   Seconds memory_time;   ///< sum over kernels of their memory-bound time
-  Flops flops;  ///< per device
-  Bytes bytes;  ///< moved to and from device memory, per device
+  Flops flops;           ///< per device
+  Bytes bytes;           ///< moved to and from device memory, per device
   std::array<OpTotals, kOpKindCount> by_op{};
 };
 

@@ -10,7 +10,9 @@ namespace {
 double read_setting(YamlMap& map, const std::string& key, double low, double high) {
   YamlMap figure = map.required_map(key);
   const double value = figure.required_number("value");
-  if (value < low || value > high) figure.fail("value", "expected a value in [" + std::to_string(low) + ", " + std::to_string(high) + "], got " + std::to_string(value));
+  if (value < low || value > high)
+    figure.fail("value", "expected a value in [" + std::to_string(low) + ", " +
+                             std::to_string(high) + "], got " + std::to_string(value));
   (void)figure.required_string("source");
   (void)figure.optional_string("note");
   figure.finish({"value", "source", "note"});
@@ -35,7 +37,8 @@ std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw, const Economics
   if (cloud_allowed && hw.cloud_price) return HourlyCost{hw.cloud_price->per_device, "cloud"};
   if (e.price_basis == PriceBasis::kCloud || !hw.purchase_price) return std::nullopt;
   constexpr double kHoursPerYear = 8766.0;  // 365.25 days
-  const double capex_per_hour = hw.purchase_price->amount.value() * (1.0 + e.server_overhead_fraction) /
+  const double capex_per_hour = hw.purchase_price->amount.value() *
+                                (1.0 + e.server_overhead_fraction) /
                                 (e.depreciation_years * kHoursPerYear);
   const double energy_per_hour = hw.tdp.value() / 1000.0 * e.pue * e.electricity_usd_per_kwh;
   return HourlyCost{UsdPerHour(capex_per_hour + energy_per_hour), "owned"};

@@ -23,7 +23,8 @@ struct Economics {
   double electricity_usd_per_kwh = 0.0;
   double pue = 1.0;
   double depreciation_years = 0.0;
-  double server_overhead_fraction = 0.0;  ///< non-accelerator capex per accelerator, as a share of its price
+  double server_overhead_fraction =
+      0.0;  ///< non-accelerator capex per accelerator, as a share of its price
   PriceBasis price_basis = PriceBasis::kAuto;
 };
 
@@ -39,6 +40,7 @@ struct HourlyCost {
 /// Cost of a device-hour on the economics' price basis. Owned cost = price x (1 + overhead)
 /// over the depreciation period, plus TDP x PUE x electricity. nullopt when the catalog has
 /// no price of that basis.
-[[nodiscard]] std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw, const Economics& economics);
+[[nodiscard]] std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw,
+                                                    const Economics& economics);
 
 }  // namespace xpusim

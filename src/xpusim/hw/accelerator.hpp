@@ -50,7 +50,8 @@ struct Efficiency {
   double attention_fraction_of_peak = 0.0;
   double memory_bandwidth_fraction = 0.0;
   Seconds kernel_overhead;    ///< launch/boundary cost of every kernel
-  Seconds matmul_fixed_time;  ///< pipeline fill and drain inside each matrix-multiply or attention kernel
+  Seconds matmul_fixed_time;  ///< pipeline fill and drain inside each matrix-multiply or attention
+                              ///< kernel
   double scale_up_bandwidth_fraction = 0.0;
   /// Share of the shorter of a kernel's compute and memory time hidden under the longer:
   /// time = max(c, m) + (1 - overlap) min(c, m) + kernel_overhead.

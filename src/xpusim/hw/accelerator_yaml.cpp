@@ -1,7 +1,7 @@
 // The one place that reads accelerator YAML (format: data/hardware/README.md).
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/core/yaml_map.hpp"
@@ -40,7 +40,8 @@ class FigureReader {
   /// A fraction in (0, 1].
   double required_fraction(YamlMap& parent, const std::string& key) {
     const double value = required(parent, key);
-    if (value > 1.0) parent.fail(key + ".value", fmt::format("expected a fraction in (0, 1], got {}", value));
+    if (value > 1.0)
+      parent.fail(key + ".value", fmt::format("expected a fraction in (0, 1], got {}", value));
     return value;
   }
 
@@ -66,15 +67,19 @@ class FigureReader {
     const auto source = figure.optional_string("source");
     const auto estimate = figure.optional_string("estimate");
     if (source.has_value() == estimate.has_value()) {
-      figure.fail("source", "expected exactly one of 'source' (a source id) or 'estimate' (its basis)");
+      figure.fail("source",
+                  "expected exactly one of 'source' (a source id) or 'estimate' (its basis)");
     }
     if (source) {
       const bool known = std::any_of(spec_.sources.begin(), spec_.sources.end(),
                                      [&](const Source& s) { return s.id == *source; });
-      if (!known) figure.fail("source", "unknown source id '" + *source + "'" + did_you_mean(*source, source_ids()));
+      if (!known)
+        figure.fail("source",
+                    "unknown source id '" + *source + "'" + did_you_mean(*source, source_ids()));
       provenance.source_id = *source;
     } else {
-      if (estimate->empty()) figure.fail("estimate", "expected the basis of the estimate, got nothing");
+      if (estimate->empty())
+        figure.fail("estimate", "expected the basis of the estimate, got nothing");
       provenance.estimate = *estimate;
     }
     provenance.note = figure.optional_string("note").value_or("");
@@ -96,7 +101,8 @@ class FigureReader {
 
 void read_sources(YamlMap& root, AcceleratorSpec& spec) {
   YAML::Node list = root.required("sources");
-  if (!list.IsSequence() || list.size() == 0) root.fail("sources", "expected a non-empty list of sources");
+  if (!list.IsSequence() || list.size() == 0)
+    root.fail("sources", "expected a non-empty list of sources");
   for (std::size_t i = 0; i < list.size(); ++i) {
     YamlMap entry(list[i], root.file(), fmt::format("sources[{}]", i));
     Source source{entry.required_string("id"), entry.required_string("title"),
@@ -119,10 +125,12 @@ void read_compute(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
     }
   }
   peaks.finish(dtype_names);
-  if (!spec.peak(DType::kBf16)) peaks.fail("bf16", "missing (required: every chip needs a bf16 or fp16 peak)");
+  if (!spec.peak(DType::kBf16))
+    peaks.fail("bf16", "missing (required: every chip needs a bf16 or fp16 peak)");
   spec.vector_flops_per_s = FlopsPerSecond(figures.required(compute, "vector_flops_per_s"));
   spec.compute_units = figures.required_count(compute, "compute_units");
-  if (compute.has("matrix_units")) spec.matrix_units = figures.required_count(compute, "matrix_units");
+  if (compute.has("matrix_units"))
+    spec.matrix_units = figures.required_count(compute, "matrix_units");
   spec.clock_hz = figures.optional(compute, "clock_hz");
   spec.matmul_tile_m = figures.required_count(compute, "matmul_tile_m");
   spec.matmul_tile_n = figures.required_count(compute, "matmul_tile_n");
@@ -163,7 +171,8 @@ void read_power_and_price(YamlMap& root, FigureReader& figures, AcceleratorSpec&
   }
   if (auto cloud = price->optional_map("cloud_usd_per_hour")) {
     CloudPrice c;
-    c.per_device = UsdPerHour(figures.price(*cloud, price->key_path("cloud_usd_per_hour"), c.date, nullptr));
+    c.per_device =
+        UsdPerHour(figures.price(*cloud, price->key_path("cloud_usd_per_hour"), c.date, nullptr));
     spec.cloud_price = c;
   }
   price->finish({"purchase_usd", "cloud_usd_per_hour"});
@@ -178,7 +187,8 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
   e.kernel_overhead = Seconds(figures.required(eff, "kernel_overhead_s"));
   e.matmul_fixed_time = Seconds(figures.required(eff, "matmul_fixed_time_s"));
   e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
-  e.compute_memory_overlap_fraction = figures.required_fraction(eff, "compute_memory_overlap_fraction");
+  e.compute_memory_overlap_fraction =
+      figures.required_fraction(eff, "compute_memory_overlap_fraction");
   eff.finish({"matmul_fraction_of_peak", "attention_fraction_of_peak", "memory_bandwidth_fraction",
               "kernel_overhead_s", "matmul_fixed_time_s", "scale_up_bandwidth_fraction",
               "compute_memory_overlap_fraction"});
@@ -187,16 +197,26 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
 void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
   // An absurd value is refused rather than simulated: no chip has more than 1 TB of device
   // memory per device or 1 EFLOP/s, and a kernel overhead of a second is a unit mistake.
-  if (spec.memory_capacity > Bytes(1e13)) root.fail("memory.capacity_bytes.value", "expected at most 1e13 bytes (10 TB); is the unit bytes?");
-  if (spec.memory_bandwidth > BytesPerSecond(1e15)) root.fail("memory.bandwidth_bytes_per_s.value", "expected at most 1e15 bytes/s; is the unit bytes per second?");
+  if (spec.memory_capacity > Bytes(1e13))
+    root.fail("memory.capacity_bytes.value",
+              "expected at most 1e13 bytes (10 TB); is the unit bytes?");
+  if (spec.memory_bandwidth > BytesPerSecond(1e15))
+    root.fail("memory.bandwidth_bytes_per_s.value",
+              "expected at most 1e15 bytes/s; is the unit bytes per second?");
   for (DType dtype : kAllDTypes) {
     if (auto peak = spec.peak(dtype); peak && *peak > FlopsPerSecond(1e18)) {
-      root.fail(fmt::format("compute.peak_dense_flops_per_s.{}.value", to_string(dtype)), "expected at most 1e18 FLOP/s; is the unit FLOP/s?");
+      root.fail(fmt::format("compute.peak_dense_flops_per_s.{}.value", to_string(dtype)),
+                "expected at most 1e18 FLOP/s; is the unit FLOP/s?");
     }
   }
-  if (spec.efficiency.matmul_fixed_time > Seconds(1e-2)) root.fail("efficiency.matmul_fixed_time_s.value", "expected at most 0.01 s; is the unit seconds?");
-  if (spec.efficiency.kernel_overhead > Seconds(1e-2)) root.fail("efficiency.kernel_overhead_s.value", "expected at most 0.01 s; is the unit seconds?");
-  if (spec.scale_up_latency > Seconds(1e-2)) root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
+  if (spec.efficiency.matmul_fixed_time > Seconds(1e-2))
+    root.fail("efficiency.matmul_fixed_time_s.value",
+              "expected at most 0.01 s; is the unit seconds?");
+  if (spec.efficiency.kernel_overhead > Seconds(1e-2))
+    root.fail("efficiency.kernel_overhead_s.value",
+              "expected at most 0.01 s; is the unit seconds?");
+  if (spec.scale_up_latency > Seconds(1e-2))
+    root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
 }
 
 }  // namespace
@@ -209,14 +229,16 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
   if (spec.id != file.stem().string() && file.stem().string() != "") {
     // A catalog file must be named after its id so that lookups by id find it.
     if (std::filesystem::path(file).parent_path().filename() == "hardware") {
-      root.fail("id", fmt::format("expected '{}' (the file name), got '{}'", file.stem().string(), spec.id));
+      root.fail("id", fmt::format("expected '{}' (the file name), got '{}'", file.stem().string(),
+                                  spec.id));
     }
   }
   spec.name = root.required_string("name");
   spec.vendor = root.required_string("vendor");
   spec.architecture = root.optional_string("architecture").value_or("");
   const long long year = root.required_integer("launch_year");
-  if (year < 1990 || year > 2100) root.fail("launch_year", fmt::format("expected a year from 1990 to 2100, got {}", year));
+  if (year < 1990 || year > 2100)
+    root.fail("launch_year", fmt::format("expected a year from 1990 to 2100, got {}", year));
   spec.launch_year = static_cast<int>(year);
   read_sources(root, spec);
   FigureReader figures(spec);
@@ -225,8 +247,8 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
   read_fabrics(root, figures, spec);
   read_power_and_price(root, figures, spec);
   read_efficiency(root, figures, spec);
-  root.finish({"id", "name", "vendor", "architecture", "launch_year", "sources", "compute", "memory",
-               "scale_up", "scale_out", "power", "price", "efficiency"});
+  root.finish({"id", "name", "vendor", "architecture", "launch_year", "sources", "compute",
+               "memory", "scale_up", "scale_out", "power", "price", "efficiency"});
   check_consistency(root, spec);
   return spec;
 }

@@ -1,7 +1,7 @@
 #include "xpusim/infer/compare.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <optional>
 
 #include "xpusim/core/error.hpp"
@@ -11,7 +11,9 @@ namespace xpusim {
 
 namespace {
 
-std::string gigabytes(Bytes b) { return fmt::format("{:.1f} GB", b.value() / 1e9); }
+std::string gigabytes(Bytes b) {
+  return fmt::format("{:.1f} GB", b.value() / 1e9);
+}
 
 CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const CompareOptions& o,
                         const Economics& economics) {
@@ -33,8 +35,9 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
   const int64_t max_batch = max_batch_that_fits(model, hw, row.request);
   if (max_batch == 0) {
     const MemoryUse one = memory_per_device(model, hw, row.request);
-    row.reason = fmt::format("does not fit: needs {} per device at batch 1 (weights {}), has {}",
-                             gigabytes(one.total()), gigabytes(one.weights), gigabytes(hw.memory_capacity));
+    row.reason =
+        fmt::format("does not fit: needs {} per device at batch 1 (weights {}), has {}",
+                    gigabytes(one.total()), gigabytes(one.weights), gigabytes(hw.memory_capacity));
     return row;
   }
   auto within_limits = [&](const InferenceResult& x) {
@@ -47,7 +50,8 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
     candidate.batch = batch;
     InferenceResult result = estimate_inference(model, hw, candidate, economics);
     const bool ok = within_limits(result);
-    if (ok && (!row.result || result.throughput_tokens_per_s > row.result->throughput_tokens_per_s)) {
+    if (ok &&
+        (!row.result || result.throughput_tokens_per_s > row.result->throughput_tokens_per_s)) {
       row.result = result;
       row.request = candidate;
     }
@@ -69,8 +73,9 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
     (consider(mid).first ? good : bad) = mid;
   }
   if (!row.result) {
-    row.reason = fmt::format("misses the latency limits even at batch 1: TTFT {:.3f} s, TPOT {:.1f} ms",
-                             at_batch_one.ttft.value(), at_batch_one.tpot.value() * 1e3);
+    row.reason =
+        fmt::format("misses the latency limits even at batch 1: TTFT {:.3f} s, TPOT {:.1f} ms",
+                    at_batch_one.ttft.value(), at_batch_one.tpot.value() * 1e3);
     return row;
   }
   row.tokens_per_s_per_watt = row.result->throughput_tokens_per_s / (o.devices * hw.tdp.value());
@@ -79,10 +84,14 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
 
 }  // namespace
 
-std::vector<CompareRow> compare_accelerators(const ModelSpec& model, const std::vector<AcceleratorSpec>& accelerators,
-                                             const CompareOptions& options, const Economics& economics) {
+std::vector<CompareRow> compare_accelerators(const ModelSpec& model,
+                                             const std::vector<AcceleratorSpec>& accelerators,
+                                             const CompareOptions& options,
+                                             const Economics& economics) {
   std::vector<CompareRow> rows(accelerators.size());
-  parallel_for(accelerators.size(), [&](std::size_t i) { rows[i] = evaluate_one(model, accelerators[i], options, economics); });
+  parallel_for(accelerators.size(), [&](std::size_t i) {
+    rows[i] = evaluate_one(model, accelerators[i], options, economics);
+  });
   std::stable_sort(rows.begin(), rows.end(), [](const CompareRow& a, const CompareRow& b) {
     if (a.result.has_value() != b.result.has_value()) return a.result.has_value();
     if (!a.result) return a.hw->id < b.hw->id;

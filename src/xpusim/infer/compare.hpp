@@ -30,10 +30,10 @@ struct CompareRow {
 };
 
 /// Best batch = highest throughput among the batches that fit and meet the latency limits
-/// (powers of two and the largest that fits). Rows come back sorted: runnable ones by throughput, best first, then the rest.
-[[nodiscard]] std::vector<CompareRow> compare_accelerators(const ModelSpec& model,
-                                                           const std::vector<AcceleratorSpec>& accelerators,
-                                                           const CompareOptions& options,
-                                                           const Economics& economics);
+/// (powers of two and the largest that fits). Rows come back sorted: runnable ones by throughput,
+/// best first, then the rest.
+[[nodiscard]] std::vector<CompareRow> compare_accelerators(
+    const ModelSpec& model, const std::vector<AcceleratorSpec>& accelerators,
+    const CompareOptions& options, const Economics& economics);
 
 }  // namespace xpusim

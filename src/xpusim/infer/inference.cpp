@@ -2,8 +2,8 @@
 
 #include "xpusim/infer/inference.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "xpusim/core/error.hpp"
 
@@ -25,7 +25,8 @@ double replicated_params(const ModelSpec& m) {
   const double norm = m.norm == NormKind::kRms ? 1.0 : 2.0;
   double per_layer = norm * static_cast<double>(m.hidden) * (m.separate_mlp_norm ? 2.0 : 1.0);
   if (m.mla) {
-    per_layer += static_cast<double>(m.hidden * (m.mla->q_lora_rank + m.mla->kv_lora_rank + m.mla->qk_rope_head_dim));
+    per_layer += static_cast<double>(
+        m.hidden * (m.mla->q_lora_rank + m.mla->kv_lora_rank + m.mla->qk_rope_head_dim));
   }
   double total = per_layer * static_cast<double>(m.layers) + norm * static_cast<double>(m.hidden);
   if (m.moe) total += static_cast<double>(m.moe_layers() * m.hidden * m.moe->num_experts);
@@ -34,9 +35,11 @@ double replicated_params(const ModelSpec& m) {
 
 /// KV-cache elements one device holds per sequence of `context` tokens.
 double kv_elements_per_device(const ModelSpec& m, int tp, int64_t context) {
-  const double per_token_layer = m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
-                                       : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / tp) * m.head_dim);
-  const double window = m.sliding_window > 0 ? static_cast<double>(std::min(m.sliding_window, context)) : 0.0;
+  const double per_token_layer =
+      m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
+            : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / tp) * m.head_dim);
+  const double window =
+      m.sliding_window > 0 ? static_cast<double>(std::min(m.sliding_window, context)) : 0.0;
   const double sliding = static_cast<double>(m.sliding_layers());
   const double full = static_cast<double>(m.layers) - sliding;
   return per_token_layer * (full * static_cast<double>(context) + sliding * window);
@@ -46,7 +49,8 @@ double kv_elements_per_device(const ModelSpec& m, int tp, int64_t context) {
 /// attention output and the MLP intermediate of one layer.
 double activation_bytes_per_token(const ModelSpec& m, const Deployment& d) {
   const int tp = d.tensor_parallel;
-  const double ffn = m.moe ? static_cast<double>(m.moe->experts_per_token * m.moe->expert_ffn_dim + m.moe->shared_experts * m.moe->shared_ffn_dim)
+  const double ffn = m.moe ? static_cast<double>(m.moe->experts_per_token * m.moe->expert_ffn_dim +
+                                                 m.moe->shared_experts * m.moe->shared_ffn_dim)
                            : static_cast<double>(m.ffn_dim);
   const double qkv = static_cast<double>((m.heads + 2 * m.kv_heads) * m.qk_head_dim());
   const double elements = 3.0 * static_cast<double>(m.hidden) + (qkv + 3.0 * ffn) / tp;
@@ -81,36 +85,55 @@ Deployment deployment_for(const InferenceRequest& r) {
 }
 
 void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const InferenceRequest& r) {
-  auto fail = [](const char* flag, const std::string& what) { throw_input_error("command line", flag, what); };
+  auto fail = [](const char* flag, const std::string& what) {
+    throw_input_error("command line", flag, what);
+  };
   if (r.devices < 1) fail("--devices", fmt::format("expected at least 1, got {}", r.devices));
-  if (r.batch < 1 || r.batch > kMaxBatch) fail("--batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
-  if (r.input_len < 1 || r.input_len > kMaxSequenceTokens) fail("--input-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
-  if (r.output_len < 1 || r.output_len > kMaxSequenceTokens) fail("--output-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
+  if (r.batch < 1 || r.batch > kMaxBatch)
+    fail("--batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
+  if (r.input_len < 1 || r.input_len > kMaxSequenceTokens)
+    fail("--input-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
+  if (r.output_len < 1 || r.output_len > kMaxSequenceTokens)
+    fail("--output-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
   // The last generated token is never fed back, so a request occupies input + output - 1 positions.
   if (r.input_len + r.output_len - 1 > m.max_positions) {
-    fail("--input-len", fmt::format("input + output - 1 = {} positions exceeds the model's context of {} tokens ({})",
-                                     r.input_len + r.output_len - 1, m.max_positions, m.file.string()));
+    fail("--input-len",
+         fmt::format(
+             "input + output - 1 = {} positions exceeds the model's context of {} tokens ({})",
+             r.input_len + r.output_len - 1, m.max_positions, m.file.string()));
   }
   if (r.devices > hw.scale_up_domain_devices) {
-    fail("--devices", fmt::format("tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
-                                  r.devices, hw.id, hw.scale_up_domain_devices));
+    fail("--devices",
+         fmt::format(
+             "tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
+             r.devices, hw.id, hw.scale_up_domain_devices));
   }
-  if (m.heads % r.devices != 0) fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}", m.heads, r.devices));
+  if (m.heads % r.devices != 0)
+    fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
+                                  m.heads, r.devices));
   if (m.kv_heads >= r.devices && m.kv_heads % r.devices != 0) {
-    fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}", m.kv_heads, r.devices));
+    fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
+                                  m.kv_heads, r.devices));
   }
   const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-  if (ffn % r.devices != 0) fail("--devices", fmt::format("expected a divisor of the MLP width {}, got {}", ffn, r.devices));
+  if (ffn % r.devices != 0)
+    fail("--devices",
+         fmt::format("expected a divisor of the MLP width {}, got {}", ffn, r.devices));
   if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
-    fail("--weight-dtype", fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
+    fail("--weight-dtype",
+         fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
   }
-  const bool weight_ok = r.weight_dtype == DType::kBf16 || r.weight_dtype == DType::kFp16 || r.weight_dtype == DType::kFp8 ||
-                         r.weight_dtype == DType::kInt8 || r.weight_dtype == DType::kInt4 || r.weight_dtype == DType::kFp4;
-  if (!weight_ok) fail("--weight-dtype", fmt::format("expected bf16, fp16, fp8, int8, int4 or fp4, got {}", to_string(r.weight_dtype)));
+  const bool weight_ok = r.weight_dtype == DType::kBf16 || r.weight_dtype == DType::kFp16 ||
+                         r.weight_dtype == DType::kFp8 || r.weight_dtype == DType::kInt8 ||
+                         r.weight_dtype == DType::kInt4 || r.weight_dtype == DType::kFp4;
+  if (!weight_ok)
+    fail("--weight-dtype", fmt::format("expected bf16, fp16, fp8, int8, int4 or fp4, got {}",
+                                       to_string(r.weight_dtype)));
   if (r.kv_dtype != DType::kBf16 && r.kv_dtype != DType::kFp16 && r.kv_dtype != DType::kFp8) {
     fail("--kv-dtype", fmt::format("expected bf16, fp16 or fp8, got {}", to_string(r.kv_dtype)));
   }
-  if (r.weight_group_size < 1) fail("--weight-group-size", fmt::format("expected at least 1, got {}", r.weight_group_size));
+  if (r.weight_group_size < 1)
+    fail("--weight-group-size", fmt::format("expected at least 1, got {}", r.weight_group_size));
 }
 
 MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const InferenceRequest& r) {
@@ -124,16 +147,19 @@ MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const In
   MemoryUse use;
   use.weights = Bytes(sharded / r.devices * weight_bytes_per_element(d) +
                       static_cast<double>(params.embedding) / r.devices * act + replicated * act);
-  use.kv_cache = Bytes(static_cast<double>(r.batch) * kv_elements_per_device(m, r.devices, r.input_len + r.output_len) *
+  use.kv_cache = Bytes(static_cast<double>(r.batch) *
+                       kv_elements_per_device(m, r.devices, r.input_len + r.output_len) *
                        bytes_per_element(d.kv_dtype));
   const double chunk = static_cast<double>(std::min(r.batch * r.input_len, kPrefillChunkTokens));
-  const double logits = static_cast<double>(r.batch) * static_cast<double>(m.vocab) / r.devices * 4.0;
+  const double logits =
+      static_cast<double>(r.batch) * static_cast<double>(m.vocab) / r.devices * 4.0;
   use.activations = Bytes(chunk * activation_bytes_per_token(m, d) + logits);
   use.workspace = Bytes(kWorkspaceBytes);
   return use;
 }
 
-int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw, const InferenceRequest& r) {
+int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw,
+                            const InferenceRequest& r) {
   auto fits = [&](int64_t batch) {
     InferenceRequest probe = r;
     probe.batch = batch;
@@ -177,7 +203,8 @@ InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec
   const Seconds device_time = result.e2e_latency * static_cast<double>(r.devices);
   result.energy_per_token = hw.tdp * device_time / generated;
   if (const auto hourly = hourly_cost(hw, economics)) {
-    result.cost_per_million_tokens_usd = (hourly->per_device * device_time).value() / generated * 1e6;
+    result.cost_per_million_tokens_usd =
+        (hourly->per_device * device_time).value() / generated * 1e6;
     result.cost_basis = hourly->basis;
   }
   return result;

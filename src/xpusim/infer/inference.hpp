@@ -21,7 +21,8 @@ struct InferenceRequest {
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   int weight_group_size = 128;
-  bool fused_gate_up = true;  ///< false: gate and up projections as two GEMMs (TensorRT-LLM <= 0.5 without --use_fused_mlp)
+  bool fused_gate_up = true;  ///< false: gate and up projections as two GEMMs (TensorRT-LLM <= 0.5
+                              ///< without --use_fused_mlp)
 };
 
 /// Memory one device needs.
@@ -46,15 +47,16 @@ struct InferenceResult {
   int64_t max_batch = 0;  ///< largest batch that fits (0: not even one request)
   Joules energy_per_token;
   std::optional<double> cost_per_million_tokens_usd;
-  std::string cost_basis;  ///< "cloud", "owned" or "" when the catalog has no price
-  PassCost prefill;        ///< breakdown of the prefill pass (per device)
-  PassCost decode_last;    ///< breakdown of the last decode step (per device)
+  std::string cost_basis;            ///< "cloud", "owned" or "" when the catalog has no price
+  PassCost prefill;                  ///< breakdown of the prefill pass (per device)
+  PassCost decode_last;              ///< breakdown of the last decode step (per device)
   bool decode_memory_bound = false;  ///< last decode step: memory time exceeds compute time
 };
 
 /// Checks the request against the model and device (degrees that do not divide the heads,
 /// formats the device cannot compute in, a context past the model's); throws Error(kInput).
-void validate_request(const ModelSpec& model, const AcceleratorSpec& hw, const InferenceRequest& request);
+void validate_request(const ModelSpec& model, const AcceleratorSpec& hw,
+                      const InferenceRequest& request);
 
 /// Memory per device for a batch; allocates nothing.
 [[nodiscard]] MemoryUse memory_per_device(const ModelSpec& model, const AcceleratorSpec& hw,

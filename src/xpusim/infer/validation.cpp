@@ -1,8 +1,8 @@
 #include "xpusim/infer/validation.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -46,8 +46,9 @@ double ValidationReport::median_abs_error() const {
 }
 
 bool ValidationReport::passed() const {
-  const bool rows = std::all_of(outcomes.begin(), outcomes.end(),
-                                [&](const ValidationOutcome& o) { return std::abs(o.relative_error()) <= per_row_tolerance; });
+  const bool rows = std::all_of(outcomes.begin(), outcomes.end(), [&](const ValidationOutcome& o) {
+    return std::abs(o.relative_error()) <= per_row_tolerance;
+  });
   return !outcomes.empty() && rows && median_abs_error() <= median_tolerance;
 }
 
@@ -71,7 +72,8 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     const std::string where = fmt::format("{}: records[{}].xpusim", file.string(), id);
     const Json& x = record.at("xpusim");
     const ModelSpec model = load_model(field<std::string>(x, "model", where), data_dir / "models");
-    const AcceleratorSpec hw = load_accelerator(field<std::string>(x, "hw", where), data_dir / "hardware");
+    const AcceleratorSpec hw =
+        load_accelerator(field<std::string>(x, "hw", where), data_dir / "hardware");
     InferenceRequest request;
     request.devices = field<int>(x, "devices", where);
     request.batch = field<int64_t>(x, "batch", where);
@@ -79,7 +81,8 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     request.output_len = field<int64_t>(x, "output_len", where);
     request.weight_dtype = dtype_field(x, "weight_dtype", where);
     request.kv_dtype = dtype_field(x, "kv_dtype", where);
-    if (x.contains("weight_group_size")) request.weight_group_size = field<int>(x, "weight_group_size", where);
+    if (x.contains("weight_group_size"))
+      request.weight_group_size = field<int>(x, "weight_group_size", where);
     if (x.contains("fused_gate_up")) request.fused_gate_up = field<bool>(x, "fused_gate_up", where);
     validate_request(model, hw, request);
     const InferenceResult result = estimate_inference(model, hw, request, economics);
@@ -102,14 +105,18 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
 std::string validation_text(const ValidationReport& report) {
   Table table({"record", "metric", "measured", "predicted", "error"});
   for (const auto& o : report.outcomes) {
-    table.add_row({o.id, o.metric, fmt::format("{:.4f}", o.measured), fmt::format("{:.4f}", o.predicted),
+    table.add_row({o.id, o.metric, fmt::format("{:.4f}", o.measured),
+                   fmt::format("{:.4f}", o.predicted),
                    fmt::format("{:+.1f}%", 100.0 * o.relative_error())});
   }
   std::string out = table.to_text();
-  out += fmt::format("\nmedian |error| {:.1f}% (tolerance {:.0f}%), per-row tolerance {:.0f}%: {}\n", 100.0 * report.median_abs_error(),
-                     100.0 * report.median_tolerance, 100.0 * report.per_row_tolerance, report.passed() ? "PASS" : "FAIL");
+  out +=
+      fmt::format("\nmedian |error| {:.1f}% (tolerance {:.0f}%), per-row tolerance {:.0f}%: {}\n",
+                  100.0 * report.median_abs_error(), 100.0 * report.median_tolerance,
+                  100.0 * report.per_row_tolerance, report.passed() ? "PASS" : "FAIL");
   if (!report.not_covered.empty()) {
-    out += fmt::format("not covered here (need the serving simulator): {}\n", fmt::join(report.not_covered, ", "));
+    out += fmt::format("not covered here (need the serving simulator): {}\n",
+                       fmt::join(report.not_covered, ", "));
   }
   return out;
 }

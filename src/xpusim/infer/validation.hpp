@@ -1,7 +1,7 @@
 #pragma once
-// Published inference measurements held against predictions (data/validation/inference_public.json).
-// A record names its own workload (model, accelerator, devices, batch, lengths, formats) in its
-// "xpusim" block; nothing in a record tunes the model.
+// Published inference measurements held against predictions
+// (data/validation/inference_public.json). A record names its own workload (model, accelerator,
+// devices, batch, lengths, formats) in its "xpusim" block; nothing in a record tunes the model.
 
 #include <filesystem>
 #include <string>
@@ -21,7 +21,8 @@ struct ValidationOutcome {
 
 struct ValidationReport {
   std::vector<ValidationOutcome> outcomes;
-  std::vector<std::string> not_covered;  ///< records that need a later capability (serving simulator)
+  std::vector<std::string>
+      not_covered;  ///< records that need a later capability (serving simulator)
   double per_row_tolerance = 0.0;
   double median_tolerance = 0.0;
   [[nodiscard]] double median_abs_error() const;

@@ -1,7 +1,7 @@
 // The one place that reads Hugging Face config.json files.
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -21,10 +21,13 @@ class ConfigReader {
  public:
   ConfigReader(const Json& json, std::string file) : json_(json), file_(std::move(file)) {}
 
-  [[nodiscard]] bool has(const char* key) const { return json_.contains(key) && !json_[key].is_null(); }
+  [[nodiscard]] bool has(const char* key) const {
+    return json_.contains(key) && !json_[key].is_null();
+  }
 
   [[nodiscard]] int64_t positive(const char* key) const {
-    if (!json_.contains(key)) throw_input_error(file_, key, "missing (required for this architecture)");
+    if (!json_.contains(key))
+      throw_input_error(file_, key, "missing (required for this architecture)");
     return check_positive(key, json_[key]);
   }
 
@@ -43,28 +46,37 @@ class ConfigReader {
 
   [[nodiscard]] bool flag_or(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
-    if (!json_[key].is_boolean()) throw_input_error(file_, key, fmt::format("expected true or false, got {}", json_[key].dump()));
+    if (!json_[key].is_boolean())
+      throw_input_error(file_, key,
+                        fmt::format("expected true or false, got {}", json_[key].dump()));
     return json_[key].get<bool>();
   }
 
   [[nodiscard]] std::string text_or(const char* key, const std::string& fallback) const {
     if (!has(key)) return fallback;
-    if (!json_[key].is_string()) throw_input_error(file_, key, fmt::format("expected text, got {}", json_[key].dump()));
+    if (!json_[key].is_string())
+      throw_input_error(file_, key, fmt::format("expected text, got {}", json_[key].dump()));
     return json_[key].get<std::string>();
   }
 
   [[nodiscard]] const Json& raw(const char* key) const { return json_[key]; }
   [[nodiscard]] const Json& json() const { return json_; }
   [[nodiscard]] const std::string& file() const { return file_; }
-  [[noreturn]] void fail(const char* key, const std::string& what) const { throw_input_error(file_, key, what); }
+  [[noreturn]] void fail(const char* key, const std::string& what) const {
+    throw_input_error(file_, key, what);
+  }
 
  private:
   int64_t check_positive(const char* key, const Json& value) const {
-    if (!value.is_number_integer()) throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", value.dump()));
+    if (!value.is_number_integer())
+      throw_input_error(file_, key,
+                        fmt::format("expected a positive integer, got {}", value.dump()));
     const auto number = value.get<int64_t>();
-    if (number <= 0) throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", number));
+    if (number <= 0)
+      throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", number));
     // Larger than any real transformer by orders of magnitude: a typo, not a model.
-    if (number > (int64_t{1} << 31)) throw_input_error(file_, key, fmt::format("expected at most 2^31, got {}", number));
+    if (number > (int64_t{1} << 31))
+      throw_input_error(file_, key, fmt::format("expected at most 2^31, got {}", number));
     return number;
   }
 
@@ -79,7 +91,8 @@ const char* head_count_key(const ModelSpec& m) {
 /// hidden / heads, which must be whole when the config gives no head_dim.
 int64_t whole_head_dim(const ConfigReader& c, const ModelSpec& m, const char* heads_key) {
   if (m.hidden % m.heads != 0) {
-    c.fail(heads_key, fmt::format("expected a divisor of the hidden size ({}), got {}", m.hidden, m.heads));
+    c.fail(heads_key,
+           fmt::format("expected a divisor of the hidden size ({}), got {}", m.hidden, m.heads));
   }
   return m.hidden / m.heads;
 }
@@ -89,7 +102,8 @@ void read_common_llama_like(const ConfigReader& c, ModelSpec& m) {
   m.layers = c.positive("num_hidden_layers");
   m.heads = c.positive("num_attention_heads");
   m.kv_heads = c.positive_or("num_key_value_heads", m.heads);
-  m.head_dim = c.has("head_dim") ? c.positive("head_dim") : whole_head_dim(c, m, "num_attention_heads");
+  m.head_dim =
+      c.has("head_dim") ? c.positive("head_dim") : whole_head_dim(c, m, "num_attention_heads");
   m.ffn_dim = c.positive("intermediate_size");
   m.vocab = c.positive("vocab_size");
   m.max_positions = c.positive_or("max_position_embeddings", 2048);
@@ -99,7 +113,9 @@ void read_common_llama_like(const ConfigReader& c, ModelSpec& m) {
   m.mlp_bias = c.flag_or("mlp_bias", false);
   m.rotary_dim = m.head_dim;
   if (m.heads % m.kv_heads != 0) {
-    c.fail("num_key_value_heads", fmt::format("expected a divisor of num_attention_heads ({}), got {}", m.heads, m.kv_heads));
+    c.fail(
+        "num_key_value_heads",
+        fmt::format("expected a divisor of num_attention_heads ({}), got {}", m.heads, m.kv_heads));
   }
 }
 
@@ -135,8 +151,10 @@ void read_mixtral(const ConfigReader& c, ModelSpec& m) {
 void read_qwen3_moe(const ConfigReader& c, ModelSpec& m) {
   read_common_llama_like(c, m);
   m.qk_norm = true;
-  if (c.positive_or("decoder_sparse_step", 1) != 1) c.fail("decoder_sparse_step", "only 1 (every layer sparse) is supported");
-  if (c.has("mlp_only_layers") && !c.raw("mlp_only_layers").empty()) c.fail("mlp_only_layers", "only an empty list is supported");
+  if (c.positive_or("decoder_sparse_step", 1) != 1)
+    c.fail("decoder_sparse_step", "only 1 (every layer sparse) is supported");
+  if (c.has("mlp_only_layers") && !c.raw("mlp_only_layers").empty())
+    c.fail("mlp_only_layers", "only an empty list is supported");
   MoeSpec moe;
   moe.num_experts = c.positive("num_experts");
   moe.experts_per_token = c.positive("num_experts_per_tok");
@@ -174,7 +192,8 @@ void read_gpt_oss(const ConfigReader& c, ModelSpec& m) {
   m.out_bias = m.qkv_bias;
   MoeSpec moe;
   moe.num_experts = c.positive("num_local_experts");
-  moe.experts_per_token = c.has("num_experts_per_tok") ? c.positive("num_experts_per_tok") : c.positive("experts_per_token");
+  moe.experts_per_token = c.has("num_experts_per_tok") ? c.positive("num_experts_per_tok")
+                                                       : c.positive("experts_per_token");
   moe.expert_ffn_dim = m.ffn_dim;
   moe.expert_bias = true;
   moe.router_bias = true;
@@ -187,7 +206,8 @@ void read_gpt_oss(const ConfigReader& c, ModelSpec& m) {
   m.sliding_window = c.positive("sliding_window");
   for (const auto& type : types) {
     if (type != "sliding_attention" && type != "full_attention") {
-      c.fail("layer_types", fmt::format("expected sliding_attention or full_attention, got {}", type.dump()));
+      c.fail("layer_types",
+             fmt::format("expected sliding_attention or full_attention, got {}", type.dump()));
     }
     m.layer_sliding.push_back(type == "sliding_attention");
   }
@@ -241,7 +261,8 @@ void read_gpt_neox(const ConfigReader& c, ModelSpec& m) {
   if (c.has("rotary_pct")) {
     if (!c.raw("rotary_pct").is_number()) c.fail("rotary_pct", "expected a number in (0, 1]");
     rotary_pct = c.raw("rotary_pct").get<double>();
-    if (rotary_pct <= 0.0 || rotary_pct > 1.0) c.fail("rotary_pct", fmt::format("expected a number in (0, 1], got {}", rotary_pct));
+    if (rotary_pct <= 0.0 || rotary_pct > 1.0)
+      c.fail("rotary_pct", fmt::format("expected a number in (0, 1], got {}", rotary_pct));
   }
   m.rotary_dim = static_cast<int64_t>(static_cast<double>(m.head_dim) * rotary_pct);
   m.norm = NormKind::kLayer;
@@ -279,24 +300,66 @@ struct Family {
 };
 
 constexpr Family kFamilies[] = {
-    {"llama", read_llama},         {"mistral", read_llama},   {"qwen2", read_llama},
-    {"qwen3", read_llama},         {"mixtral", read_mixtral}, {"qwen3_moe", read_qwen3_moe},
-    {"deepseek_v3", read_deepseek_v3}, {"gpt_oss", read_gpt_oss}, {"gpt2", read_gpt2},
-    {"gptj", read_gptj},           {"gpt_neox", read_gpt_neox}, {"opt", read_opt},
+    {"llama", read_llama},
+    {"mistral", read_llama},
+    {"qwen2", read_llama},
+    {"qwen3", read_llama},
+    {"mixtral", read_mixtral},
+    {"qwen3_moe", read_qwen3_moe},
+    {"deepseek_v3", read_deepseek_v3},
+    {"gpt_oss", read_gpt_oss},
+    {"gpt2", read_gpt2},
+    {"gptj", read_gptj},
+    {"gpt_neox", read_gpt_neox},
+    {"opt", read_opt},
 };
 
 /// Every config.json key some family reads: an unread key one or two edits away from one of
 /// these is a misspelling, not one of the many keys a config.json carries for other tools.
 const std::vector<std::string>& keys_read() {
-  static const std::vector<std::string> keys = {
-      "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-      "intermediate_size", "vocab_size", "max_position_embeddings", "tie_word_embeddings", "attention_bias",
-      "mlp_bias", "sliding_window", "use_sliding_window", "model_type", "num_local_experts",
-      "num_experts_per_tok", "num_experts", "moe_intermediate_size", "decoder_sparse_step", "mlp_only_layers",
-      "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "moe_layer_freq",
-      "n_routed_experts", "n_shared_experts", "first_k_dense_replace", "topk_method", "experts_per_token",
-      "layer_types", "n_embd", "n_layer", "n_head", "n_inner", "n_positions", "rotary_dim", "rotary_pct",
-      "use_parallel_residual", "ffn_dim", "word_embed_proj_dim", "enable_bias"};
+  static const std::vector<std::string> keys = {"hidden_size",
+                                                "num_hidden_layers",
+                                                "num_attention_heads",
+                                                "num_key_value_heads",
+                                                "head_dim",
+                                                "intermediate_size",
+                                                "vocab_size",
+                                                "max_position_embeddings",
+                                                "tie_word_embeddings",
+                                                "attention_bias",
+                                                "mlp_bias",
+                                                "sliding_window",
+                                                "use_sliding_window",
+                                                "model_type",
+                                                "num_local_experts",
+                                                "num_experts_per_tok",
+                                                "num_experts",
+                                                "moe_intermediate_size",
+                                                "decoder_sparse_step",
+                                                "mlp_only_layers",
+                                                "q_lora_rank",
+                                                "kv_lora_rank",
+                                                "qk_nope_head_dim",
+                                                "qk_rope_head_dim",
+                                                "v_head_dim",
+                                                "moe_layer_freq",
+                                                "n_routed_experts",
+                                                "n_shared_experts",
+                                                "first_k_dense_replace",
+                                                "topk_method",
+                                                "experts_per_token",
+                                                "layer_types",
+                                                "n_embd",
+                                                "n_layer",
+                                                "n_head",
+                                                "n_inner",
+                                                "n_positions",
+                                                "rotary_dim",
+                                                "rotary_pct",
+                                                "use_parallel_residual",
+                                                "ffn_dim",
+                                                "word_embed_proj_dim",
+                                                "enable_bias"};
   return keys;
 }
 
@@ -316,24 +379,34 @@ void refuse_misspelled_keys(const ConfigReader& c) {
 /// integer counts could overflow.
 double approximate_parameters(const ModelSpec& m) {
   const double h = static_cast<double>(m.hidden);
-  double attention = 2.0 * h * static_cast<double>(m.heads) * static_cast<double>(std::max(m.head_dim, m.qk_head_dim())) +
+  double attention = 2.0 * h * static_cast<double>(m.heads) *
+                         static_cast<double>(std::max(m.head_dim, m.qk_head_dim())) +
                      2.0 * h * static_cast<double>(m.kv_heads) * static_cast<double>(m.head_dim);
-  if (m.mla) attention += h * static_cast<double>(m.mla->q_lora_rank + m.mla->kv_lora_rank) * (1.0 + static_cast<double>(m.heads));
+  if (m.mla)
+    attention += h * static_cast<double>(m.mla->q_lora_rank + m.mla->kv_lora_rank) *
+                 (1.0 + static_cast<double>(m.heads));
   double mlp = 3.0 * h * static_cast<double>(m.ffn_dim);
-  if (m.moe) mlp += 3.0 * h * static_cast<double>(m.moe->expert_ffn_dim) * static_cast<double>(m.moe->num_experts + m.moe->shared_experts);
-  return static_cast<double>(m.layers) * (attention + mlp) + 2.0 * h * static_cast<double>(m.vocab + m.max_positions);
+  if (m.moe)
+    mlp += 3.0 * h * static_cast<double>(m.moe->expert_ffn_dim) *
+           static_cast<double>(m.moe->num_experts + m.moe->shared_experts);
+  return static_cast<double>(m.layers) * (attention + mlp) +
+         2.0 * h * static_cast<double>(m.vocab + m.max_positions);
 }
 
 void check_shapes(const ConfigReader& c, const ModelSpec& m) {
   // A quadrillion parameters is four orders of magnitude past the largest published model.
   constexpr double kMaxParameters = 1e15;
   if (const double n = approximate_parameters(m); n > kMaxParameters) {
-    c.fail("hidden_size", fmt::format("the shapes give about {:.3g} parameters: expected at most {:g}", n, kMaxParameters));
+    c.fail("hidden_size",
+           fmt::format("the shapes give about {:.3g} parameters: expected at most {:g}", n,
+                       kMaxParameters));
   }
   if (m.moe && m.moe->experts_per_token > m.moe->num_experts) {
-    c.fail("num_experts_per_tok", fmt::format("expected at most the number of experts ({}), got {}", m.moe->num_experts, m.moe->experts_per_token));
+    c.fail("num_experts_per_tok", fmt::format("expected at most the number of experts ({}), got {}",
+                                              m.moe->num_experts, m.moe->experts_per_token));
   }
-  if (m.moe && m.moe->first_dense_layers > m.layers) c.fail("first_k_dense_replace", "expected at most num_hidden_layers");
+  if (m.moe && m.moe->first_dense_layers > m.layers)
+    c.fail("first_k_dense_replace", "expected at most num_hidden_layers");
 }
 
 }  // namespace
@@ -357,33 +430,41 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
     json = Json::parse(text);
   } catch (const Json::parse_error& e) {
     const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
     throw_input_error(name, "", fmt::format("malformed JSON at line {} (byte {})", line, e.byte));
   }
-  if (!json.is_object()) throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
+  if (!json.is_object())
+    throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
   const ConfigReader config(json, name);
   ModelSpec model;
   model.file = file;
-  model.id = file.stem().string() == "config" ? file.parent_path().filename().string() : file.stem().string();
-  if (!config.has("model_type")) config.fail("model_type", "missing (required to know the architecture)");
+  model.id = file.stem().string() == "config" ? file.parent_path().filename().string()
+                                              : file.stem().string();
+  if (!config.has("model_type"))
+    config.fail("model_type", "missing (required to know the architecture)");
   model.model_type = config.text_or("model_type", "");
-  const auto* family = std::find_if(std::begin(kFamilies), std::end(kFamilies),
-                                    [&](const Family& f) { return model.model_type == f.model_type; });
+  const auto* family =
+      std::find_if(std::begin(kFamilies), std::end(kFamilies),
+                   [&](const Family& f) { return model.model_type == f.model_type; });
   if (family == std::end(kFamilies)) {
-    config.fail("model_type", fmt::format("architecture '{}' is not supported (supported: {})", model.model_type,
-                                          fmt::join(supported_model_types(), ", ")));
+    config.fail("model_type",
+                fmt::format("architecture '{}' is not supported (supported: {})", model.model_type,
+                            fmt::join(supported_model_types(), ", ")));
   }
   refuse_misspelled_keys(config);
   family->read(config, model);
   check_shapes(config, model);
-  if (model.layer_sliding.empty()) model.layer_sliding.assign(static_cast<std::size_t>(model.layers), false);
+  if (model.layer_sliding.empty())
+    model.layer_sliding.assign(static_cast<std::size_t>(model.layers), false);
   return model;
 }
 
 std::vector<std::string> model_ids(const std::filesystem::path& models_dir) {
   std::vector<std::string> ids;
   if (!std::filesystem::is_directory(models_dir)) {
-    throw Error(Error::Kind::kNotFound, fmt::format("{}: model catalog directory not found", models_dir.string()));
+    throw Error(Error::Kind::kNotFound,
+                fmt::format("{}: model catalog directory not found", models_dir.string()));
   }
   for (const auto& entry : std::filesystem::directory_iterator(models_dir)) {
     if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
@@ -397,7 +478,8 @@ ModelSpec load_model(const std::string& ref, const std::filesystem::path& models
   const auto ids = model_ids(models_dir);
   if (std::find(ids.begin(), ids.end(), ref) == ids.end()) {
     throw Error(Error::Kind::kNotFound,
-                fmt::format("--model: unknown model '{}'{}; 'xpusim model list' lists them", ref, did_you_mean(ref, ids)));
+                fmt::format("--model: unknown model '{}'{}; 'xpusim model list' lists them", ref,
+                            did_you_mean(ref, ids)));
   }
   return load_model_file(models_dir / (ref + ".json"));
 }

@@ -9,16 +9,16 @@
 
 namespace xpusim {
 
-enum class NormKind { kRms, kLayer };              ///< RMSNorm (weight) or LayerNorm (weight, bias)
-enum class MlpKind { kGated, kPlain };             ///< SwiGLU-style (gate, up, down) or fc1/fc2
-enum class PositionKind { kRotary, kLearned };     ///< RoPE or a learned position table
+enum class NormKind { kRms, kLayer };           ///< RMSNorm (weight) or LayerNorm (weight, bias)
+enum class MlpKind { kGated, kPlain };          ///< SwiGLU-style (gate, up, down) or fc1/fc2
+enum class PositionKind { kRotary, kLearned };  ///< RoPE or a learned position table
 
 /// Mixture of experts in the MLP of some layers.
 struct MoeSpec {
-  int64_t num_experts = 0;         ///< routed experts
-  int64_t experts_per_token = 0;   ///< top-k
-  int64_t expert_ffn_dim = 0;      ///< intermediate size of one routed expert
-  int64_t shared_experts = 0;      ///< always-active experts (DeepSeek), each of `shared_ffn_dim`
+  int64_t num_experts = 0;        ///< routed experts
+  int64_t experts_per_token = 0;  ///< top-k
+  int64_t expert_ffn_dim = 0;     ///< intermediate size of one routed expert
+  int64_t shared_experts = 0;     ///< always-active experts (DeepSeek), each of `shared_ffn_dim`
   int64_t shared_ffn_dim = 0;
   int64_t first_dense_layers = 0;  ///< leading layers with a dense MLP of ModelSpec::ffn_dim
   bool expert_bias = false;        ///< biases in the expert projections (gpt-oss)
@@ -65,8 +65,8 @@ struct ModelSpec {
   std::optional<MoeSpec> moe;
   std::optional<MlaSpec> mla;
 
-  int64_t sliding_window = 0;        ///< tokens attended by sliding-window layers; 0: none
-  std::vector<bool> layer_sliding;   ///< per layer: uses the sliding window
+  int64_t sliding_window = 0;       ///< tokens attended by sliding-window layers; 0: none
+  std::vector<bool> layer_sliding;  ///< per layer: uses the sliding window
 
   /// True when layer `layer` has a mixture-of-experts MLP.
   [[nodiscard]] bool is_moe_layer(int64_t layer) const {
@@ -75,7 +75,9 @@ struct ModelSpec {
   [[nodiscard]] int64_t moe_layers() const { return moe ? layers - moe->first_dense_layers : 0; }
   [[nodiscard]] int64_t sliding_layers() const;
   /// Width of one query head in attention scores (MLA: nope + rope).
-  [[nodiscard]] int64_t qk_head_dim() const { return mla ? mla->qk_nope_head_dim + mla->qk_rope_head_dim : head_dim; }
+  [[nodiscard]] int64_t qk_head_dim() const {
+    return mla ? mla->qk_nope_head_dim + mla->qk_rope_head_dim : head_dim;
+  }
   [[nodiscard]] int64_t v_head_dim() const { return mla ? mla->v_head_dim : head_dim; }
 };
 

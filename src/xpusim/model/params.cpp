@@ -16,8 +16,9 @@ int64_t norm_params(const ModelSpec& m, int64_t width) {
 int64_t attention_matmul_params(const ModelSpec& m) {
   if (m.mla) {
     const MlaSpec& a = *m.mla;
-    const int64_t q = a.q_lora_rank > 0 ? m.hidden * a.q_lora_rank + a.q_lora_rank * m.heads * m.qk_head_dim()
-                                        : m.hidden * m.heads * m.qk_head_dim();
+    const int64_t q = a.q_lora_rank > 0
+                          ? m.hidden * a.q_lora_rank + a.q_lora_rank * m.heads * m.qk_head_dim()
+                          : m.hidden * m.heads * m.qk_head_dim();
     const int64_t kv = m.hidden * (a.kv_lora_rank + a.qk_rope_head_dim) +
                        a.kv_lora_rank * m.heads * (a.qk_nope_head_dim + a.v_head_dim);
     return q + kv + m.heads * a.v_head_dim * m.hidden;
@@ -56,7 +57,8 @@ MoeLayerParams moe_layer_params(const ModelSpec& m) {
   const MoeSpec& e = *m.moe;
   MoeLayerParams p;
   p.router = m.hidden * e.num_experts + (e.router_bias ? e.num_experts : 0);
-  p.one_expert = mlp_matmul_params(m, e.expert_ffn_dim) + (e.expert_bias ? mlp_bias_params(m, e.expert_ffn_dim) : 0);
+  p.one_expert = mlp_matmul_params(m, e.expert_ffn_dim) +
+                 (e.expert_bias ? mlp_bias_params(m, e.expert_ffn_dim) : 0);
   p.shared = e.shared_experts * mlp_matmul_params(m, e.shared_ffn_dim);
   return p;
 }
@@ -79,7 +81,8 @@ double active_matmul_params_in_layer(const ModelSpec& m, int64_t layer) {
 /// Attention-score FLOPs of one token in one layer attending to `attended` tokens (QK^T and AV).
 double attention_score_flops(const ModelSpec& m, int64_t layer, double attended) {
   const bool sliding = m.layer_sliding[static_cast<std::size_t>(layer)];
-  const double span = sliding ? std::min(attended, static_cast<double>(m.sliding_window)) : attended;
+  const double span =
+      sliding ? std::min(attended, static_cast<double>(m.sliding_window)) : attended;
   return 2.0 * static_cast<double>(m.heads * (m.qk_head_dim() + m.v_head_dim())) * span;
 }
 

@@ -23,15 +23,19 @@ std::string provenance_text(const AcceleratorSpec& hw, const Provenance& p) {
   return text;
 }
 
-std::string gb(Bytes b) { return fmt::format("{:.1f}", b.value() / 1e9); }
+std::string gb(Bytes b) {
+  return fmt::format("{:.1f}", b.value() / 1e9);
+}
 
 Json pass_breakdown_json(const PassCost& pass) {
   Json ops = Json::object();
   for (std::size_t i = 0; i < kOpKindCount; ++i) {
     const OpTotals& t = pass.by_op[i];
     if (t.kernels == 0) continue;
-    ops[std::string(to_string(static_cast<OpKind>(i)))] = {
-        {"time_s", t.time.value()}, {"flops", t.flops.value()}, {"bytes", t.bytes.value()}, {"kernels", t.kernels}};
+    ops[std::string(to_string(static_cast<OpKind>(i)))] = {{"time_s", t.time.value()},
+                                                           {"flops", t.flops.value()},
+                                                           {"bytes", t.bytes.value()},
+                                                           {"kernels", t.kernels}};
   }
   return {{"time_s", pass.time.value()},
           {"compute_time_s", pass.compute_time.value()},
@@ -41,7 +45,9 @@ Json pass_breakdown_json(const PassCost& pass) {
           {"operators", ops}};
 }
 
-std::string cost_text(const std::optional<double>& usd) { return usd ? fmt::format("{:.3f}", *usd) : "n/a"; }
+std::string cost_text(const std::optional<double>& usd) {
+  return usd ? fmt::format("{:.3f}", *usd) : "n/a";
+}
 
 }  // namespace
 
@@ -58,7 +64,8 @@ Json accelerator_json(const AcceleratorSpec& hw) {
     figures.push_back(entry);
   }
   Json sources = Json::array();
-  for (const auto& s : hw.sources) sources.push_back({{"id", s.id}, {"title", s.title}, {"url", s.url}});
+  for (const auto& s : hw.sources)
+    sources.push_back({{"id", s.id}, {"title", s.title}, {"url", s.url}});
   Json peaks = Json::object();
   for (DType dtype : kAllDTypes) {
     if (auto p = hw.peak(dtype)) peaks[std::string(to_string(dtype))] = p->value();
@@ -80,7 +87,8 @@ Json accelerator_json(const AcceleratorSpec& hw) {
 std::string accelerator_text(const AcceleratorSpec& hw) {
   std::string out = fmt::format("{} ({}), {}, {}\n", hw.name, hw.id, hw.vendor, hw.launch_year);
   Table table({"figure", "value", "source"});
-  for (const auto& f : hw.figures) table.add_row({f.key, fmt::format("{:g}", f.value), provenance_text(hw, f.provenance)});
+  for (const auto& f : hw.figures)
+    table.add_row({f.key, fmt::format("{:g}", f.value), provenance_text(hw, f.provenance)});
   out += table.to_text() + "\nSources:\n";
   for (const auto& s : hw.sources) out += fmt::format("  [{}] {} {}\n", s.id, s.title, s.url);
   return out;
@@ -89,8 +97,10 @@ std::string accelerator_text(const AcceleratorSpec& hw) {
 std::string accelerator_list_text(const std::vector<AcceleratorSpec>& all) {
   Table table({"id", "name", "bf16 TFLOP/s", "memory GB", "HBM TB/s", "TDP W"});
   for (const auto& hw : all) {
-    table.add_row({hw.id, hw.name, fmt::format("{:.0f}", hw.peak(DType::kBf16)->value() / 1e12), gb(hw.memory_capacity),
-                   fmt::format("{:.2f}", hw.memory_bandwidth.value() / 1e12), fmt::format("{:.0f}", hw.tdp.value())});
+    table.add_row({hw.id, hw.name, fmt::format("{:.0f}", hw.peak(DType::kBf16)->value() / 1e12),
+                   gb(hw.memory_capacity),
+                   fmt::format("{:.2f}", hw.memory_bandwidth.value() / 1e12),
+                   fmt::format("{:.0f}", hw.tdp.value())});
   }
   return table.to_text();
 }
@@ -112,15 +122,20 @@ Json model_json(const ModelSpec& m) {
             {"kv_cache_elements_per_token", kv_cache_elements_per_token(m)},
             {"forward_flops_per_token_at_2048", forward_flops_per_token(m, 2048.0)},
             {"training_flops_per_token_seq_2048", training_flops_per_token(m, 2048)}};
-  if (m.moe) j["experts"] = {{"routed", m.moe->num_experts}, {"per_token", m.moe->experts_per_token}, {"shared", m.moe->shared_experts}};
-  if (m.sliding_window > 0) j["sliding_window"] = {{"tokens", m.sliding_window}, {"layers", m.sliding_layers()}};
+  if (m.moe)
+    j["experts"] = {{"routed", m.moe->num_experts},
+                    {"per_token", m.moe->experts_per_token},
+                    {"shared", m.moe->shared_experts}};
+  if (m.sliding_window > 0)
+    j["sliding_window"] = {{"tokens", m.sliding_window}, {"layers", m.sliding_layers()}};
   return j;
 }
 
 std::string model_text(const ModelSpec& m) {
   std::string out;
   const Json json = model_json(m);  // named: a temporary would die before the loop body
-  for (const auto& [key, value] : json.items()) out += fmt::format("{:<36} {}\n", key, value.dump());
+  for (const auto& [key, value] : json.items())
+    out += fmt::format("{:<36} {}\n", key, value.dump());
   return out;
 }
 
@@ -129,13 +144,15 @@ std::string model_list_text(const std::vector<ModelSpec>& all) {
   for (const auto& m : all) {
     const ParameterCount p = count_parameters(m);
     table.add_row({m.id, m.model_type, fmt::format("{:.2f}B", static_cast<double>(p.total) / 1e9),
-                   fmt::format("{:.2f}B", static_cast<double>(p.active_per_token) / 1e9), std::to_string(m.layers),
-                   std::to_string(m.hidden), fmt::format("{}/{}", m.heads, m.kv_heads)});
+                   fmt::format("{:.2f}B", static_cast<double>(p.active_per_token) / 1e9),
+                   std::to_string(m.layers), std::to_string(m.hidden),
+                   fmt::format("{}/{}", m.heads, m.kv_heads)});
   }
   return table.to_text();
 }
 
-Json inference_json(const ModelSpec& model, const AcceleratorSpec& hw, const InferenceRequest& r, const InferenceResult& x) {
+Json inference_json(const ModelSpec& model, const AcceleratorSpec& hw, const InferenceRequest& r,
+                    const InferenceResult& x) {
   Json j = {{"model", model.id},
             {"hw", hw.id},
             {"devices", r.devices},
@@ -160,7 +177,8 @@ Json inference_json(const ModelSpec& model, const AcceleratorSpec& hw, const Inf
             {"fits", x.fits},
             {"max_batch", x.max_batch},
             {"energy_per_token_j", x.energy_per_token.value()},
-            {"cost_per_million_tokens_usd", x.cost_per_million_tokens_usd ? Json(*x.cost_per_million_tokens_usd) : Json(nullptr)},
+            {"cost_per_million_tokens_usd",
+             x.cost_per_million_tokens_usd ? Json(*x.cost_per_million_tokens_usd) : Json(nullptr)},
             {"cost_basis", x.cost_basis.empty() ? Json(nullptr) : Json(x.cost_basis)},
             {"decode_memory_bound", x.decode_memory_bound},
             {"prefill", pass_breakdown_json(x.prefill)},
@@ -168,27 +186,39 @@ Json inference_json(const ModelSpec& model, const AcceleratorSpec& hw, const Inf
   return j;
 }
 
-std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw, const InferenceRequest& r, const InferenceResult& x) {
-  std::string out = fmt::format("{} on {} x {} (tensor parallel), batch {}, {} in / {} out, weights {}, KV {}\n", model.id,
-                                r.devices, hw.id, r.batch, r.input_len, r.output_len, to_string(r.weight_dtype), to_string(r.kv_dtype));
+std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw,
+                           const InferenceRequest& r, const InferenceResult& x) {
+  std::string out =
+      fmt::format("{} on {} x {} (tensor parallel), batch {}, {} in / {} out, weights {}, KV {}\n",
+                  model.id, r.devices, hw.id, r.batch, r.input_len, r.output_len,
+                  to_string(r.weight_dtype), to_string(r.kv_dtype));
   out += fmt::format("  time to first token   {:10.4f} s\n", x.ttft.value());
-  out += fmt::format("  time per output token {:10.4f} s  (first {:.4f}, last {:.4f}; {})\n", x.tpot.value(), x.tpot_first.value(),
-                     x.tpot_last.value(), x.decode_memory_bound ? "memory-bound" : "compute-bound");
+  out += fmt::format("  time per output token {:10.4f} s  (first {:.4f}, last {:.4f}; {})\n",
+                     x.tpot.value(), x.tpot_first.value(), x.tpot_last.value(),
+                     x.decode_memory_bound ? "memory-bound" : "compute-bound");
   out += fmt::format("  end-to-end latency    {:10.4f} s\n", x.e2e_latency.value());
-  out += fmt::format("  throughput            {:10.1f} generated tokens/s (all devices)\n", x.throughput_tokens_per_s);
-  out += fmt::format("  memory per device     {:10.1f} GB of {:.1f} GB: weights {}, KV cache {}, activations {}, workspace {} -> {}\n",
-                     x.memory.total().value() / 1e9, x.memory_capacity.value() / 1e9, gb(x.memory.weights), gb(x.memory.kv_cache),
-                     gb(x.memory.activations), gb(x.memory.workspace), x.fits ? "fits" : "DOES NOT FIT");
+  out += fmt::format("  throughput            {:10.1f} generated tokens/s (all devices)\n",
+                     x.throughput_tokens_per_s);
+  out += fmt::format(
+      "  memory per device     {:10.1f} GB of {:.1f} GB: weights {}, KV cache {}, activations {}, "
+      "workspace {} -> {}\n",
+      x.memory.total().value() / 1e9, x.memory_capacity.value() / 1e9, gb(x.memory.weights),
+      gb(x.memory.kv_cache), gb(x.memory.activations), gb(x.memory.workspace),
+      x.fits ? "fits" : "DOES NOT FIT");
   out += fmt::format("  largest batch that fits {}\n", x.max_batch);
-  out += fmt::format("  energy per token      {:10.3f} J (devices at TDP)\n", x.energy_per_token.value());
-  out += fmt::format("  cost per 1M tokens    {:>10} USD{}\n", cost_text(x.cost_per_million_tokens_usd),
-                     x.cost_basis.empty() ? " (no price in the catalog)" : " (" + x.cost_basis + " price)");
+  out += fmt::format("  energy per token      {:10.3f} J (devices at TDP)\n",
+                     x.energy_per_token.value());
+  out += fmt::format(
+      "  cost per 1M tokens    {:>10} USD{}\n", cost_text(x.cost_per_million_tokens_usd),
+      x.cost_basis.empty() ? " (no price in the catalog)" : " (" + x.cost_basis + " price)");
   Table ops({"operator (prefill)", "time ms", "share", "kernels"});
   for (std::size_t i = 0; i < kOpKindCount; ++i) {
     const OpTotals& t = x.prefill.by_op[i];
     if (t.kernels == 0) continue;
-    ops.add_row({std::string(to_string(static_cast<OpKind>(i))), fmt::format("{:.3f}", t.time.value() * 1e3),
-                 fmt::format("{:.1f}%", 100.0 * (t.time / x.prefill.time)), std::to_string(t.kernels)});
+    ops.add_row({std::string(to_string(static_cast<OpKind>(i))),
+                 fmt::format("{:.3f}", t.time.value() * 1e3),
+                 fmt::format("{:.1f}%", 100.0 * (t.time / x.prefill.time)),
+                 std::to_string(t.kernels)});
   }
   return out + "\n" + ops.to_text();
 }
@@ -201,7 +231,8 @@ Json compare_json(const ModelSpec& model, const std::vector<CompareRow>& rows) {
       j = inference_json(model, *row.hw, row.request, *row.result);
       j["tokens_per_s_per_watt"] = row.tokens_per_s_per_watt;
     } else {
-      j = {{"model", model.id}, {"hw", row.hw->id}, {"devices", row.request.devices}, {"fits", false}, {"max_batch", 0}, {"reason", row.reason}};
+      j = {{"model", model.id}, {"hw", row.hw->id}, {"devices", row.request.devices},
+           {"fits", false},     {"max_batch", 0},   {"reason", row.reason}};
     }
     array.push_back(j);
   }
@@ -211,15 +242,18 @@ Json compare_json(const ModelSpec& model, const std::vector<CompareRow>& rows) {
 namespace {
 
 Table compare_table(const std::vector<CompareRow>& rows) {
-  Table table({"hw", "batch", "tokens/s", "TTFT s", "TPOT ms", "e2e s", "tokens/s/W", "$/M tokens", "price", "GB/device"});
+  Table table({"hw", "batch", "tokens/s", "TTFT s", "TPOT ms", "e2e s", "tokens/s/W", "$/M tokens",
+               "price", "GB/device"});
   for (const auto& row : rows) {
     if (!row.result) continue;
     const InferenceResult& x = *row.result;
-    table.add_row({row.hw->id, std::to_string(row.request.batch), fmt::format("{:.0f}", x.throughput_tokens_per_s),
-                   fmt::format("{:.3f}", x.ttft.value()), fmt::format("{:.1f}", x.tpot.value() * 1e3),
-                   fmt::format("{:.2f}", x.e2e_latency.value()), fmt::format("{:.3f}", row.tokens_per_s_per_watt),
-                   cost_text(x.cost_per_million_tokens_usd), x.cost_basis.empty() ? "n/a" : x.cost_basis,
-                   fmt::format("{:.1f}", x.memory.total().value() / 1e9)});
+    table.add_row(
+        {row.hw->id, std::to_string(row.request.batch),
+         fmt::format("{:.0f}", x.throughput_tokens_per_s), fmt::format("{:.3f}", x.ttft.value()),
+         fmt::format("{:.1f}", x.tpot.value() * 1e3), fmt::format("{:.2f}", x.e2e_latency.value()),
+         fmt::format("{:.3f}", row.tokens_per_s_per_watt), cost_text(x.cost_per_million_tokens_usd),
+         x.cost_basis.empty() ? "n/a" : x.cost_basis,
+         fmt::format("{:.1f}", x.memory.total().value() / 1e9)});
   }
   return table;
 }
@@ -227,19 +261,27 @@ Table compare_table(const std::vector<CompareRow>& rows) {
 std::string limits_text(const CompareOptions& o) {
   std::vector<std::string> parts;
   if (o.max_ttft.value() > 0) parts.push_back(fmt::format("TTFT <= {:g} s", o.max_ttft.value()));
-  if (o.max_tpot.value() > 0) parts.push_back(fmt::format("TPOT <= {:g} ms", o.max_tpot.value() * 1e3));
-  return parts.empty() ? "no latency limit (offline)" : fmt::format("{}", fmt::join(parts, " and "));
+  if (o.max_tpot.value() > 0)
+    parts.push_back(fmt::format("TPOT <= {:g} ms", o.max_tpot.value() * 1e3));
+  return parts.empty() ? "no latency limit (offline)"
+                       : fmt::format("{}", fmt::join(parts, " and "));
 }
 
 }  // namespace
 
-std::string compare_text(const ModelSpec& model, const CompareOptions& o, const std::vector<CompareRow>& rows) {
+std::string compare_text(const ModelSpec& model, const CompareOptions& o,
+                         const std::vector<CompareRow>& rows) {
   std::string out = fmt::format(
-      "{} serving on one node of {} devices per accelerator (tensor parallel), {} input / {} output tokens, "
-      "weights {}, KV cache {}; each at the static batch with the highest throughput that fits in memory and meets "
-      "{}. Throughput counts generated tokens of the whole batch; tokens/s/W assumes the devices draw TDP; $ from the "
-      "price basis in the 'price' column (cloud: on-demand; owned: capex and energy, data/economics.yaml).\n\n",
-      model.id, o.devices, o.input_len, o.output_len, to_string(o.weight_dtype), to_string(o.kv_dtype), limits_text(o));
+      "{} serving on one node of {} devices per accelerator (tensor parallel), {} input / {} "
+      "output tokens, "
+      "weights {}, KV cache {}; each at the static batch with the highest throughput that fits in "
+      "memory and meets "
+      "{}. Throughput counts generated tokens of the whole batch; tokens/s/W assumes the devices "
+      "draw TDP; $ from the "
+      "price basis in the 'price' column (cloud: on-demand; owned: capex and energy, "
+      "data/economics.yaml).\n\n",
+      model.id, o.devices, o.input_len, o.output_len, to_string(o.weight_dtype),
+      to_string(o.kv_dtype), limits_text(o));
   out += compare_table(rows).to_text();
   bool header = false;
   for (const auto& row : rows) {
@@ -251,6 +293,8 @@ std::string compare_text(const ModelSpec& model, const CompareOptions& o, const 
   return out;
 }
 
-std::string compare_csv(const ModelSpec&, const std::vector<CompareRow>& rows) { return compare_table(rows).to_csv(); }
+std::string compare_csv(const ModelSpec&, const std::vector<CompareRow>& rows) {
+  return compare_table(rows).to_csv();
+}
 
 }  // namespace xpusim

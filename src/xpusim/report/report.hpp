@@ -24,11 +24,14 @@ namespace xpusim {
 
 /// The `xpusim infer --format json` object (see README, "Interface").
 [[nodiscard]] nlohmann::json inference_json(const ModelSpec& model, const AcceleratorSpec& hw,
-                                            const InferenceRequest& request, const InferenceResult& result);
+                                            const InferenceRequest& request,
+                                            const InferenceResult& result);
 [[nodiscard]] std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw,
-                                         const InferenceRequest& request, const InferenceResult& result);
+                                         const InferenceRequest& request,
+                                         const InferenceResult& result);
 
-[[nodiscard]] nlohmann::json compare_json(const ModelSpec& model, const std::vector<CompareRow>& rows);
+[[nodiscard]] nlohmann::json compare_json(const ModelSpec& model,
+                                          const std::vector<CompareRow>& rows);
 [[nodiscard]] std::string compare_text(const ModelSpec& model, const CompareOptions& options,
                                        const std::vector<CompareRow>& rows);
 [[nodiscard]] std::string compare_csv(const ModelSpec& model, const std::vector<CompareRow>& rows);
