@@ -11,7 +11,8 @@
 
 #include "test_support.hpp"
 #include "xpusim/cost/operators.hpp"
-#include "xpusim/infer/validation.hpp"
+#include "xpusim/report/report.hpp"
+#include "xpusim/validate/validation.hpp"
 
 namespace xpusim {
 namespace {
@@ -56,8 +57,9 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     std::printf(
         "%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s "
         "%+6.1f%%\n",
-        r["kernel"].get<std::string>().c_str(), shape.groups, shape.m, shape.n, shape.k, measured,
-        predicted_tflops, 100 * error);
+        r["kernel"].get<std::string>().c_str(), static_cast<long long>(shape.groups),
+        static_cast<long long>(shape.m), static_cast<long long>(shape.n),
+        static_cast<long long>(shape.k), measured, predicted_tflops, 100 * error);
     EXPECT_LE(std::abs(error), row_tolerance)
         << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
   }

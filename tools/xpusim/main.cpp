@@ -14,9 +14,11 @@
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/infer/compare.hpp"
-#include "xpusim/infer/validation.hpp"
+#include "xpusim/validate/validation.hpp"
+#include "train_command.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/report.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace fs = std::filesystem;
 using namespace xpusim;
@@ -98,6 +100,16 @@ int main(int argc, char** argv) {
   model_show->add_option("ID", model_ref, "catalog id or path to a config.json")->required();
   add_format(model_show, false);
 
+  auto* system_cmd = app.add_subcommand("system", "the system (cluster) catalog");
+  system_cmd->require_subcommand(1);
+  auto* system_list = system_cmd->add_subcommand("list", "list the catalog's systems");
+  add_format(system_list, false);
+  std::string system_ref;
+  auto* system_show =
+      system_cmd->add_subcommand("show", "every figure of one system with its source");
+  system_show->add_option("ID", system_ref, "catalog id or path to a YAML file")->required();
+  add_format(system_show, false);
+
   InferenceRequest request;
   std::string weight_dtype = "bf16", kv_dtype = "bf16";
   auto* infer = app.add_subcommand("infer", "one inference estimate on one node");
@@ -140,10 +152,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cloud", "owned"}));
   add_format(compare, true);
 
+  cli::TrainFlags train_flags;
+  auto* train = cli::add_train_command(app, train_flags);
+  add_format(train, false);
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
       validate->add_subcommand("inference", "single-node inference records");
+  auto* validate_training_cmd = validate->add_subcommand("training", "training records at scale");
 
   try {
     app.parse(argc, argv);
@@ -191,6 +208,21 @@ int main(int argc, char** argv) {
         print_json(model_json(spec));
       else
         std::cout << model_text(spec);
+    } else if (system_list->parsed()) {
+      const auto all = load_all_systems(data / "systems", data / "hardware");
+      if (json) {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& one : all) array.push_back(system_json(one));
+        print_json(array);
+      } else {
+        std::cout << system_list_text(all);
+      }
+    } else if (system_show->parsed()) {
+      const auto spec = load_system(system_ref, data / "systems", data / "hardware");
+      if (json)
+        print_json(system_json(spec));
+      else
+        std::cout << system_text(spec);
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
@@ -231,8 +263,14 @@ int main(int argc, char** argv) {
         std::cout << compare_csv(m, rows);
       else
         std::cout << compare_text(m, compare_options, rows);
+    } else if (train->parsed()) {
+      cli::run_train_command(train_flags, data, settings.format);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
+      std::cout << validation_text(report);
+      return report.passed() ? 0 : 1;
+    } else if (validate_training_cmd->parsed()) {
+      const auto report = validate_training(data);
       std::cout << validation_text(report);
       return report.passed() ? 0 : 1;
     }

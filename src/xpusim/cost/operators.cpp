@@ -178,8 +178,9 @@ Sharded shard(const ModelSpec& m, int tp) {
 class PassBuilder {
  public:
   PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d,
-              const PassShape& shape)
-      : m_(m),
+              const PassShape& shape, bool with_comm = true)
+      : with_comm_(with_comm),
+        m_(m),
         hw_(hw),
         d_(d),
         shape_(shape),
@@ -189,6 +190,19 @@ class PassBuilder {
     link_.bandwidth = hw.scale_up_bandwidth;
     link_.efficiency = hw.efficiency.scale_up_bandwidth_fraction;
     link_.latency = hw.scale_up_latency;
+  }
+
+  PassCost build_layer(bool sliding, bool moe) {
+    layer(sliding, moe, 1.0);
+    return cost_;
+  }
+
+  PassCost build_embedding_and_head() {
+    embedding();
+    elementwise(OpKind::kNorm, 2.0 * hidden_activation_bytes().value(),
+                5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
+    gemm(OpKind::kLmHead, {tokens_, s_.vocab, m_.hidden, 1}, 1.0);
+    return cost_;
   }
 
   PassCost build() {
@@ -242,7 +256,7 @@ class PassBuilder {
   }
 
   void all_reduce(Bytes bytes, double count) {
-    if (d_.tensor_parallel <= 1) return;
+    if (!with_comm_ || d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
     k.time = all_reduce_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
@@ -250,7 +264,7 @@ class PassBuilder {
   }
 
   void all_gather(Bytes bytes, double count) {
-    if (d_.tensor_parallel <= 1) return;
+    if (!with_comm_ || d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
     k.time =
@@ -282,6 +296,7 @@ class PassBuilder {
     attention(sliding, count);
     gemm(OpKind::kOutProjection, {tokens_, m_.hidden, s_.heads * m_.v_head_dim(), 1}, count);
     if (!m_.parallel_residual) all_reduce(hidden_activation_bytes(), count);
+    residual_dropout(count);
     if (m_.separate_mlp_norm) elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
     if (moe) {
       moe_mlp(count);
@@ -289,6 +304,15 @@ class PassBuilder {
       dense_mlp(s_.ffn, count);
     }
     all_reduce(hidden_activation_bytes(), count);
+    residual_dropout(count);
+  }
+
+  /// Training with hidden dropout: a bias-dropout-add kernel after each branch (reads the
+  /// branch and the residual, writes the sum and a one-byte mask).
+  void residual_dropout(double count) {
+    if (!d_.dropout) return;
+    const double elements = static_cast<double>(tokens_ * m_.hidden);
+    elementwise(OpKind::kNorm, elements * (3.0 * act_bytes_ + 1.0), 4.0 * elements, count);
   }
 
   void qkv(double count) {
@@ -344,6 +368,10 @@ class PassBuilder {
     const double bytes = seqs * kv_len * kv_per_token * kv_bytes +
                          static_cast<double>(tokens_) * kv_per_token * kv_bytes + qo;
 
+    if (!d_.fused_attention) {
+      unfused_attention(kv_len, count);
+      return;
+    }
     const FlopsPerSecond peak = hw_.peak(d_.activation_dtype).value_or(*hw_.peak(DType::kBf16));
     KernelCost k;
     k.flops = Flops(flops);
@@ -352,6 +380,23 @@ class PassBuilder {
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
     k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kMatmul);
     add(OpKind::kAttention, k, count);
+  }
+
+  /// Scores stored in memory: QK^T as a batched GEMM over every (query, key) pair (masked ones
+  /// included), softmax with mask and dropout reading and writing them, then the AV GEMM.
+  void unfused_attention(double kv_len, double count) {
+    // One batched GEMM per (sequence, head) for QK^T over every (query, key) pair, masked ones
+    // included, and one for AV; the scores go through memory between them.
+    const int64_t batch = shape_.sequences * s_.heads;
+    const int64_t keys = static_cast<int64_t>(kv_len);
+    const Deployment activations{d_.tensor_parallel, d_.activation_dtype, d_.activation_dtype, d_.kv_dtype};
+    add(OpKind::kAttention, gemm_cost({shape_.new_tokens, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
+    add(OpKind::kAttention, gemm_cost({shape_.new_tokens, m_.v_head_dim(), keys, batch}, hw_, activations), count);
+    // Softmax reads and writes the scores; dropout writes its mask and output (Korthikanti
+    // et al. 2022, section 4.1).
+    const double scores = static_cast<double>(batch * shape_.new_tokens) * kv_len;
+    const double softmax_bytes = scores * (3.0 * act_bytes_ + 1.0);
+    elementwise(OpKind::kAttention, softmax_bytes, 5.0 * scores, count);
   }
 
   void dense_mlp(int64_t ffn, double count) {
@@ -370,10 +415,14 @@ class PassBuilder {
   void moe_mlp(double count) {
     const MoeSpec& e = *m_.moe;
     gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
-    // Experts hit by T tokens each choosing k of E uniformly: E (1 - (1 - k/E)^T).
+    // The T x ep tokens of the expert-parallel group each choose k of E experts uniformly; a
+    // device's E / ep experts are hit E/ep (1 - (1 - k/E)^(T ep)) times in expectation and
+    // receive T k token-expert pairs.
     const double E = static_cast<double>(e.num_experts);
     const double k = static_cast<double>(e.experts_per_token);
-    const double hit = E * (1.0 - std::pow(1.0 - k / E, static_cast<double>(tokens_)));
+    const int64_t local_experts = std::max<int64_t>(1, e.num_experts / d_.expert_parallel);
+    const double senders = static_cast<double>(tokens_ * d_.expert_parallel);
+    const double hit = static_cast<double>(local_experts) * (1.0 - std::pow(1.0 - k / E, senders));
     const int64_t groups = std::max<int64_t>(1, static_cast<int64_t>(std::llround(hit)));
     const int64_t rows = ceil_div(tokens_ * e.experts_per_token, groups);
     const bool gated = m_.mlp == MlpKind::kGated;
@@ -385,6 +434,7 @@ class PassBuilder {
     if (s_.shared_ffn > 0) dense_mlp(s_.shared_ffn, count);
   }
 
+  bool with_comm_;
   const ModelSpec& m_;
   const AcceleratorSpec& hw_;
   const Deployment& d_;
@@ -401,6 +451,17 @@ class PassBuilder {
 PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& deployment,
                    const PassShape& shape) {
   return PassBuilder(model, hw, deployment, shape).build();
+}
+
+PassCost cost_layer_forward(const ModelSpec& model, const AcceleratorSpec& hw,
+                            const Deployment& deployment, const PassShape& shape, bool sliding,
+                            bool moe) {
+  return PassBuilder(model, hw, deployment, shape, /*with_comm=*/false).build_layer(sliding, moe);
+}
+
+PassCost cost_embedding_and_head_forward(const ModelSpec& model, const AcceleratorSpec& hw,
+                                         const Deployment& deployment, const PassShape& shape) {
+  return PassBuilder(model, hw, deployment, shape, /*with_comm=*/false).build_embedding_and_head();
 }
 
 }  // namespace xpusim

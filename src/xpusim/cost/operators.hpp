@@ -40,9 +40,18 @@ struct Deployment {
   DType weight_dtype = DType::kBf16;
   DType activation_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
-  int weight_group_size =
-      128;                    ///< int4 weight-only quantization: one bf16 scale and zero per group
-  bool fused_gate_up = true;  ///< gate and up projections as one GEMM (vLLM, TensorRT-LLM >= 0.6)
+  /// int4 weight-only quantization: one bf16 scale and zero per group of this many weights.
+  int weight_group_size = 128;
+  /// Gate and up projections as one GEMM (vLLM, TensorRT-LLM >= 0.6).
+  bool fused_gate_up = true;
+  /// Fused FlashAttention-style kernel, or the unfused sequence of earlier frameworks
+  /// (Megatron-LM 2021): batched QK^T GEMM, softmax/mask/dropout over the stored scores, AV GEMM.
+  bool fused_attention = true;
+  /// Expert parallelism: each device holds num_experts / expert_parallel experts and receives
+  /// the tokens routed to them from its expert-parallel group.
+  int expert_parallel = 1;
+  /// Training a model with hidden dropout: bias-dropout-add kernels after attention and MLP.
+  bool dropout = false;
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
@@ -73,6 +82,19 @@ struct PassCost {
 /// Times one forward pass on one device of a tensor-parallel group. Allocates nothing.
 [[nodiscard]] PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw,
                                  const Deployment& deployment, const PassShape& shape);
+
+/// The forward pass of one transformer layer (sliding-window or not, MoE or dense MLP) on one
+/// device, without its tensor-parallel communication, which the caller places on its fabric.
+[[nodiscard]] PassCost cost_layer_forward(const ModelSpec& model, const AcceleratorSpec& hw,
+                                          const Deployment& deployment, const PassShape& shape,
+                                          bool sliding, bool moe);
+
+/// Embedding lookup, final norm and LM head over every token (training computes the loss on
+/// all positions), without communication.
+[[nodiscard]] PassCost cost_embedding_and_head_forward(const ModelSpec& model,
+                                                       const AcceleratorSpec& hw,
+                                                       const Deployment& deployment,
+                                                       const PassShape& shape);
 
 /// A matrix multiply C[M,N] = A[M,K] B[K,N] repeated over `groups` independent problems
 /// (grouped GEMM for experts), with B the weights.

@@ -9,29 +9,10 @@
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/figures.hpp"
 #include "xpusim/core/units.hpp"
 
 namespace xpusim {
-
-/// Where a figure comes from: a cited source, or an estimate with what it rests on.
-struct Provenance {
-  std::string source_id;  ///< id in AcceleratorSpec::sources; empty for an estimate
-  std::string estimate;   ///< the basis of an estimate; empty for a sourced figure
-  std::string note;       ///< how the value was read or derived (optional)
-};
-
-/// One number of the description, kept with its key path and provenance for display.
-struct Figure {
-  std::string key;  ///< e.g. "memory.bandwidth_bytes_per_s"
-  double value = 0.0;
-  Provenance provenance;
-};
-
-struct Source {
-  std::string id;
-  std::string title;
-  std::string url;
-};
 
 struct PurchasePrice {
   Usd amount;

@@ -1,9 +1,9 @@
 // The one place that reads accelerator YAML (format: data/hardware/README.md).
 
 #include <fmt/format.h>
-#include <algorithm>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/figures.hpp"
 #include "xpusim/core/yaml_map.hpp"
 #include "xpusim/hw/catalog.hpp"
 
@@ -11,105 +11,19 @@ namespace xpusim {
 
 namespace {
 
-/// Reads `{value, source|estimate, note}` figures and records them with their provenance.
-class FigureReader {
- public:
-  explicit FigureReader(AcceleratorSpec& spec) : spec_(spec) {}
-
-  /// A required positive figure.
-  double required(YamlMap& parent, const std::string& key) {
-    YamlMap figure = parent.required_map(key);
-    return read(figure, parent.key_path(key), {});
-  }
-
-  /// An optional positive figure.
-  std::optional<double> optional(YamlMap& parent, const std::string& key) {
-    if (!parent.has(key)) return std::nullopt;
-    return required(parent, key);
-  }
-
-  /// A figure that must be a whole number >= 1.
-  int required_count(YamlMap& parent, const std::string& key) {
-    const double value = required(parent, key);
-    if (value != static_cast<double>(static_cast<long long>(value)) || value > 1e9) {
-      parent.fail(key + ".value", fmt::format("expected a whole number, got {}", value));
+/// A price figure: the usual keys plus `date` and, when `kind` is given, `kind`.
+double read_price(FigureReader& figures, YamlMap& figure, const std::string& key_path,
+                  std::string& date, std::string* kind) {
+  date = figure.required_string("date");
+  std::vector<std::string> extra = {"date"};
+  if (kind != nullptr) {
+    *kind = figure.required_string("kind");
+    if (*kind != "list" && *kind != "street_estimate") {
+      figure.fail("kind", fmt::format("expected list or street_estimate, got '{}'", *kind));
     }
-    return static_cast<int>(value);
+    extra.push_back("kind");
   }
-
-  /// A fraction in (0, 1].
-  double required_fraction(YamlMap& parent, const std::string& key) {
-    const double value = required(parent, key);
-    if (value > 1.0)
-      parent.fail(key + ".value", fmt::format("expected a fraction in (0, 1], got {}", value));
-    return value;
-  }
-
-  /// A price figure: the usual keys plus `date` and, when `with_kind`, `kind`.
-  double price(YamlMap& figure, const std::string& key_path, std::string& date, std::string* kind) {
-    date = figure.required_string("date");
-    std::vector<std::string> extra = {"date"};
-    if (kind != nullptr) {
-      *kind = figure.required_string("kind");
-      if (*kind != "list" && *kind != "street_estimate") {
-        figure.fail("kind", fmt::format("expected list or street_estimate, got '{}'", *kind));
-      }
-      extra.push_back("kind");
-    }
-    return read(figure, key_path, extra);
-  }
-
- private:
-  double read(YamlMap& figure, const std::string& key_path, const std::vector<std::string>& extra) {
-    const double value = figure.required_number("value");
-    if (value <= 0.0) figure.fail("value", fmt::format("expected > 0, got {}", value));
-    Provenance provenance;
-    const auto source = figure.optional_string("source");
-    const auto estimate = figure.optional_string("estimate");
-    if (source.has_value() == estimate.has_value()) {
-      figure.fail("source",
-                  "expected exactly one of 'source' (a source id) or 'estimate' (its basis)");
-    }
-    if (source) {
-      const bool known = std::any_of(spec_.sources.begin(), spec_.sources.end(),
-                                     [&](const Source& s) { return s.id == *source; });
-      if (!known)
-        figure.fail("source",
-                    "unknown source id '" + *source + "'" + did_you_mean(*source, source_ids()));
-      provenance.source_id = *source;
-    } else {
-      if (estimate->empty())
-        figure.fail("estimate", "expected the basis of the estimate, got nothing");
-      provenance.estimate = *estimate;
-    }
-    provenance.note = figure.optional_string("note").value_or("");
-    std::vector<std::string> allowed = {"value", "source", "estimate", "note"};
-    allowed.insert(allowed.end(), extra.begin(), extra.end());
-    figure.finish(allowed);
-    spec_.figures.push_back(Figure{key_path, value, provenance});
-    return value;
-  }
-
-  std::vector<std::string> source_ids() const {
-    std::vector<std::string> ids;
-    for (const auto& s : spec_.sources) ids.push_back(s.id);
-    return ids;
-  }
-
-  AcceleratorSpec& spec_;
-};
-
-void read_sources(YamlMap& root, AcceleratorSpec& spec) {
-  YAML::Node list = root.required("sources");
-  if (!list.IsSequence() || list.size() == 0)
-    root.fail("sources", "expected a non-empty list of sources");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    YamlMap entry(list[i], root.file(), fmt::format("sources[{}]", i));
-    Source source{entry.required_string("id"), entry.required_string("title"),
-                  entry.required_string("url")};
-    entry.finish({"id", "title", "url"});
-    spec.sources.push_back(std::move(source));
-  }
+  return figures.read(figure, key_path, extra);
 }
 
 void read_compute(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
@@ -166,13 +80,14 @@ void read_power_and_price(YamlMap& root, FigureReader& figures, AcceleratorSpec&
   if (!price) return;
   if (auto purchase = price->optional_map("purchase_usd")) {
     PurchasePrice p;
-    p.amount = Usd(figures.price(*purchase, price->key_path("purchase_usd"), p.date, &p.kind));
+    p.amount =
+        Usd(read_price(figures, *purchase, price->key_path("purchase_usd"), p.date, &p.kind));
     spec.purchase_price = p;
   }
   if (auto cloud = price->optional_map("cloud_usd_per_hour")) {
     CloudPrice c;
-    c.per_device =
-        UsdPerHour(figures.price(*cloud, price->key_path("cloud_usd_per_hour"), c.date, nullptr));
+    c.per_device = UsdPerHour(
+        read_price(figures, *cloud, price->key_path("cloud_usd_per_hour"), c.date, nullptr));
     spec.cloud_price = c;
   }
   price->finish({"purchase_usd", "cloud_usd_per_hour"});
@@ -240,8 +155,8 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
   if (year < 1990 || year > 2100)
     root.fail("launch_year", fmt::format("expected a year from 1990 to 2100, got {}", year));
   spec.launch_year = static_cast<int>(year);
-  read_sources(root, spec);
-  FigureReader figures(spec);
+  spec.sources = read_sources(root);
+  FigureReader figures(spec.sources, spec.figures);
   read_compute(root, figures, spec);
   read_memory(root, figures, spec);
   read_fabrics(root, figures, spec);

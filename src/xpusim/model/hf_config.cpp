@@ -60,6 +60,16 @@ class ConfigReader {
   }
 
   [[nodiscard]] const Json& raw(const char* key) const { return json_[key]; }
+
+  /// A probability in [0, 1], or `fallback` when absent.
+  [[nodiscard]] double probability_or(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    const Json& v = json_[key];
+    if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
+      throw_input_error(file_, key, fmt::format("expected a probability in [0, 1], got {}", v.dump()));
+    }
+    return v.get<double>();
+  }
   [[nodiscard]] const Json& json() const { return json_; }
   [[nodiscard]] const std::string& file() const { return file_; }
   [[noreturn]] void fail(const char* key, const std::string& what) const {
@@ -227,6 +237,7 @@ void read_gpt2(const ConfigReader& c, ModelSpec& m) {
   m.position = PositionKind::kLearned;
   m.tied_embeddings = c.flag_or("tie_word_embeddings", true);
   m.qkv_bias = m.out_bias = m.mlp_bias = true;
+  m.dropout = c.probability_or("resid_pdrop", 0.1) > 0.0;  // GPT2Config's default is 0.1
 }
 
 void read_gptj(const ConfigReader& c, ModelSpec& m) {
@@ -246,6 +257,7 @@ void read_gptj(const ConfigReader& c, ModelSpec& m) {
   m.lm_head_bias = true;
   m.parallel_residual = true;
   m.separate_mlp_norm = false;
+  m.dropout = c.probability_or("resid_pdrop", 0.0) > 0.0;
 }
 
 void read_gpt_neox(const ConfigReader& c, ModelSpec& m) {
@@ -271,6 +283,7 @@ void read_gpt_neox(const ConfigReader& c, ModelSpec& m) {
   m.qkv_bias = m.out_bias = c.flag_or("attention_bias", true);
   m.mlp_bias = true;
   m.parallel_residual = c.flag_or("use_parallel_residual", true);
+  m.dropout = c.probability_or("hidden_dropout", 0.0) > 0.0;
 }
 
 void read_opt(const ConfigReader& c, ModelSpec& m) {
@@ -290,6 +303,7 @@ void read_opt(const ConfigReader& c, ModelSpec& m) {
   m.position = PositionKind::kLearned;
   m.tied_embeddings = c.flag_or("tie_word_embeddings", true);
   m.qkv_bias = m.out_bias = m.mlp_bias = c.flag_or("enable_bias", true);
+  m.dropout = c.probability_or("dropout", 0.1) > 0.0;  // OPTConfig's default is 0.1
 }
 
 using FamilyReader = void (*)(const ConfigReader&, ModelSpec&);

@@ -105,6 +105,133 @@ std::string accelerator_list_text(const std::vector<AcceleratorSpec>& all) {
   return table.to_text();
 }
 
+namespace {
+
+std::string provenance_text(const std::vector<Source>& sources, const Provenance& p) {
+  std::string text;
+  if (p.estimate.empty()) {
+    for (const auto& s : sources) {
+      if (s.id == p.source_id) text = s.title;
+    }
+  } else {
+    text = "estimate: " + p.estimate;
+  }
+  if (!p.note.empty()) text += " (" + p.note + ")";
+  return text;
+}
+
+Json figure_json(const Figure& f) {
+  Json entry = {{"key", f.key}, {"value", f.value}};
+  if (f.provenance.estimate.empty()) {
+    entry["source"] = f.provenance.source_id;
+  } else {
+    entry["estimate"] = f.provenance.estimate;
+  }
+  if (!f.provenance.note.empty()) entry["note"] = f.provenance.note;
+  return entry;
+}
+
+std::string gb_per_s(BytesPerSecond b) {
+  return fmt::format("{:g} GB/s", b.value() / 1e9);
+}
+
+std::string torus_text(const std::array<int, 3>& dims) {
+  return fmt::format("{}x{}x{}", dims[0], dims[1], dims[2]);
+}
+
+std::string scale_up_summary(const ScaleUpFabric& f) {
+  const std::string shape =
+      f.topology == ScaleUpTopology::kTorus ? fmt::format(" {}", torus_text(f.torus_dims)) : "";
+  return fmt::format("{}{}, {} devices, {}", to_string(f.topology), shape, f.domain_devices,
+                     gb_per_s(f.bandwidth));
+}
+
+std::string scale_out_summary(const ScaleOutNetwork& n) {
+  return fmt::format("{}, {}", to_string(n.topology), gb_per_s(n.bandwidth));
+}
+
+}  // namespace
+
+Json system_json(const SystemSpec& s) {
+  Json figures = Json::array();
+  for (const auto& f : s.figures) figures.push_back(figure_json(f));
+  for (const auto& f : s.inherited) {
+    Json entry = figure_json(f);
+    entry["from_accelerator"] = s.accelerator.id;
+    figures.push_back(entry);
+  }
+  Json sources = Json::array();
+  for (const auto& src : s.sources)
+    sources.push_back({{"id", src.id}, {"title", src.title}, {"url", src.url}});
+  const ScaleUpFabric& up = s.scale_up;
+  Json scale_up = {{"topology", std::string(to_string(up.topology))},
+                   {"bandwidth_bytes_per_s", up.bandwidth.value()},
+                   {"latency_s", up.latency.value()},
+                   {"domain_devices", up.domain_devices},
+                   {"efficiency", up.efficiency}};
+  if (up.topology == ScaleUpTopology::kTorus) scale_up["torus_dims"] = up.torus_dims;
+  const ScaleOutNetwork& out = s.scale_out;
+  Json scale_out = {{"topology", std::string(to_string(out.topology))},
+                    {"bandwidth_bytes_per_s", out.bandwidth.value()},
+                    {"latency_s", out.latency.value()},
+                    {"oversubscription", out.oversubscription},
+                    {"efficiency", out.efficiency}};
+  if (out.topology == ScaleOutTopology::kTorus) scale_out["torus_dims"] = out.torus_dims;
+  return {{"id", s.id},
+          {"name", s.name},
+          {"accelerator", s.accelerator.id},
+          {"devices_per_node", s.devices_per_node},
+          {"nodes", s.nodes},
+          {"devices", s.devices()},
+          {"scale_up", scale_up},
+          {"scale_out", scale_out},
+          {"figures", figures},
+          {"sources", sources}};
+}
+
+std::string system_text(const SystemSpec& s) {
+  const ScaleUpFabric& up = s.scale_up;
+  const ScaleOutNetwork& out = s.scale_out;
+  std::string text = fmt::format("{} ({})\n", s.name, s.id);
+  text += fmt::format("accelerator: {} ({})\n", s.accelerator.name, s.accelerator.id);
+  text += fmt::format("devices:     {} = {} nodes x {} per node\n", s.devices(), s.nodes,
+                      s.devices_per_node);
+  text += fmt::format(
+      "scale-up:    {}, {} devices per domain, {} per device per direction, latency {:g} us, "
+      "efficiency {:g}\n",
+      up.topology == ScaleUpTopology::kTorus ? fmt::format("torus {}", torus_text(up.torus_dims))
+                                             : std::string(to_string(up.topology)),
+      up.domain_devices, gb_per_s(up.bandwidth), up.latency.value() * 1e6, up.efficiency);
+  text += fmt::format(
+      "scale-out:   {}, {} per device per direction, latency {:g} us, oversubscription {:g}, "
+      "efficiency {:g}\n\n",
+      out.topology == ScaleOutTopology::kTorus ? fmt::format("torus {}", torus_text(out.torus_dims))
+                                               : std::string(to_string(out.topology)),
+      gb_per_s(out.bandwidth), out.latency.value() * 1e6, out.oversubscription, out.efficiency);
+  Table table({"figure", "value", "source"});
+  for (const auto& f : s.figures)
+    table.add_row({f.key, fmt::format("{:g}", f.value), provenance_text(s.sources, f.provenance)});
+  for (const auto& f : s.inherited) {
+    table.add_row({f.key, fmt::format("{:g}", f.value),
+                   fmt::format("from accelerator {}: {}", s.accelerator.id,
+                               provenance_text(s.accelerator.sources, f.provenance))});
+  }
+  text += table.to_text() + "\nSources:\n";
+  for (const auto& src : s.sources)
+    text += fmt::format("  [{}] {} {}\n", src.id, src.title, src.url);
+  return text;
+}
+
+std::string system_list_text(const std::vector<SystemSpec>& all) {
+  Table table({"id", "accelerator", "devices", "nodes x per node", "scale-up", "scale-out"});
+  for (const auto& s : all) {
+    table.add_row({s.id, s.accelerator.id, fmt::format("{}", s.devices()),
+                   fmt::format("{} x {}", s.nodes, s.devices_per_node),
+                   scale_up_summary(s.scale_up), scale_out_summary(s.scale_out)});
+  }
+  return table.to_text();
+}
+
 Json model_json(const ModelSpec& m) {
   const ParameterCount p = count_parameters(m);
   Json j = {{"id", m.id},
@@ -296,5 +423,25 @@ std::string compare_text(const ModelSpec& model, const CompareOptions& o,
 std::string compare_csv(const ModelSpec&, const std::vector<CompareRow>& rows) {
   return compare_table(rows).to_csv();
 }
+
+std::string validation_text(const ValidationReport& report) {
+  Table table({"record", "metric", "measured", "predicted", "error", "chosen where unstated"});
+  for (const auto& o : report.outcomes) {
+    table.add_row({o.id, o.metric, fmt::format("{:.4g}", o.measured), fmt::format("{:.4g}", o.predicted),
+                   fmt::format("{:+.1f}%", 100.0 * o.relative_error()), o.detail});
+  }
+  std::string out = report.title.empty() ? "" : report.title + "\n\n";
+  out += table.to_text();
+  out +=
+      fmt::format("\nmedian |error| {:.1f}% (tolerance {:.0f}%), per-row tolerance {:.0f}%: {}\n",
+                  100.0 * report.median_abs_error(), 100.0 * report.median_tolerance,
+                  100.0 * report.per_row_tolerance, report.passed() ? "PASS" : "FAIL");
+  if (!report.not_covered.empty()) {
+    out += fmt::format("not covered here (need the serving simulator): {}\n",
+                       fmt::join(report.not_covered, ", "));
+  }
+  return out;
+}
+
 
 }  // namespace xpusim

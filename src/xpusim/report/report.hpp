@@ -10,6 +10,8 @@
 #include "xpusim/infer/compare.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
+#include "xpusim/validate/validation.hpp"
 
 namespace xpusim {
 
@@ -17,6 +19,13 @@ namespace xpusim {
 /// Every figure with its value and source, for `xpusim hw show`.
 [[nodiscard]] std::string accelerator_text(const AcceleratorSpec& hw);
 [[nodiscard]] std::string accelerator_list_text(const std::vector<AcceleratorSpec>& all);
+
+/// `xpusim system show --format json`: counts, both fabrics with unit-suffixed keys, and every
+/// figure with its source (those taken from the accelerator say so in `from_accelerator`).
+[[nodiscard]] nlohmann::json system_json(const SystemSpec& system);
+/// Every figure of one system with its source, for `xpusim system show`.
+[[nodiscard]] std::string system_text(const SystemSpec& system);
+[[nodiscard]] std::string system_list_text(const std::vector<SystemSpec>& all);
 
 [[nodiscard]] nlohmann::json model_json(const ModelSpec& model);
 [[nodiscard]] std::string model_text(const ModelSpec& model);
@@ -35,5 +44,8 @@ namespace xpusim {
 [[nodiscard]] std::string compare_text(const ModelSpec& model, const CompareOptions& options,
                                        const std::vector<CompareRow>& rows);
 [[nodiscard]] std::string compare_csv(const ModelSpec& model, const std::vector<CompareRow>& rows);
+
+/// Predicted against measured, with the errors, the tolerance and the verdict.
+[[nodiscard]] std::string validation_text(const ValidationReport& report);
 
 }  // namespace xpusim

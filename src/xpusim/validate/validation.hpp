@@ -1,19 +1,18 @@
 #pragma once
-// Published inference measurements held against predictions
-// (data/validation/inference_public.json). A record names its own workload (model, accelerator,
-// devices, batch, lengths, formats) in its "xpusim" block; nothing in a record tunes the model.
+// Published measurements held against predictions: data/validation/inference_public.json and
+// training_public.json. A record names its own workload in its "xpusim" block; nothing in a
+// record tunes the model.
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "xpusim/infer/inference.hpp"
-
 namespace xpusim {
 
 struct ValidationOutcome {
   std::string id;
-  std::string metric;  ///< "ttft_s" or "tpot_s"
+  std::string metric;  ///< "ttft_s", "tpot_s", "megatron_tflops_per_gpu"
+  std::string detail;  ///< what xpusim chose where the record is silent (e.g. micro-batch)
   double measured = 0.0;
   double predicted = 0.0;
   [[nodiscard]] double relative_error() const { return (predicted - measured) / measured; }
@@ -21,8 +20,9 @@ struct ValidationOutcome {
 
 struct ValidationReport {
   std::vector<ValidationOutcome> outcomes;
-  std::vector<std::string>
-      not_covered;  ///< records that need a later capability (serving simulator)
+  /// Records that need a later capability (the serving simulator).
+  std::vector<std::string> not_covered;
+  std::string title;
   double per_row_tolerance = 0.0;
   double median_tolerance = 0.0;
   [[nodiscard]] double median_abs_error() const;
@@ -32,6 +32,7 @@ struct ValidationReport {
 /// Predicts every record with an "xpusim" block, using the catalogs under `data_dir`.
 [[nodiscard]] ValidationReport validate_inference(const std::filesystem::path& data_dir);
 
-[[nodiscard]] std::string validation_text(const ValidationReport& report);
+/// Predicts every training record with its own configuration and FLOP convention.
+[[nodiscard]] ValidationReport validate_training(const std::filesystem::path& data_dir);
 
 }  // namespace xpusim

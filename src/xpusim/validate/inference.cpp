@@ -1,4 +1,4 @@
-#include "xpusim/infer/validation.hpp"
+#include "xpusim/validate/validation.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -9,7 +9,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/model/catalog.hpp"
-#include "xpusim/report/table.hpp"
+#include "xpusim/infer/inference.hpp"
 
 namespace xpusim {
 
@@ -59,6 +59,7 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
   const Json doc = Json::parse(in, nullptr, false);
   if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
   ValidationReport report;
+  report.title = "Single-node inference against published measurements (" + file.string() + ")";
   const Json& tolerance = doc.at("tolerance");
   report.per_row_tolerance = tolerance.at("per_row_relative_error").get<double>();
   report.median_tolerance = tolerance.at("median_relative_error").get<double>();
@@ -100,25 +101,6 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     report.outcomes.push_back(outcome);
   }
   return report;
-}
-
-std::string validation_text(const ValidationReport& report) {
-  Table table({"record", "metric", "measured", "predicted", "error"});
-  for (const auto& o : report.outcomes) {
-    table.add_row({o.id, o.metric, fmt::format("{:.4f}", o.measured),
-                   fmt::format("{:.4f}", o.predicted),
-                   fmt::format("{:+.1f}%", 100.0 * o.relative_error())});
-  }
-  std::string out = table.to_text();
-  out +=
-      fmt::format("\nmedian |error| {:.1f}% (tolerance {:.0f}%), per-row tolerance {:.0f}%: {}\n",
-                  100.0 * report.median_abs_error(), 100.0 * report.median_tolerance,
-                  100.0 * report.per_row_tolerance, report.passed() ? "PASS" : "FAIL");
-  if (!report.not_covered.empty()) {
-    out += fmt::format("not covered here (need the serving simulator): {}\n",
-                       fmt::join(report.not_covered, ", "));
-  }
-  return out;
 }
 
 }  // namespace xpusim

@@ -1,0 +1,235 @@
+#include "xpusim/comm/group.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+
+namespace xpusim {
+namespace {
+
+/// A phase's latency and transfer terms, kept apart so that phases on different fabrics can
+/// overlap their transfers: NCCL pipelines chunks through every stage of a collective.
+struct Cost {
+  Seconds latency;
+  Seconds transfer;
+
+  [[nodiscard]] Seconds total() const { return latency + transfer; }
+};
+
+/// Two phases on different fabrics, pipelined: latencies add, transfers overlap.
+Cost pipelined(Cost a, Cost b) {
+  return {a.latency + b.latency, max(a.transfer, b.transfer)};
+}
+
+/// Two independent transfers issued together (an all-to-all's sends inside and outside the
+/// domain): the slower one sets the time.
+Seconds concurrent(Cost a, Cost b) {
+  return max(a.total(), b.total());
+}
+
+Cost twice(Cost a) {
+  return {a.latency * 2.0, a.transfer * 2.0};
+}
+
+Cost cheaper(Cost a, Cost b) {
+  return a.total() <= b.total() ? a : b;
+}
+
+/// (n-1)/n: the share of a buffer that crosses a rank's links in a ring gather or scatter.
+double gather_factor(int n) {
+  return (n - 1.0) / n;
+}
+
+/// ceil(log2 n) for n >= 1: the depth of a binary tree over n ranks.
+int tree_depth(int n) {
+  return std::bit_width(static_cast<unsigned>(n - 1));
+}
+
+/// One level of the hierarchy as the algorithms see it: a flat fabric (a switch, or a NIC per
+/// device into a network) where each member reaches every other at `bandwidth`, or a torus of
+/// direct links, each of `bandwidth` per direction.
+struct Level {
+  bool torus = false;
+  std::array<int, 3> dims{1, 1, 1};
+  BytesPerSecond bandwidth;  ///< flat: per device; torus: per link, per direction
+  Seconds latency;           ///< per step (flat) or per hop (torus)
+};
+
+/// A torus whose devices split `bandwidth` (per direction, all links) over two links per
+/// dimension longer than one.
+Level torus_level(std::array<int, 3> dims, BytesPerSecond bandwidth, Seconds latency) {
+  int used = 0;
+  for (int& d : dims) {
+    d = std::max(d, 1);
+    used += d > 1 ? 1 : 0;
+  }
+  return {true, dims, bandwidth / (2.0 * std::max(used, 1)), latency};
+}
+
+Level scale_up_level(const ScaleUpFabric& f) {
+  const BytesPerSecond bw = f.bandwidth * f.efficiency;
+  switch (f.topology) {
+    case ScaleUpTopology::kSwitched:
+      return {false, {1, 1, 1}, bw, f.latency};
+    case ScaleUpTopology::kTorus:
+      return torus_level(f.torus_dims, bw, f.latency);
+    case ScaleUpTopology::kRing:
+      return torus_level({f.domain_devices, 1, 1}, bw, f.latency);
+  }
+  return {false, {1, 1, 1}, bw, f.latency};
+}
+
+/// Traffic that leaves a leaf shares its uplinks (bandwidth / oversubscription) unless the
+/// network is rail-optimized and the group's members share a rail.
+Level scale_out_level(const ScaleOutNetwork& n, bool same_rail) {
+  const BytesPerSecond bw = n.bandwidth * n.efficiency;
+  const double over = std::max(n.oversubscription, 1.0);
+  switch (n.topology) {
+    case ScaleOutTopology::kFatTree:
+      return {false, {1, 1, 1}, bw / over, n.latency};
+    case ScaleOutTopology::kRailOptimized:
+      return {false, {1, 1, 1}, same_rail ? bw : bw / over, n.latency};
+    case ScaleOutTopology::kTorus:
+      return torus_level(n.torus_dims, bw, n.latency);
+  }
+  return {false, {1, 1, 1}, bw / over, n.latency};
+}
+
+/// How `ranks` members lie along each torus dimension: they fill the innermost dimension
+/// first; a span covering its whole dimension closes a ring (wraparound links), a shorter one
+/// is a line.
+struct Span {
+  std::array<int, 3> members{1, 1, 1};
+  std::array<bool, 3> wraps{false, false, false};
+};
+
+Span span_of(int ranks, const std::array<int, 3>& dims) {
+  Span s;
+  int remaining = ranks;
+  for (int i = 0; i < 3; ++i) {
+    const int m = std::min(remaining, dims[i]);
+    s.members[i] = m;
+    s.wraps[i] = m == dims[i];
+    remaining = (remaining + m - 1) / m;
+  }
+  // Members beyond the torus's shape (dimensions left unset) extend the last one as a line.
+  s.members[2] *= remaining;
+  s.wraps[2] = s.wraps[2] && remaining == 1;
+  return s;
+}
+
+/// Hops of one dimension: a bidirectional ring reaches everyone in floor(m/2) hops, a line in
+/// m-1 (scaling-book, "Sharding").
+double hops(int members, bool wraps) {
+  return wraps ? members / 2 : members - 1;
+}
+
+/// Ring reduce-scatter or all-gather of `s` bytes (the full buffer) among n ranks.
+/// Torus: bidirectional rings along every spanned dimension at once, so the links of all of
+/// them carry the (n-1)/n share (scaling-book: bytes / (bidirectional bandwidth x axes)).
+Cost gather(const Level& l, Bytes s, int n) {
+  if (!l.torus) return {l.latency * (n - 1.0), s * gather_factor(n) / l.bandwidth};
+  const Span span = span_of(n, l.dims);
+  double links = 0.0;
+  double steps = 0.0;
+  for (int i = 0; i < 3; ++i) {
+    if (span.members[i] < 2) continue;
+    links += span.wraps[i] ? 2.0 : 1.0;
+    steps += hops(span.members[i], span.wraps[i]);
+  }
+  if (links == 0.0) return {};
+  return {l.latency * steps, s * gather_factor(n) / (l.bandwidth * links)};
+}
+
+/// NCCL's ring all-reduce of `s` bytes among n ranks: 2(n-1) steps, 2(n-1)/n of the buffer.
+/// On a torus: reduce-scatter then all-gather along the spanned dimensions.
+Cost ring_all_reduce(const Level& l, Bytes s, int n) {
+  if (l.torus) return twice(gather(l, s, n));
+  return {l.latency * (2.0 * (n - 1)), s * (2.0 * gather_factor(n)) / l.bandwidth};
+}
+
+/// NCCL's tree all-reduce (reduce to a root and broadcast back): 2 ceil(log2 n) steps, each
+/// rank moves the buffer twice. A torus has only the ring form.
+Cost tree_all_reduce(const Level& l, Bytes s, int n) {
+  if (l.torus) return twice(gather(l, s, n));
+  return {l.latency * (2.0 * tree_depth(n)), s * 2.0 / l.bandwidth};
+}
+
+/// All-to-all where each rank's send buffer is `s` bytes, one n-th to each member (itself
+/// included). Flat: the (n-1)/n that leaves goes out at once. Torus: dimension-ordered routing;
+/// each dimension's links carry floor(m^2/4)/m of the buffer per byte sent (the middle link of a
+/// line; half of it on each direction of a ring), the dimensions in parallel (scaling-book:
+/// a quarter of an all-gather on a bidirectional ring).
+Cost all_to_all(const Level& l, Bytes s, int n) {
+  if (n < 2) return {};
+  if (!l.torus) return {l.latency, s * gather_factor(n) / l.bandwidth};
+  const Span span = span_of(n, l.dims);
+  double worst = 0.0;
+  double steps = 0.0;
+  for (int i = 0; i < 3; ++i) {
+    const int m = span.members[i];
+    if (m < 2) continue;
+    const double links = span.wraps[i] ? 2.0 : 1.0;
+    worst = std::max(worst, static_cast<double>(m * m / 4) / m / links);
+    steps += hops(m, span.wraps[i]);
+  }
+  return {l.latency * steps, s * worst / l.bandwidth};
+}
+
+/// One message to one peer: a flat fabric's full per-device bandwidth, or one torus link.
+Cost point_to_point(const Level& l, Bytes s) {
+  return {l.latency, s / l.bandwidth};
+}
+
+}  // namespace
+
+Seconds collective_time(Collective kind, Bytes bytes, const GroupPlacement& group,
+                        const SystemSpec& system) {
+  const int n = group.ranks;
+  if (n < 2) return Seconds(0.0);
+  const int p = std::clamp(group.ranks_per_domain, 1, n);  // members per domain
+  const int k = n / p;                                     // domains
+  const Level up = scale_up_level(system.scale_up);
+  const Level out = scale_out_level(system.scale_out, group.same_rail);
+  switch (kind) {
+    case Collective::kAllReduce: {
+      // The cheaper of ring and tree, as NCCL's tuner picks (comm/collectives.cpp). Across
+      // domains: reduce-scatter in the domain, all-reduce of 1/p of the buffer across the
+      // domains (p NICs in parallel), all-gather in the domain.
+      if (k == 1)
+        return cheaper(ring_all_reduce(up, bytes, n), tree_all_reduce(up, bytes, n)).total();
+      const Cost inside = twice(gather(up, bytes, p));
+      return cheaper(pipelined(inside, ring_all_reduce(out, bytes / p, k)),
+                     pipelined(inside, tree_all_reduce(out, bytes / p, k)))
+          .total();
+    }
+    case Collective::kReduceScatter:
+    case Collective::kAllGather:
+      return pipelined(gather(up, bytes, p), gather(out, bytes / p, k)).total();
+    case Collective::kAllToAll:
+      // p/n of the buffer stays in the domain; (k-1)/k of it leaves through the device's NIC.
+      return concurrent(all_to_all(up, bytes * (static_cast<double>(p) / n), p),
+                        all_to_all(out, bytes, k));
+    case Collective::kPointToPoint:
+      // A group that spans domains has some neighbours in different domains; the slower hop
+      // is the one a pipeline waits for.
+      return point_to_point(k == 1 ? up : out, bytes).total();
+  }
+  return Seconds(0.0);
+}
+
+GroupPlacement place_group(int size, int stride, const SystemSpec& system) {
+  GroupPlacement g;
+  g.ranks = std::max(size, 1);
+  const int s = std::max(stride, 1);
+  const int domain = std::max(system.scale_up.domain_devices, 1);
+  int together = std::min(g.ranks, std::max(1, domain / s));
+  while (g.ranks % together != 0) --together;  // the largest divisor of the size that fits
+  g.ranks_per_domain = together;
+  // Members repeat the same local ranks in every domain when the stride divides the domain or
+  // is a multiple of it (Megatron's order), so each cross-domain exchange stays on one rail.
+  g.same_rail = s % domain == 0 || domain % s == 0;
+  return g;
+}
+
+}  // namespace xpusim

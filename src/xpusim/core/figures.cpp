@@ -1,0 +1,87 @@
+#include "xpusim/core/figures.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+#include "xpusim/core/error.hpp"
+
+namespace xpusim {
+
+std::vector<Source> read_sources(YamlMap& root) {
+  YAML::Node list = root.required("sources");
+  if (!list.IsSequence() || list.size() == 0)
+    root.fail("sources", "expected a non-empty list of sources");
+  std::vector<Source> sources;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    YamlMap entry(list[i], root.file(), fmt::format("sources[{}]", i));
+    Source source{entry.required_string("id"), entry.required_string("title"),
+                  entry.required_string("url")};
+    entry.finish({"id", "title", "url"});
+    sources.push_back(std::move(source));
+  }
+  return sources;
+}
+
+double FigureReader::required(YamlMap& parent, const std::string& key) {
+  YamlMap figure = parent.required_map(key);
+  return read(figure, parent.key_path(key), {});
+}
+
+std::optional<double> FigureReader::optional(YamlMap& parent, const std::string& key) {
+  if (!parent.has(key)) return std::nullopt;
+  return required(parent, key);
+}
+
+int FigureReader::required_count(YamlMap& parent, const std::string& key) {
+  const double value = required(parent, key);
+  if (value != static_cast<double>(static_cast<long long>(value)) || value > 1e9) {
+    parent.fail(key + ".value", fmt::format("expected a whole number, got {}", value));
+  }
+  return static_cast<int>(value);
+}
+
+double FigureReader::required_fraction(YamlMap& parent, const std::string& key) {
+  const double value = required(parent, key);
+  if (value > 1.0)
+    parent.fail(key + ".value", fmt::format("expected a fraction in (0, 1], got {}", value));
+  return value;
+}
+
+double FigureReader::read(YamlMap& figure, const std::string& key_path,
+                          const std::vector<std::string>& extra) {
+  const double value = figure.required_number("value");
+  if (value <= 0.0) figure.fail("value", fmt::format("expected > 0, got {}", value));
+  Provenance provenance;
+  const auto source = figure.optional_string("source");
+  const auto estimate = figure.optional_string("estimate");
+  if (source.has_value() == estimate.has_value()) {
+    figure.fail("source",
+                "expected exactly one of 'source' (a source id) or 'estimate' (its basis)");
+  }
+  if (source) {
+    const bool known = std::any_of(sources_.begin(), sources_.end(),
+                                   [&](const Source& s) { return s.id == *source; });
+    if (!known)
+      figure.fail("source",
+                  "unknown source id '" + *source + "'" + did_you_mean(*source, source_ids()));
+    provenance.source_id = *source;
+  } else {
+    if (estimate->empty())
+      figure.fail("estimate", "expected the basis of the estimate, got nothing");
+    provenance.estimate = *estimate;
+  }
+  provenance.note = figure.optional_string("note").value_or("");
+  std::vector<std::string> allowed = {"value", "source", "estimate", "note"};
+  allowed.insert(allowed.end(), extra.begin(), extra.end());
+  figure.finish(allowed);
+  figures_.push_back(Figure{key_path, value, provenance});
+  return value;
+}
+
+std::vector<std::string> FigureReader::source_ids() const {
+  std::vector<std::string> ids;
+  for (const auto& s : sources_) ids.push_back(s.id);
+  return ids;
+}
+
+}  // namespace xpusim

@@ -1,0 +1,32 @@
+#pragma once
+// What `xpusim train` prints: one step's object, the search's ranking, and the step's trace in
+// the Chrome Trace Event Format (Perfetto, chrome://tracing).
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "xpusim/train/budget.hpp"
+#include "xpusim/train/search.hpp"
+#include "xpusim/train/training.hpp"
+
+namespace xpusim {
+
+[[nodiscard]] nlohmann::json training_json(const ModelSpec& model, const SystemSpec& system,
+                                           const TrainingJob& job, const ParallelPlan& plan,
+                                           const TrainingResult& result,
+                                           const std::optional<TrainingBudget>& budget);
+[[nodiscard]] std::string training_text(const ModelSpec& model, const SystemSpec& system,
+                                        const TrainingJob& job, const ParallelPlan& plan,
+                                        const TrainingResult& result,
+                                        const std::optional<TrainingBudget>& budget);
+[[nodiscard]] std::string search_text(const ModelSpec& model, const SystemSpec& system,
+                                      const TrainingJob& job, const SearchResult& search);
+
+/// One step: a process per pipeline stage with a compute and a communication thread; pipeline
+/// ops from the simulated schedule, then the exposed gradient reduction and the optimizer.
+[[nodiscard]] nlohmann::json training_trace(const ModelSpec& model, const SystemSpec& system,
+                                            const TrainingJob& job, const ParallelPlan& plan,
+                                            const TrainingResult& result);
+
+}  // namespace xpusim

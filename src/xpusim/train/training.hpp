@@ -1,0 +1,141 @@
+#pragma once
+// Training at cluster scale: one optimizer step of a model on a system under a parallel plan
+// (tensor, sequence, pipeline with virtual stages, data with ZeRO, context, expert), with its
+// time breakdown, memory per device, throughput and utilization (docs/model.md, "Training").
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "xpusim/core/dtype.hpp"
+#include "xpusim/core/units.hpp"
+#include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
+
+namespace xpusim {
+
+enum class Recompute { kNone, kSelective, kFull };
+[[nodiscard]] std::string_view to_string(Recompute recompute);
+[[nodiscard]] std::optional<Recompute> parse_recompute(std::string_view name);
+
+/// How the devices split the work. dp follows from the device count: devices / (tp pp cp).
+struct ParallelPlan {
+  int tp = 1;
+  int pp = 1;
+  int vpp = 1;  ///< virtual stages (model chunks) per pipeline stage: interleaved 1F1B when > 1
+  int cp = 1;   ///< context parallelism (ring attention)
+  int ep = 1;   ///< expert parallelism, inside the data-parallel group
+  int dp = 1;
+  bool sequence_parallel = false;
+  int64_t micro_batch = 1;  ///< sequences per micro-batch
+  Recompute recompute = Recompute::kNone;
+  int zero_stage = 0;  ///< 0: plain data parallelism; 1-3: ZeRO stages (3 = FSDP)
+};
+
+/// What is trained and how the software behaves, independent of the split.
+struct TrainingJob {
+  int64_t global_batch = 0;  ///< sequences per optimizer step
+  int64_t seq_len = 0;
+  DType dtype = DType::kBf16;    ///< bf16, or fp8 matrix multiplies (weights kept in bf16)
+  bool fused_attention = true;   ///< FlashAttention; false: scores stored (Megatron-LM 2021)
+  bool overlap_dp_comm = true;   ///< gradient reduction overlapped with the last backward pass
+  bool overlap_tp_comm = false;  ///< tensor-parallel collectives overlapped with their GEMMs
+};
+
+/// Where the time of a step goes, per device, on the slowest pipeline stage.
+struct StepBreakdown {
+  Seconds forward;         ///< compute of the forward passes (all micro-batches)
+  Seconds backward;        ///< compute of the backward passes
+  Seconds recompute;       ///< forward work repeated in the backward pass
+  Seconds tp_comm;         ///< exposed tensor/sequence-parallel collectives
+  Seconds cp_comm;         ///< exposed ring-attention key/value exchange
+  Seconds ep_comm;         ///< expert-parallel all-to-all (dispatch and combine)
+  Seconds pp_comm;         ///< pipeline point-to-point sends on the critical path
+  Seconds pipeline_bubble; ///< idle time of the pipeline fill and drain
+  Seconds dp_comm;         ///< exposed gradient reduction / ZeRO gathers
+  Seconds optimizer;       ///< Adam update of the parameters this device owns
+};
+
+struct TrainingMemory {
+  Bytes weights;
+  Bytes gradients;
+  Bytes optimizer_states;
+  Bytes activations;
+  Bytes comm_buffers;
+  Bytes workspace;
+  [[nodiscard]] Bytes total() const {
+    return weights + gradients + optimizer_states + activations + comm_buffers + workspace;
+  }
+};
+
+struct TrainingResult {
+  Seconds step_time;
+  StepBreakdown breakdown;
+  double tokens_per_s = 0.0;              ///< all devices together
+  double model_flops_per_step = 0.0;      ///< PaLM convention: 6N + 12 L H Q T per token
+  double hardware_flops_per_step = 0.0;   ///< model FLOPs plus recomputation
+  double model_tflops_per_device = 0.0;
+  double mfu = 0.0;
+  double hfu = 0.0;
+  TrainingMemory memory;  ///< per device, on the stage that needs the most
+  Bytes memory_capacity;
+  bool fits = false;
+  int64_t micro_batches = 0;  ///< per data-parallel replica per step
+};
+
+/// Why `plan` cannot run `job` on `system` (degrees that do not divide the devices, the layers,
+/// the heads or the batch, a tensor-parallel group larger than the scale-up domain, ...), or
+/// nullopt when it can. Cheap: the search calls it before evaluating.
+[[nodiscard]] std::optional<std::string> plan_problem(const ModelSpec& model,
+                                                      const SystemSpec& system,
+                                                      const TrainingJob& job,
+                                                      const ParallelPlan& plan);
+
+/// plan_problem(...) == nullopt, without building any message (the search's fast path).
+[[nodiscard]] bool plan_is_valid(const ModelSpec& model, const SystemSpec& system,
+                                 const TrainingJob& job, const ParallelPlan& plan);
+
+/// One optimizer step. `plan` must have passed plan_problem. Allocates nothing.
+[[nodiscard]] TrainingResult evaluate_training(const ModelSpec& model, const SystemSpec& system,
+                                               const TrainingJob& job, const ParallelPlan& plan);
+
+/// One layer and one micro-batch on one device, averaged over the model's layer kinds: what a
+/// step costs before the pipeline, data-parallel and optimizer terms. It depends only on tp,
+/// cp, ep, the micro-batch and sequence parallelism, so a search computes it once for all the
+/// pipeline, ZeRO and recomputation choices that share them.
+struct LayerCost {
+  Seconds forward;
+  Seconds backward;
+  Seconds attention_forward;
+  Seconds gemm_forward;
+  Seconds tp_comm;  ///< forward; the backward has as many collectives
+  Seconds cp_comm;  ///< forward key/value ring exchange, before overlap
+  Seconds ep_comm;  ///< forward dispatch + combine
+  double moe_share = 0.0;
+};
+
+struct MicroBatchCost {
+  LayerCost layer;
+  Seconds head_forward;   ///< embedding, final norm, LM head
+  Seconds head_backward;
+};
+
+[[nodiscard]] MicroBatchCost micro_batch_cost(const ModelSpec& model, const SystemSpec& system,
+                                              const TrainingJob& job, const ParallelPlan& plan);
+
+/// The step of `plan` given its micro-batch costs; evaluate_training = finish_step(micro_batch_cost).
+[[nodiscard]] TrainingResult finish_step(const ModelSpec& model, const SystemSpec& system,
+                                         const TrainingJob& job, const ParallelPlan& plan,
+                                         const MicroBatchCost& costs);
+
+/// Activation bytes one layer keeps for the backward pass, for one micro-batch, per device
+/// (Korthikanti et al. 2022, generalized to grouped-query attention and gated MLPs).
+[[nodiscard]] Bytes layer_activation_bytes(const ModelSpec& model, const TrainingJob& job,
+                                           const ParallelPlan& plan);
+
+/// Megatron-LM's FLOP count per step (Narayanan et al. 2021, eq. 3, full recomputation):
+/// 96 B s l h^2 (1 + s / 6h + V / 16 l h).
+[[nodiscard]] double megatron_flops_per_step(const ModelSpec& model, int64_t global_batch,
+                                             int64_t seq_len);
+
+}  // namespace xpusim

@@ -1,0 +1,133 @@
+#include "train_command.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/econ/economics.hpp"
+#include "xpusim/model/catalog.hpp"
+#include "xpusim/report/training_report.hpp"
+#include "xpusim/system/system.hpp"
+
+namespace xpusim::cli {
+
+namespace {
+
+[[noreturn]] void bad_flag(const char* flag, const std::string& what) { throw_input_error("command line", flag, what); }
+
+TrainingJob job_from(const TrainFlags& f) {
+  TrainingJob job;
+  if (f.global_batch < 1) bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
+  if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
+  job.global_batch = f.global_batch;
+  job.seq_len = f.seq_len;
+  if (f.dtype == "bf16") {
+    job.dtype = DType::kBf16;
+  } else if (f.dtype == "fp8") {
+    job.dtype = DType::kFp8;
+  } else {
+    bad_flag("--dtype", fmt::format("expected bf16 or fp8, got '{}'", f.dtype));
+  }
+  job.overlap_dp_comm = !f.no_dp_overlap;
+  job.overlap_tp_comm = f.tp_overlap;
+  return job;
+}
+
+ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
+  ParallelPlan p;
+  p.tp = f.tp;
+  p.pp = f.pp;
+  p.vpp = f.vpp;
+  p.cp = f.cp;
+  p.ep = f.ep;
+  p.sequence_parallel = f.sp;
+  p.micro_batch = f.micro_batch;
+  p.zero_stage = f.zero;
+  const auto recompute = parse_recompute(f.recompute);
+  if (!recompute) bad_flag("--recompute", fmt::format("expected none, selective or full, got '{}'", f.recompute));
+  p.recompute = *recompute;
+  const int64_t split = static_cast<int64_t>(p.tp) * p.pp * p.cp;
+  if (split < 1 || system.devices() % split != 0) {
+    bad_flag("--tp", fmt::format("tp x pp x cp = {} does not divide the {} devices of {}", split, system.devices(), system.id));
+  }
+  p.dp = static_cast<int>(system.devices() / split);
+  return p;
+}
+
+void write_trace(const std::string& path, const nlohmann::json& trace) {
+  std::ofstream out(path);
+  if (!out) bad_flag("--trace", fmt::format("cannot write '{}'", path));
+  out << trace.dump() << "\n";
+}
+
+}  // namespace
+
+CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
+  auto* cmd = app.add_subcommand("train", "one training step at cluster scale, or --search over parallel plans");
+  cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
+  cmd->add_option("--system", f.system, "system id or path to a YAML file")->required();
+  cmd->add_option("--nodes", f.nodes, "nodes (default: the system file's)");
+  cmd->add_option("--tp", f.tp, "tensor parallelism");
+  cmd->add_option("--pp", f.pp, "pipeline parallelism");
+  cmd->add_option("--vpp", f.vpp, "virtual stages per pipeline stage (interleaved 1F1B)");
+  cmd->add_option("--cp", f.cp, "context parallelism");
+  cmd->add_option("--ep", f.ep, "expert parallelism");
+  cmd->add_flag("--sp", f.sp, "sequence parallelism");
+  cmd->add_option("--global-batch", f.global_batch, "sequences per step")->required();
+  cmd->add_option("--micro-batch", f.micro_batch, "sequences per micro-batch");
+  cmd->add_option("--seq-len", f.seq_len, "tokens per sequence")->required();
+  cmd->add_option("--recompute", f.recompute, "none|selective|full");
+  cmd->add_option("--zero", f.zero, "ZeRO stage 0-3");
+  cmd->add_option("--dtype", f.dtype, "bf16|fp8");
+  cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
+  cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--tokens", f.tokens, "token budget: wall time, device-hours, energy and cost of the run");
+  cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");
+  cmd->add_flag("--search", f.search, "search every valid plan, print the best");
+  cmd->add_option("--top", f.top, "plans to print with --search (default 10)");
+  return cmd;
+}
+
+void run_train_command(const TrainFlags& f, const std::filesystem::path& data, const std::string& format) {
+  const ModelSpec model = load_model(f.model, data / "models");
+  SystemSpec system = load_system(f.system, data / "systems", data / "hardware");
+  if (f.nodes != 0) system = with_nodes(system, f.nodes);
+  const TrainingJob job = job_from(f);
+  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  const Economics economics = load_economics(data / "economics.yaml");
+  auto budget_of = [&](const TrainingResult& r) -> std::optional<TrainingBudget> {
+    if (f.tokens <= 0) return std::nullopt;
+    return budget_for(r, system, f.tokens, economics);
+  };
+  const bool json = format == "json";
+  if (f.search) {
+    if (f.top < 1) bad_flag("--top", fmt::format("expected at least 1, got {}", f.top));
+    SearchOptions options;
+    options.top_k = f.top;
+    const SearchResult s = search_training(model, system, job, options);
+    if (json) {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& [plan, r] : s.best) array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
+      std::cout << array.dump(2) << "\n";
+    } else {
+      std::cout << search_text(model, system, job, s);
+    }
+    if (!f.trace_file.empty() && !s.best.empty()) {
+      write_trace(f.trace_file, training_trace(model, system, job, s.best.front().plan, s.best.front().result));
+    }
+    return;
+  }
+  const ParallelPlan plan = plan_from(f, system);
+  if (auto problem = plan_problem(model, system, job, plan)) bad_flag("--tp", *problem);
+  const TrainingResult r = evaluate_training(model, system, job, plan);
+  if (json) {
+    std::cout << training_json(model, system, job, plan, r, budget_of(r)).dump(2) << "\n";
+  } else {
+    std::cout << training_text(model, system, job, plan, r, budget_of(r));
+  }
+  if (!f.trace_file.empty()) write_trace(f.trace_file, training_trace(model, system, job, plan, r));
+}
+
+}  // namespace xpusim::cli

@@ -1,0 +1,37 @@
+#pragma once
+// `xpusim train`: flags in, one step (or the search) out.
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+
+namespace xpusim::cli {
+
+struct TrainFlags {
+  std::string model;
+  std::string system;
+  int nodes = 0;  ///< 0: the system file's node count
+  int tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1;
+  bool sp = false;
+  int64_t global_batch = 0;
+  int64_t micro_batch = 1;
+  int64_t seq_len = 0;
+  std::string recompute = "none";
+  int zero = 0;
+  std::string dtype = "bf16";
+  bool no_dp_overlap = false;
+  bool tp_overlap = false;
+  double tokens = 0.0;
+  std::string trace_file;
+  bool search = false;
+  int top = 10;
+};
+
+/// Declares the subcommand and its options on `app`, writing into `flags`.
+CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
+
+/// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
+void run_train_command(const TrainFlags& flags, const std::filesystem::path& data, const std::string& format);
+
+}  // namespace xpusim::cli
