@@ -107,7 +107,9 @@ TEST(SystemCatalog, EverySystemLoadsUnderItsFileName) {
     EXPECT_EQ(s.id, s.file.stem().string());
     EXPECT_FALSE(s.name.empty()) << s.id;
     EXPECT_EQ(s.devices(), s.nodes * s.devices_per_node) << s.id;
-    if (kExpectedDevices.count(s.id)) EXPECT_EQ(s.devices(), kExpectedDevices.at(s.id)) << s.id;
+    if (kExpectedDevices.count(s.id)) {
+      EXPECT_EQ(s.devices(), kExpectedDevices.at(s.id)) << s.id;
+    }
   }
 }
 
@@ -157,8 +159,9 @@ TEST(SystemCatalog, FabricsAreConsistent) {
     EXPECT_EQ(s.devices() % up.domain_devices, 0) << s.id;
     EXPECT_LE(up.bandwidth, s.accelerator.scale_up_bandwidth) << s.id;
     EXPECT_LE(up.domain_devices, s.accelerator.scale_up_domain_devices) << s.id;
-    if (up.topology == ScaleUpTopology::kTorus)
+    if (up.topology == ScaleUpTopology::kTorus) {
       EXPECT_EQ(up.torus_dims[0] * up.torus_dims[1] * up.torus_dims[2], up.domain_devices) << s.id;
+    }
     EXPECT_EQ(up.efficiency, s.accelerator.efficiency.scale_up_bandwidth_fraction) << s.id;
     for (double fraction : {up.efficiency, s.scale_out.efficiency}) {
       EXPECT_GT(fraction, 0.5) << s.id;

@@ -17,6 +17,17 @@
 namespace xpusim {
 namespace {
 
+TEST(Validation, TrainingRecordsWithinTheirTolerance) {
+  const ValidationReport report = validate_training(testing::data_dir());
+  std::cout << validation_text(report);
+  ASSERT_EQ(report.outcomes.size(), 10u);
+  for (const auto& o : report.outcomes) {
+    EXPECT_LE(std::abs(o.relative_error()), report.per_row_tolerance)
+        << o.id << ": predicted " << o.predicted << " measured " << o.measured;
+  }
+  EXPECT_LE(report.median_abs_error(), report.median_tolerance);
+}
+
 TEST(Validation, InferenceRecordsWithinTheirTolerance) {
   const ValidationReport report = validate_inference(testing::data_dir());
   std::cout << validation_text(report);

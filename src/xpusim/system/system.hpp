@@ -30,11 +30,12 @@ struct ScaleUpFabric {
   ScaleUpTopology topology = ScaleUpTopology::kSwitched;
   BytesPerSecond bandwidth;  ///< per device, per direction, all links together
   Seconds latency;           ///< per hop / per collective step
-  int domain_devices =
-      1;  ///< devices that share the fabric (8 for HGX, 72 for NVL72, a pod slice for TPU)
-  std::array<int, 3> torus_dims{1, 1,
-                                1};  ///< for kTorus: the domain's shape (product = domain_devices)
-  double efficiency = 1.0;  ///< achieved bus bandwidth / peak, from the accelerator's calibration
+  /// Devices that share the fabric (8 for HGX, 72 for NVL72, a pod or slice for TPU); whole nodes.
+  int domain_devices = 1;
+  /// For kTorus: the domain's shape (product = domain_devices), unused sides 1.
+  std::array<int, 3> torus_dims{1, 1, 1};
+  /// Achieved bus bandwidth / peak: the accelerator's `scale_up_bandwidth_fraction`.
+  double efficiency = 1.0;
 };
 
 struct ScaleOutNetwork {
@@ -43,7 +44,8 @@ struct ScaleOutNetwork {
   Seconds latency;                ///< per message, end to end
   double oversubscription = 1.0;  ///< >= 1: downlink / uplink bandwidth at the leaves
   std::array<int, 3> torus_dims{1, 1, 1};  ///< for kTorus: in units of scale-up domains
-  double efficiency = 1.0;  ///< achieved / peak for large messages (kernel-level evidence)
+  /// Achieved / peak for large messages (kernel-level evidence; data/systems/README.md).
+  double efficiency = 1.0;
 };
 
 struct SystemSpec {
