@@ -15,8 +15,8 @@ const std::filesystem::path kData = XPUSIM_SOURCE_DATADIR;
 
 struct Inputs {
   xpusim::ModelSpec model = xpusim::load_model("gpt3-175b", kData / "models");
-  xpusim::SystemSpec system =
-      xpusim::with_nodes(xpusim::load_system("dgx-a100-superpod", kData / "systems", kData / "hardware"), 128);
+  xpusim::SystemSpec system = xpusim::with_nodes(
+      xpusim::load_system("dgx-a100-superpod", kData / "systems", kData / "hardware"), 128);
   xpusim::TrainingJob job = [] {
     xpusim::TrainingJob j;
     j.global_batch = 1536;
@@ -45,7 +45,8 @@ xpusim::ParallelPlan megatron_plan() {
 void BM_TrainingStepEvaluation(benchmark::State& state) {
   const Inputs& in = inputs();
   const auto plan = megatron_plan();
-  for (auto _ : state) benchmark::DoNotOptimize(xpusim::evaluate_training(in.model, in.system, in.job, plan));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(xpusim::evaluate_training(in.model, in.system, in.job, plan));
 }
 BENCHMARK(BM_TrainingStepEvaluation);
 
@@ -54,7 +55,8 @@ void BM_TrainingStepFromSharedCosts(benchmark::State& state) {
   const Inputs& in = inputs();
   const auto plan = megatron_plan();
   const auto costs = xpusim::micro_batch_cost(in.model, in.system, in.job, plan);
-  for (auto _ : state) benchmark::DoNotOptimize(xpusim::finish_step(in.model, in.system, in.job, plan, costs));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(xpusim::finish_step(in.model, in.system, in.job, plan, costs));
 }
 BENCHMARK(BM_TrainingStepFromSharedCosts);
 
@@ -63,12 +65,15 @@ void BM_SearchGpt3On1024(benchmark::State& state) {
   const Inputs& in = inputs();
   int64_t evaluated = 0;
   for (auto _ : state) {
-    const auto result = xpusim::search_training(in.model, in.system, in.job, xpusim::SearchOptions{});
+    const auto result =
+        xpusim::search_training(in.model, in.system, in.job, xpusim::SearchOptions{});
     evaluated += result.evaluated;
     benchmark::DoNotOptimize(result);
   }
-  state.counters["plans"] = benchmark::Counter(static_cast<double>(evaluated) / static_cast<double>(state.iterations()));
-  state.counters["plans_per_s"] = benchmark::Counter(static_cast<double>(evaluated), benchmark::Counter::kIsRate);
+  state.counters["plans"] =
+      benchmark::Counter(static_cast<double>(evaluated) / static_cast<double>(state.iterations()));
+  state.counters["plans_per_s"] =
+      benchmark::Counter(static_cast<double>(evaluated), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SearchGpt3On1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -15,7 +15,8 @@ namespace xpusim {
 namespace {
 
 SystemSpec system(const std::string& id, int nodes) {
-  return with_nodes(load_system(id, testing::data_dir() / "systems", testing::hardware_dir()), nodes);
+  return with_nodes(load_system(id, testing::data_dir() / "systems", testing::hardware_dir()),
+                    nodes);
 }
 
 TrainingJob job(int64_t global_batch, int64_t seq_len) {
@@ -53,7 +54,9 @@ TEST(Training, OneDeviceMatchesTheCoreOperatorModel) {
   const PassCost core = cost_pass(m, one.accelerator, d, shape);
   const auto lm_head = static_cast<std::size_t>(OpKind::kLmHead);
   EXPECT_NEAR((core.time - core.by_op[lm_head].time).value(),
-              (layers + head - cost_embedding_and_head_forward(m, one.accelerator, d, shape).by_op[lm_head].time).value(),
+              (layers + head -
+               cost_embedding_and_head_forward(m, one.accelerator, d, shape).by_op[lm_head].time)
+                  .value(),
               1e-9);
   EXPECT_EQ(r.breakdown.tp_comm.value(), 0.0);
   EXPECT_EQ(r.breakdown.dp_comm.value(), 0.0);
@@ -106,7 +109,8 @@ TEST(Training, MemoryFallsAsZeroStageOrRecomputationRises) {
 TEST(Training, KorthikantiActivationFormulaForGpt) {
   // 34 s b h + 5 a s^2 b bytes per layer without parallelism; with tp and sequence
   // parallelism s b h (34 / t + 5 a s / (h t)); selective recomputation drops the s^2 term.
-  const ModelSpec m = load_model_file(testing::data_dir() / "validation/models/megatron-gpt-18.4b.json");
+  const ModelSpec m =
+      load_model_file(testing::data_dir() / "validation/models/megatron-gpt-18.4b.json");
   TrainingJob j = job(8, 2048);
   j.fused_attention = false;
   ParallelPlan p = plan(1, 1, 1, 2);
@@ -114,9 +118,11 @@ TEST(Training, KorthikantiActivationFormulaForGpt) {
   EXPECT_NEAR(layer_activation_bytes(m, j, p).value(), s * b * h * 34 + 5 * a * s * s * b, 1.0);
   p.tp = 8;
   p.sequence_parallel = true;
-  EXPECT_NEAR(layer_activation_bytes(m, j, p).value(), s * b * h * (34.0 / 8 + 5 * a * s / (h * 8)), 1.0);
+  EXPECT_NEAR(layer_activation_bytes(m, j, p).value(), s * b * h * (34.0 / 8 + 5 * a * s / (h * 8)),
+              1.0);
   p.sequence_parallel = false;
-  EXPECT_NEAR(layer_activation_bytes(m, j, p).value(), s * b * h * (10 + 24.0 / 8 + 5 * a * s / (h * 8)), 1.0);
+  EXPECT_NEAR(layer_activation_bytes(m, j, p).value(),
+              s * b * h * (10 + 24.0 / 8 + 5 * a * s / (h * 8)), 1.0);
   p.recompute = Recompute::kSelective;
   EXPECT_NEAR(layer_activation_bytes(m, j, p).value(), s * b * h * (10 + 24.0 / 8), 1.0);
 }
@@ -166,9 +172,12 @@ TEST(Training, PlanProblemsAreNamed) {
   const ModelSpec m = testing::model("llama-2-70b");
   const SystemSpec s = system("dgx-h100-superpod", 8);
   const TrainingJob j = job(256, 4096);
-  EXPECT_EQ(*plan_problem(m, s, j, plan(8, 3, 3, 1)), "tp x pp x cp x dp = 8 x 3 x 1 x 3 must equal the 64 devices");
-  EXPECT_EQ(*plan_problem(m, s, j, plan(16, 1, 4, 1)), "tp 16 exceeds the scale-up domain of 8 devices");
-  EXPECT_EQ(*plan_problem(m, s, j, plan(8, 8, 1, 3)), "the global batch 256 does not split into dp 1 x micro-batches of 3");
+  EXPECT_EQ(*plan_problem(m, s, j, plan(8, 3, 3, 1)),
+            "tp x pp x cp x dp = 8 x 3 x 1 x 3 must equal the 64 devices");
+  EXPECT_EQ(*plan_problem(m, s, j, plan(16, 1, 4, 1)),
+            "tp 16 exceeds the scale-up domain of 8 devices");
+  EXPECT_EQ(*plan_problem(m, s, j, plan(8, 8, 1, 3)),
+            "the global batch 256 does not split into dp 1 x micro-batches of 3");
   ParallelPlan p = plan(8, 8, 1, 1);
   p.vpp = 3;
   EXPECT_EQ(*plan_problem(m, s, j, p), "pp x vpp = 24 does not divide the 80 layers");
@@ -177,7 +186,8 @@ TEST(Training, PlanProblemsAreNamed) {
 TEST(PipelineSchedule, OneFOneBLastsMPlusPMinusOneSlots) {
   for (int pp : {1, 2, 4, 8}) {
     for (int64_t m : {int64_t{1}, int64_t{8}, int64_t{32}}) {
-      const PipelineSchedule s = simulate_pipeline(pp, 1, m, Seconds(1.0), Seconds(2.0), Seconds(0.0));
+      const PipelineSchedule s =
+          simulate_pipeline(pp, 1, m, Seconds(1.0), Seconds(2.0), Seconds(0.0));
       EXPECT_NEAR(s.length.value(), static_cast<double>(m + pp - 1) * 3.0, 1e-9) << pp << " " << m;
       EXPECT_EQ(s.ops.size(), static_cast<std::size_t>(2 * m * pp));
     }
@@ -189,9 +199,10 @@ TEST(PipelineSchedule, InterleavingShrinksTheBubble) {
   const int64_t m = 16;
   const double work = static_cast<double>(m) * 3.0;  // F + B per micro-batch, per stage
   for (int vpp : {2, 4}) {
-    const PipelineSchedule s = simulate_pipeline(pp, vpp, m, Seconds(1.0 / vpp), Seconds(2.0 / vpp), Seconds(0.0));
+    const PipelineSchedule s =
+        simulate_pipeline(pp, vpp, m, Seconds(1.0 / vpp), Seconds(2.0 / vpp), Seconds(0.0));
     const double bubble = s.length.value() - work;
-    EXPECT_LT(bubble, (pp - 1) * 3.0) << vpp;                 // below the 1F1B bubble
+    EXPECT_LT(bubble, (pp - 1) * 3.0) << vpp;                     // below the 1F1B bubble
     EXPECT_NEAR(bubble, (pp - 1) * 3.0 / vpp, 0.5 * 3.0) << vpp;  // near (p - 1) / v slots
   }
 }
@@ -220,7 +231,8 @@ TEST(Trace, ChromeTraceHasLanesWithoutOverlapAndTheStepsLength) {
   for (auto& [lane, spans] : lanes) {
     std::sort(spans.begin(), spans.end());
     for (std::size_t i = 1; i < spans.size(); ++i) {
-      EXPECT_LE(spans[i - 1].second, spans[i].first + 1e-6) << "overlap in lane " << lane.first << "/" << lane.second;
+      EXPECT_LE(spans[i - 1].second, spans[i].first + 1e-6)
+          << "overlap in lane " << lane.first << "/" << lane.second;
     }
   }
   EXPECT_NEAR(end / 1e6, r.step_time.value(), 0.05 * r.step_time.value());

@@ -10,15 +10,15 @@
 #include <map>
 #include <string>
 
+#include "train_command.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/infer/compare.hpp"
-#include "xpusim/validate/validation.hpp"
-#include "train_command.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/report.hpp"
 #include "xpusim/system/system.hpp"
+#include "xpusim/validate/validation.hpp"
 
 namespace fs = std::filesystem;
 using namespace xpusim;

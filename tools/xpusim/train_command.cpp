@@ -15,11 +15,14 @@ namespace xpusim::cli {
 
 namespace {
 
-[[noreturn]] void bad_flag(const char* flag, const std::string& what) { throw_input_error("command line", flag, what); }
+[[noreturn]] void bad_flag(const char* flag, const std::string& what) {
+  throw_input_error("command line", flag, what);
+}
 
 TrainingJob job_from(const TrainFlags& f) {
   TrainingJob job;
-  if (f.global_batch < 1) bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
+  if (f.global_batch < 1)
+    bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
@@ -46,11 +49,13 @@ ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
   p.micro_batch = f.micro_batch;
   p.zero_stage = f.zero;
   const auto recompute = parse_recompute(f.recompute);
-  if (!recompute) bad_flag("--recompute", fmt::format("expected none, selective or full, got '{}'", f.recompute));
+  if (!recompute)
+    bad_flag("--recompute", fmt::format("expected none, selective or full, got '{}'", f.recompute));
   p.recompute = *recompute;
   const int64_t split = static_cast<int64_t>(p.tp) * p.pp * p.cp;
   if (split < 1 || system.devices() % split != 0) {
-    bad_flag("--tp", fmt::format("tp x pp x cp = {} does not divide the {} devices of {}", split, system.devices(), system.id));
+    bad_flag("--tp", fmt::format("tp x pp x cp = {} does not divide the {} devices of {}", split,
+                                 system.devices(), system.id));
   }
   p.dp = static_cast<int>(system.devices() / split);
   return p;
@@ -65,7 +70,8 @@ void write_trace(const std::string& path, const nlohmann::json& trace) {
 }  // namespace
 
 CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
-  auto* cmd = app.add_subcommand("train", "one training step at cluster scale, or --search over parallel plans");
+  auto* cmd = app.add_subcommand(
+      "train", "one training step at cluster scale, or --search over parallel plans");
   cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
   cmd->add_option("--system", f.system, "system id or path to a YAML file")->required();
   cmd->add_option("--nodes", f.nodes, "nodes (default: the system file's)");
@@ -83,14 +89,16 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--dtype", f.dtype, "bf16|fp8");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
-  cmd->add_option("--tokens", f.tokens, "token budget: wall time, device-hours, energy and cost of the run");
+  cmd->add_option("--tokens", f.tokens,
+                  "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");
   cmd->add_flag("--search", f.search, "search every valid plan, print the best");
   cmd->add_option("--top", f.top, "plans to print with --search (default 10)");
   return cmd;
 }
 
-void run_train_command(const TrainFlags& f, const std::filesystem::path& data, const std::string& format) {
+void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
+                       const std::string& format) {
   const ModelSpec model = load_model(f.model, data / "models");
   SystemSpec system = load_system(f.system, data / "systems", data / "hardware");
   if (f.nodes != 0) system = with_nodes(system, f.nodes);
@@ -109,13 +117,15 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data, c
     const SearchResult s = search_training(model, system, job, options);
     if (json) {
       nlohmann::json array = nlohmann::json::array();
-      for (const auto& [plan, r] : s.best) array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
+      for (const auto& [plan, r] : s.best)
+        array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
       std::cout << array.dump(2) << "\n";
     } else {
       std::cout << search_text(model, system, job, s);
     }
     if (!f.trace_file.empty() && !s.best.empty()) {
-      write_trace(f.trace_file, training_trace(model, system, job, s.best.front().plan, s.best.front().result));
+      write_trace(f.trace_file,
+                  training_trace(model, system, job, s.best.front().plan, s.best.front().result));
     }
     return;
   }

@@ -32,6 +32,7 @@ struct TrainFlags {
 CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
-void run_train_command(const TrainFlags& flags, const std::filesystem::path& data, const std::string& format);
+void run_train_command(const TrainFlags& flags, const std::filesystem::path& data,
+                       const std::string& format);
 
 }  // namespace xpusim::cli

@@ -389,9 +389,12 @@ class PassBuilder {
     // included, and one for AV; the scores go through memory between them.
     const int64_t batch = shape_.sequences * s_.heads;
     const int64_t keys = static_cast<int64_t>(kv_len);
-    const Deployment activations{d_.tensor_parallel, d_.activation_dtype, d_.activation_dtype, d_.kv_dtype};
-    add(OpKind::kAttention, gemm_cost({shape_.new_tokens, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
-    add(OpKind::kAttention, gemm_cost({shape_.new_tokens, m_.v_head_dim(), keys, batch}, hw_, activations), count);
+    const Deployment activations{d_.tensor_parallel, d_.activation_dtype, d_.activation_dtype,
+                                 d_.kv_dtype};
+    add(OpKind::kAttention,
+        gemm_cost({shape_.new_tokens, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
+    add(OpKind::kAttention,
+        gemm_cost({shape_.new_tokens, m_.v_head_dim(), keys, batch}, hw_, activations), count);
     // Softmax reads and writes the scores; dropout writes its mask and output (Korthikanti
     // et al. 2022, section 4.1).
     const double scores = static_cast<double>(batch * shape_.new_tokens) * kv_len;

@@ -66,7 +66,8 @@ class ConfigReader {
     if (!has(key)) return fallback;
     const Json& v = json_[key];
     if (!v.is_number() || v.get<double>() < 0.0 || v.get<double>() > 1.0) {
-      throw_input_error(file_, key, fmt::format("expected a probability in [0, 1], got {}", v.dump()));
+      throw_input_error(file_, key,
+                        fmt::format("expected a probability in [0, 1], got {}", v.dump()));
     }
     return v.get<double>();
   }

@@ -61,7 +61,7 @@ struct ModelSpec {
   bool parallel_residual = false;  ///< attention and MLP read the same input (GPT-J, GPT-NeoX)
   bool separate_mlp_norm = true;   ///< false: one norm feeds both branches (GPT-J)
   int64_t rotary_dim = 0;          ///< dimensions rotated per head (partial RoPE), 0 when learned
-  bool dropout = false;            ///< hidden dropout in training (GPT-2 resid_pdrop, OPT dropout, ...)
+  bool dropout = false;  ///< hidden dropout in training (GPT-2 resid_pdrop, OPT dropout, ...)
 
   std::optional<MoeSpec> moe;
   std::optional<MlaSpec> mla;

@@ -427,7 +427,8 @@ std::string compare_csv(const ModelSpec&, const std::vector<CompareRow>& rows) {
 std::string validation_text(const ValidationReport& report) {
   Table table({"record", "metric", "measured", "predicted", "error", "chosen where unstated"});
   for (const auto& o : report.outcomes) {
-    table.add_row({o.id, o.metric, fmt::format("{:.4g}", o.measured), fmt::format("{:.4g}", o.predicted),
+    table.add_row({o.id, o.metric, fmt::format("{:.4g}", o.measured),
+                   fmt::format("{:.4g}", o.predicted),
                    fmt::format("{:+.1f}%", 100.0 * o.relative_error()), o.detail});
   }
   std::string out = report.title.empty() ? "" : report.title + "\n\n";
@@ -442,6 +443,5 @@ std::string validation_text(const ValidationReport& report) {
   }
   return out;
 }
-
 
 }  // namespace xpusim

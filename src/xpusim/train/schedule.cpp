@@ -41,7 +41,8 @@ std::vector<OpId> stage_order(int stage, int pp, int vpp, int64_t m) {
 
 }  // namespace
 
-PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, Seconds forward, Seconds backward, Seconds send) {
+PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, Seconds forward, Seconds backward,
+                                   Seconds send) {
   // done[stage][chunk][mb][backward] = end time, or -1 while not yet run.
   const auto index = [&](int stage, int chunk, int64_t mb, bool bwd) {
     return ((static_cast<int64_t>(stage) * vpp + chunk) * m + mb) * 2 + (bwd ? 1 : 0);
@@ -85,14 +86,16 @@ PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, Seconds forward, 
         const double end = start + (op.backward ? backward : forward).value();
         done[static_cast<std::size_t>(index(s, op.chunk, op.micro_batch, op.backward))] = end;
         free_at[static_cast<std::size_t>(s)] = end;
-        schedule.ops.push_back({s, op.chunk, op.micro_batch, op.backward, Seconds(start), Seconds(end)});
+        schedule.ops.push_back(
+            {s, op.chunk, op.micro_batch, op.backward, Seconds(start), Seconds(end)});
         schedule.length = max(schedule.length, Seconds(end));
         ++cursor;
         --remaining;
         progress = true;
       }
     }
-    if (!progress) throw Error(Error::Kind::kInternal, "pipeline schedule deadlocked (a bug in the op order)");
+    if (!progress)
+      throw Error(Error::Kind::kInternal, "pipeline schedule deadlocked (a bug in the op order)");
   }
   return schedule;
 }

@@ -30,9 +30,12 @@ class TopK {
  public:
   explicit TopK(int k) : k_(k) { items_.reserve(static_cast<std::size_t>(k) + 1); }
   void offer(const ParallelPlan& plan, const TrainingResult& result) {
-    if (static_cast<int>(items_.size()) == k_ && !(result.step_time < items_.back().result.step_time)) return;
-    const auto at = std::upper_bound(items_.begin(), items_.end(), result.step_time,
-                                     [](Seconds t, const RankedPlan& r) { return t < r.result.step_time; });
+    if (static_cast<int>(items_.size()) == k_ &&
+        !(result.step_time < items_.back().result.step_time))
+      return;
+    const auto at =
+        std::upper_bound(items_.begin(), items_.end(), result.step_time,
+                         [](Seconds t, const RankedPlan& r) { return t < r.result.step_time; });
     items_.insert(at, RankedPlan{plan, result});  // within the reserved capacity
     if (static_cast<int>(items_.size()) > k_) items_.pop_back();
   }
@@ -67,8 +70,8 @@ std::vector<Outer> outer_choices(const ModelSpec& m, const SystemSpec& sys, cons
   return out;
 }
 
-void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job, const SearchOptions& o,
-                  const Outer& outer, Worker& worker) {
+void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                  const SearchOptions& o, const Outer& outer, Worker& worker) {
   const int devices = sys.devices();
   ParallelPlan plan;
   plan.tp = outer.tp;
@@ -112,16 +115,18 @@ void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& 
 
 }  // namespace
 
-SearchResult search_training(const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
-                             const SearchOptions& options) {
+SearchResult search_training(const ModelSpec& model, const SystemSpec& system,
+                             const TrainingJob& job, const SearchOptions& options) {
   const std::vector<Outer> outers = outer_choices(model, system, job, options);
-  const unsigned threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
+  const unsigned threads =
+      options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
   std::vector<Worker> workers(threads, Worker(options.top_k));
   // Workers take outer choices in strides so that each keeps its own counters and top K.
   parallel_for(
       threads,
       [&](std::size_t w) {
-        for (std::size_t i = w; i < outers.size(); i += threads) search_outer(model, system, job, options, outers[i], workers[w]);
+        for (std::size_t i = w; i < outers.size(); i += threads)
+          search_outer(model, system, job, options, outers[i], workers[w]);
       },
       threads);
   SearchResult result;

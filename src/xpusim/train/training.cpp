@@ -4,8 +4,8 @@
 
 #include "xpusim/train/training.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "xpusim/comm/group.hpp"
 #include "xpusim/cost/operators.hpp"
@@ -14,9 +14,12 @@ namespace xpusim {
 
 std::string_view to_string(Recompute recompute) {
   switch (recompute) {
-    case Recompute::kNone: return "none";
-    case Recompute::kSelective: return "selective";
-    case Recompute::kFull: return "full";
+    case Recompute::kNone:
+      return "none";
+    case Recompute::kSelective:
+      return "selective";
+    case Recompute::kFull:
+      return "full";
   }
   return "?";
 }
@@ -75,7 +78,7 @@ Seconds backward_of(const PassCost& forward) {
   Seconds total;
   for (std::size_t i = 0; i < kOpKindCount; ++i) {
     const auto kind = static_cast<OpKind>(i);
-    const double factor = is_gemm(kind) ? kGemmBackward
+    const double factor = is_gemm(kind)                ? kGemmBackward
                           : kind == OpKind::kAttention ? kAttentionBackward
                                                        : kElementwiseBackward;
     total += forward.by_op[i].time * factor;
@@ -83,7 +86,9 @@ Seconds backward_of(const PassCost& forward) {
   return total;
 }
 
-Seconds op_time(const PassCost& pass, OpKind kind) { return pass.by_op[static_cast<std::size_t>(kind)].time; }
+Seconds op_time(const PassCost& pass, OpKind kind) {
+  return pass.by_op[static_cast<std::size_t>(kind)].time;
+}
 
 /// Layer counts by kind, as fractions of all layers (the pipeline splits them evenly).
 struct LayerMix {
@@ -93,14 +98,14 @@ struct LayerMix {
 LayerMix layer_mix(const ModelSpec& m) {
   LayerMix mix;
   for (int64_t layer = 0; layer < m.layers; ++layer) {
-    mix.share[m.layer_sliding[static_cast<std::size_t>(layer)] ? 1 : 0][m.is_moe_layer(layer) ? 1 : 0] += 1.0;
+    mix.share[m.layer_sliding[static_cast<std::size_t>(layer)] ? 1 : 0]
+             [m.is_moe_layer(layer) ? 1 : 0] += 1.0;
   }
   for (auto& row : mix.share) {
     for (double& x : row) x /= static_cast<double>(m.layers);
   }
   return mix;
 }
-
 
 Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& plan) {
   Deployment d;
@@ -166,15 +171,18 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
   if (job.overlap_tp_comm) cost.tp_comm = max(Seconds(0.0), cost.tp_comm - cost.gemm_forward);
   if (plan.cp > 1) {
     // Ring attention passes each rank's key/value chunk around the cp ranks.
-    const double kv_width = m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
-                                  : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / plan.tp) * m.head_dim);
+    const double kv_width =
+        m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
+              : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / plan.tp) * m.head_dim);
     const Bytes chunk(tokens * kv_width * act);
     cost.cp_comm = collective_time(Collective::kPointToPoint, chunk, groups.cp, sys) *
                    static_cast<double>(plan.cp - 1);
   }
   if (m.moe && plan.ep > 1) {
-    const Bytes routed(tokens * static_cast<double>(m.moe->experts_per_token) * static_cast<double>(m.hidden) * act);
-    cost.ep_comm = collective_time(Collective::kAllToAll, routed, groups.ep, sys) * (2.0 * cost.moe_share);
+    const Bytes routed(tokens * static_cast<double>(m.moe->experts_per_token) *
+                       static_cast<double>(m.hidden) * act);
+    cost.ep_comm =
+        collective_time(Collective::kAllToAll, routed, groups.ep, sys) * (2.0 * cost.moe_share);
   }
   return cost;
 }
@@ -191,14 +199,17 @@ StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
   const double layers_total = static_cast<double>(count.total - count.embedding - count.lm_head);
   double expert = 0.0;  // routed-expert weights, split over ep as well as tp
   if (m.moe) {
-    const double one = static_cast<double>((m.mlp == MlpKind::kGated ? 3 : 2) * m.hidden * m.moe->expert_ffn_dim);
+    const double one =
+        static_cast<double>((m.mlp == MlpKind::kGated ? 3 : 2) * m.hidden * m.moe->expert_ffn_dim);
     expert = one * static_cast<double>(m.moe->num_experts * m.moe_layers());
   }
   const double per_stage = ((layers_total - expert) / p.tp + expert / (p.tp * p.ep)) / p.pp;
   StageParameters s;
   s.first = per_stage + static_cast<double>(count.embedding) / p.tp;
-  s.last = per_stage + static_cast<double>(m.tied_embeddings ? count.embedding : count.lm_head) / p.tp;
-  if (p.pp == 1) s.first = s.last = per_stage + static_cast<double>(count.embedding + count.lm_head) / p.tp;
+  s.last =
+      per_stage + static_cast<double>(m.tied_embeddings ? count.embedding : count.lm_head) / p.tp;
+  if (p.pp == 1)
+    s.first = s.last = per_stage + static_cast<double>(count.embedding + count.lm_head) / p.tp;
   return s;
 }
 
@@ -207,7 +218,8 @@ TrainingMemory memory_of(const ModelSpec& m, const SystemSpec& sys, const Traini
   const double params = stage_parameters(m, p).max();
   const double dp = p.dp;
   TrainingMemory mem;
-  mem.weights = Bytes(params * (kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0)) / (p.zero_stage >= 3 ? dp : 1.0));
+  mem.weights = Bytes(params * (kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0)) /
+                      (p.zero_stage >= 3 ? dp : 1.0));
   mem.gradients = Bytes(params * kGradientBytes / (p.zero_stage >= 2 ? dp : 1.0));
   mem.optimizer_states = Bytes(params * kOptimizerBytes / (p.zero_stage >= 1 ? dp : 1.0));
 
@@ -247,15 +259,20 @@ Bytes layer_activation_bytes(const ModelSpec& m, const TrainingJob& job, const P
   const double t = p.tp;
   const double sp = p.sequence_parallel ? t : 1.0;  // tensors replicated across tp unless sp
   const double q = static_cast<double>(m.heads * m.qk_head_dim());
-  const double kv = static_cast<double>(m.kv_heads) * static_cast<double>(m.qk_head_dim() + m.v_head_dim());
+  const double kv =
+      static_cast<double>(m.kv_heads) * static_cast<double>(m.qk_head_dim() + m.v_head_dim());
   double ffn = static_cast<double>(m.ffn_dim);
-  if (m.moe) ffn = static_cast<double>(m.moe->experts_per_token * m.moe->expert_ffn_dim + m.moe->shared_experts * m.moe->shared_ffn_dim);
+  if (m.moe)
+    ffn = static_cast<double>(m.moe->experts_per_token * m.moe->expert_ffn_dim +
+                              m.moe->shared_experts * m.moe->shared_ffn_dim);
   const double gate_up = (m.mlp == MlpKind::kGated ? 2.0 : 1.0) * ffn;
-  const double dropout = m.dropout ? 1.0 : 0.0;  // a one-byte mask after attention and after the MLP
+  const double dropout =
+      m.dropout ? 1.0 : 0.0;  // a one-byte mask after attention and after the MLP
   double bytes = 0.0;
-  bytes += (2.0 * 2.0 * h + 2.0 * 2.0 * h + dropout * 2.0 * h) / sp;  // norm inputs, norm outputs, masks
+  bytes +=
+      (2.0 * 2.0 * h + 2.0 * 2.0 * h + dropout * 2.0 * h) / sp;  // norm inputs, norm outputs, masks
   bytes += 2.0 * (q + kv + q) / t;                               // q, k, v and the attention output
-  bytes += 2.0 * (gate_up + ffn) / t;                            // activation input and down-projection input
+  bytes += 2.0 * (gate_up + ffn) / t;  // activation input and down-projection input
   bytes *= s * b;
   const bool stored_scores = !job.fused_attention && p.recompute == Recompute::kNone;
   if (stored_scores) bytes += 5.0 * static_cast<double>(m.heads) * s * s * b / t;
@@ -274,50 +291,79 @@ namespace {
 /// Checks every constraint; `fail(formatter)` is called with a lambda that builds the message,
 /// so the search's fast path formats nothing.
 template <class Fail>
-bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job, const ParallelPlan& p, Fail fail) {
+bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                const ParallelPlan& p, Fail fail) {
   const int devices = sys.devices();
   if (p.tp < 1 || p.pp < 1 || p.vpp < 1 || p.cp < 1 || p.ep < 1 || p.dp < 1 || p.micro_batch < 1) {
     return fail([&] { return std::string("every degree and the micro-batch must be at least 1"); });
   }
   if (static_cast<int64_t>(p.tp) * p.pp * p.cp * p.dp != devices) {
-    return fail([&] { return fmt::format("tp x pp x cp x dp = {} x {} x {} x {} must equal the {} devices", p.tp, p.pp, p.cp, p.dp, devices); });
+    return fail([&] {
+      return fmt::format("tp x pp x cp x dp = {} x {} x {} x {} must equal the {} devices", p.tp,
+                         p.pp, p.cp, p.dp, devices);
+    });
   }
   if (p.tp > sys.scale_up.domain_devices) {
-    return fail([&] { return fmt::format("tp {} exceeds the scale-up domain of {} devices", p.tp, sys.scale_up.domain_devices); });
+    return fail([&] {
+      return fmt::format("tp {} exceeds the scale-up domain of {} devices", p.tp,
+                         sys.scale_up.domain_devices);
+    });
   }
-  if (m.heads % p.tp != 0) return fail([&] { return fmt::format("tp {} does not divide the {} attention heads", p.tp, m.heads); });
+  if (m.heads % p.tp != 0)
+    return fail(
+        [&] { return fmt::format("tp {} does not divide the {} attention heads", p.tp, m.heads); });
   if (m.kv_heads >= p.tp && m.kv_heads % p.tp != 0) {
-    return fail([&] { return fmt::format("tp {} does not divide the {} key/value heads", p.tp, m.kv_heads); });
+    return fail([&] {
+      return fmt::format("tp {} does not divide the {} key/value heads", p.tp, m.kv_heads);
+    });
   }
   const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-  if (ffn % p.tp != 0) return fail([&] { return fmt::format("tp {} does not divide the MLP width {}", p.tp, ffn); });
+  if (ffn % p.tp != 0)
+    return fail([&] { return fmt::format("tp {} does not divide the MLP width {}", p.tp, ffn); });
   if (m.layers % (static_cast<int64_t>(p.pp) * p.vpp) != 0) {
-    return fail([&] { return fmt::format("pp x vpp = {} does not divide the {} layers", p.pp * p.vpp, m.layers); });
+    return fail([&] {
+      return fmt::format("pp x vpp = {} does not divide the {} layers", p.pp * p.vpp, m.layers);
+    });
   }
-  if (p.vpp > 1 && p.pp == 1) return fail([&] { return std::string("virtual stages need pipeline parallelism (pp > 1)"); });
+  if (p.vpp > 1 && p.pp == 1)
+    return fail([&] { return std::string("virtual stages need pipeline parallelism (pp > 1)"); });
   if (p.cp > 1 && job.seq_len % (2 * p.cp) != 0) {
-    return fail([&] { return fmt::format("cp {} needs a sequence length divisible by 2 cp, got {}", p.cp, job.seq_len); });
+    return fail([&] {
+      return fmt::format("cp {} needs a sequence length divisible by 2 cp, got {}", p.cp,
+                         job.seq_len);
+    });
   }
   if (p.ep > 1 && (!m.moe || m.moe->num_experts % p.ep != 0)) {
-    return fail([&] { return fmt::format("ep {} does not divide the model's number of experts", p.ep); });
+    return fail(
+        [&] { return fmt::format("ep {} does not divide the model's number of experts", p.ep); });
   }
-  if (p.ep > 1 && (p.dp * p.cp) % p.ep != 0) return fail([&] { return fmt::format("ep {} must divide dp x cp = {}", p.ep, p.dp * p.cp); });
-  if (p.sequence_parallel && p.tp == 1) return fail([&] { return std::string("sequence parallelism needs tp > 1"); });
-  if (p.zero_stage < 0 || p.zero_stage > 3) return fail([&] { return fmt::format("ZeRO stage {} is not 0-3", p.zero_stage); });
+  if (p.ep > 1 && (p.dp * p.cp) % p.ep != 0)
+    return fail([&] { return fmt::format("ep {} must divide dp x cp = {}", p.ep, p.dp * p.cp); });
+  if (p.sequence_parallel && p.tp == 1)
+    return fail([&] { return std::string("sequence parallelism needs tp > 1"); });
+  if (p.zero_stage < 0 || p.zero_stage > 3)
+    return fail([&] { return fmt::format("ZeRO stage {} is not 0-3", p.zero_stage); });
   if (job.global_batch % (static_cast<int64_t>(p.dp) * p.micro_batch) != 0) {
-    return fail([&] { return fmt::format("the global batch {} does not split into dp {} x micro-batches of {}", job.global_batch, p.dp, p.micro_batch); });
+    return fail([&] {
+      return fmt::format("the global batch {} does not split into dp {} x micro-batches of {}",
+                         job.global_batch, p.dp, p.micro_batch);
+    });
   }
   const int64_t micro_batches = job.global_batch / (static_cast<int64_t>(p.dp) * p.micro_batch);
   if (p.vpp > 1 && micro_batches % p.pp != 0) {
-    return fail([&] { return fmt::format("the interleaved schedule needs the {} micro-batches to be a multiple of pp {}", micro_batches, p.pp); });
+    return fail([&] {
+      return fmt::format(
+          "the interleaved schedule needs the {} micro-batches to be a multiple of pp {}",
+          micro_batches, p.pp);
+    });
   }
   return true;
 }
 
 }  // namespace
 
-std::optional<std::string> plan_problem(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
-                                        const ParallelPlan& p) {
+std::optional<std::string> plan_problem(const ModelSpec& m, const SystemSpec& sys,
+                                        const TrainingJob& job, const ParallelPlan& p) {
   std::optional<std::string> why;
   check_plan(m, sys, job, p, [&](auto message) {
     why = message();
@@ -326,7 +372,8 @@ std::optional<std::string> plan_problem(const ModelSpec& m, const SystemSpec& sy
   return why;
 }
 
-bool plan_is_valid(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job, const ParallelPlan& p) {
+bool plan_is_valid(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                   const ParallelPlan& p) {
   return check_plan(m, sys, job, p, [](auto) { return false; });
 }
 
@@ -334,8 +381,8 @@ MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const
                                 const ParallelPlan& p) {
   MicroBatchCost cost;
   cost.layer = layer_cost(m, sys, job, p, place(sys, p));
-  const PassCost head = cost_embedding_and_head_forward(m, sys.accelerator, deployment_for(m, job, p),
-                                                        micro_batch_shape(job, p));
+  const PassCost head = cost_embedding_and_head_forward(
+      m, sys.accelerator, deployment_for(m, job, p), micro_batch_shape(job, p));
   cost.head_forward = head.time;
   cost.head_backward = backward_of(head);
   return cost;
@@ -359,12 +406,19 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   const Seconds head_backward = costs.head_backward;
   Seconds recompute_per_layer;
   if (p.recompute == Recompute::kFull) recompute_per_layer = layer.forward + layer.tp_comm;
-  if (p.recompute == Recompute::kSelective && !job.fused_attention) recompute_per_layer = layer.attention_forward;
+  if (p.recompute == Recompute::kSelective && !job.fused_attention)
+    recompute_per_layer = layer.attention_forward;
   const Seconds cp_exposed_f = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
-  const Seconds cp_exposed_b = max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
+  const Seconds cp_exposed_b =
+      max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
 
-  const Seconds f_stage = (layer.forward + layer.tp_comm + cp_exposed_f + layer.ep_comm) * layers_per_stage + head_forward;
-  const Seconds b_stage = (layer.backward + layer.tp_comm + cp_exposed_b + layer.ep_comm + recompute_per_layer) * layers_per_stage + head_backward;
+  const Seconds f_stage =
+      (layer.forward + layer.tp_comm + cp_exposed_f + layer.ep_comm) * layers_per_stage +
+      head_forward;
+  const Seconds b_stage =
+      (layer.backward + layer.tp_comm + cp_exposed_b + layer.ep_comm + recompute_per_layer) *
+          layers_per_stage +
+      head_backward;
 
   TrainingResult r;
   r.micro_batches = micro_batches;
@@ -381,7 +435,8 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
     // Activations (split across tp by Megatron's scatter/gather) cross each stage boundary
     // once forward and once backward per micro-batch and model chunk.
     const PassShape shape = micro_batch_shape(job, p);
-    const Bytes boundary(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) * 2.0 / p.tp);
+    const Bytes boundary(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) * 2.0 /
+                         p.tp);
     const Seconds send = collective_time(Collective::kPointToPoint, boundary, groups.pp, sys);
     bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0));
   }
@@ -391,23 +446,30 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   const StageParameters params = stage_parameters(m, p);
   const Bytes grads(params.max() * kGradientBytes);
   Seconds dp_time = collective_time(Collective::kAllReduce, grads, groups.dp, sys);
-  if (p.zero_stage >= 3) dp_time += collective_time(Collective::kAllGather, Bytes(params.max() * kWeightBytes), groups.dp, sys) * 2.0;
+  if (p.zero_stage >= 3)
+    dp_time += collective_time(Collective::kAllGather, Bytes(params.max() * kWeightBytes),
+                               groups.dp, sys) *
+               2.0;
   const Seconds hidden_under = job.overlap_dp_comm ? b_stage : Seconds(0.0);
   bd.dp_comm = max(Seconds(0.0), dp_time - hidden_under);
   const double owned = params.max() / (p.zero_stage >= 1 ? p.dp : 1);
   const AcceleratorSpec& hw = sys.accelerator;
-  bd.optimizer = Bytes(owned * kAdamBytesPerParameter) / (hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction);
+  bd.optimizer = Bytes(owned * kAdamBytesPerParameter) /
+                 (hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction);
 
-  r.step_time = (f_stage + b_stage) * mb + bd.pipeline_bubble + bd.pp_comm + bd.dp_comm + bd.optimizer;
+  r.step_time =
+      (f_stage + b_stage) * mb + bd.pipeline_bubble + bd.pp_comm + bd.dp_comm + bd.optimizer;
   const double tokens = static_cast<double>(job.global_batch * job.seq_len);
   r.tokens_per_s = tokens / r.step_time.value();
   // PaLM (Chowdhery et al. 2022, appendix B): 6N + 12 L H Q T per token, attention over the
   // full sequence, i.e. 3x the forward FLOPs at T attended tokens.
-  r.model_flops_per_step = 3.0 * forward_flops_per_token(m, static_cast<double>(job.seq_len)) * tokens;
+  r.model_flops_per_step =
+      3.0 * forward_flops_per_token(m, static_cast<double>(job.seq_len)) * tokens;
   double repeated = 0.0;
   if (p.recompute == Recompute::kFull) repeated = r.model_flops_per_step / 3.0;
   if (p.recompute == Recompute::kSelective) {
-    const double attention = forward_flops_per_token(m, static_cast<double>(job.seq_len)) - forward_flops_per_token(m, 0.0);
+    const double attention = forward_flops_per_token(m, static_cast<double>(job.seq_len)) -
+                             forward_flops_per_token(m, 0.0);
     repeated = attention * tokens;
   }
   r.hardware_flops_per_step = r.model_flops_per_step + repeated;

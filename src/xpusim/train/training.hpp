@@ -44,16 +44,16 @@ struct TrainingJob {
 
 /// Where the time of a step goes, per device, on the slowest pipeline stage.
 struct StepBreakdown {
-  Seconds forward;         ///< compute of the forward passes (all micro-batches)
-  Seconds backward;        ///< compute of the backward passes
-  Seconds recompute;       ///< forward work repeated in the backward pass
-  Seconds tp_comm;         ///< exposed tensor/sequence-parallel collectives
-  Seconds cp_comm;         ///< exposed ring-attention key/value exchange
-  Seconds ep_comm;         ///< expert-parallel all-to-all (dispatch and combine)
-  Seconds pp_comm;         ///< pipeline point-to-point sends on the critical path
-  Seconds pipeline_bubble; ///< idle time of the pipeline fill and drain
-  Seconds dp_comm;         ///< exposed gradient reduction / ZeRO gathers
-  Seconds optimizer;       ///< Adam update of the parameters this device owns
+  Seconds forward;          ///< compute of the forward passes (all micro-batches)
+  Seconds backward;         ///< compute of the backward passes
+  Seconds recompute;        ///< forward work repeated in the backward pass
+  Seconds tp_comm;          ///< exposed tensor/sequence-parallel collectives
+  Seconds cp_comm;          ///< exposed ring-attention key/value exchange
+  Seconds ep_comm;          ///< expert-parallel all-to-all (dispatch and combine)
+  Seconds pp_comm;          ///< pipeline point-to-point sends on the critical path
+  Seconds pipeline_bubble;  ///< idle time of the pipeline fill and drain
+  Seconds dp_comm;          ///< exposed gradient reduction / ZeRO gathers
+  Seconds optimizer;        ///< Adam update of the parameters this device owns
 };
 
 struct TrainingMemory {
@@ -71,9 +71,9 @@ struct TrainingMemory {
 struct TrainingResult {
   Seconds step_time;
   StepBreakdown breakdown;
-  double tokens_per_s = 0.0;              ///< all devices together
-  double model_flops_per_step = 0.0;      ///< PaLM convention: 6N + 12 L H Q T per token
-  double hardware_flops_per_step = 0.0;   ///< model FLOPs plus recomputation
+  double tokens_per_s = 0.0;             ///< all devices together
+  double model_flops_per_step = 0.0;     ///< PaLM convention: 6N + 12 L H Q T per token
+  double hardware_flops_per_step = 0.0;  ///< model FLOPs plus recomputation
   double model_tflops_per_device = 0.0;
   double mfu = 0.0;
   double hfu = 0.0;
@@ -116,14 +116,15 @@ struct LayerCost {
 
 struct MicroBatchCost {
   LayerCost layer;
-  Seconds head_forward;   ///< embedding, final norm, LM head
+  Seconds head_forward;  ///< embedding, final norm, LM head
   Seconds head_backward;
 };
 
 [[nodiscard]] MicroBatchCost micro_batch_cost(const ModelSpec& model, const SystemSpec& system,
                                               const TrainingJob& job, const ParallelPlan& plan);
 
-/// The step of `plan` given its micro-batch costs; evaluate_training = finish_step(micro_batch_cost).
+/// The step of `plan` given its micro-batch costs; evaluate_training =
+/// finish_step(micro_batch_cost).
 [[nodiscard]] TrainingResult finish_step(const ModelSpec& model, const SystemSpec& system,
                                          const TrainingJob& job, const ParallelPlan& plan,
                                          const MicroBatchCost& costs);

@@ -8,8 +8,8 @@
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/hw/catalog.hpp"
-#include "xpusim/model/catalog.hpp"
 #include "xpusim/infer/inference.hpp"
+#include "xpusim/model/catalog.hpp"
 
 namespace xpusim {
 

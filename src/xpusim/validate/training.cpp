@@ -74,7 +74,8 @@ ValidationReport validate_training(const std::filesystem::path& data_dir) {
     }
     const Json& x = record.at("xpusim");
     const ModelSpec model = load_model_file(data_dir / field<std::string>(x, "model", where));
-    const SystemSpec system = with_nodes(load_system(field<std::string>(x, "system", where), data_dir / "systems", data_dir / "hardware"),
+    const SystemSpec system = with_nodes(load_system(field<std::string>(x, "system", where),
+                                                     data_dir / "systems", data_dir / "hardware"),
                                          field<int>(x, "nodes", where));
     TrainingJob job;
     job.global_batch = field<int64_t>(x, "global_batch", where);
@@ -91,7 +92,8 @@ ValidationReport validate_training(const std::filesystem::path& data_dir) {
     const auto recompute = parse_recompute(field<std::string>(x, "recompute", where));
     if (!recompute) throw_input_error(where, "recompute", "expected none, selective or full");
     plan.recompute = *recompute;
-    const auto micro_batches = field<std::vector<int64_t>>(x.at("search"), "micro_batch", where + ".search");
+    const auto micro_batches =
+        field<std::vector<int64_t>>(x.at("search"), "micro_batch", where + ".search");
     const Best best = best_plan(model, system, job, plan, micro_batches);
     ValidationOutcome outcome;
     outcome.id = id;
