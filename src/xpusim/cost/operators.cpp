@@ -178,14 +178,14 @@ Sharded shard(const ModelSpec& m, int tp) {
 class PassBuilder {
  public:
   PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d,
-              const PassShape& shape, bool with_comm = true)
+              const IterationShape& shape, bool with_comm = true)
       : with_comm_(with_comm),
         m_(m),
         hw_(hw),
         d_(d),
         shape_(shape),
         s_(shard(m, d.tensor_parallel)),
-        tokens_(shape.sequences * shape.new_tokens),
+        tokens_(shape.new_tokens),
         act_bytes_(bytes_per_element(d.activation_dtype)) {
     link_.bandwidth = hw.scale_up_bandwidth;
     link_.efficiency = hw.efficiency.scale_up_bandwidth_fraction;
@@ -221,8 +221,8 @@ class PassBuilder {
     elementwise(OpKind::kNorm, 2.0 * static_cast<double>(tokens_ * m_.hidden) * act_bytes_,
                 5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
     // Logits are needed for the last position of each sequence only.
-    gemm(OpKind::kLmHead, {shape_.sequences, s_.vocab, m_.hidden, 1}, 1.0);
-    all_gather(Bytes(static_cast<double>(shape_.sequences * m_.vocab) * 4.0), 1.0);
+    gemm(OpKind::kLmHead, {std::max<int64_t>(1, shape_.sampled), s_.vocab, m_.hidden, 1}, 1.0);
+    all_gather(Bytes(static_cast<double>(shape_.sampled * m_.vocab) * 4.0), 1.0);
     return cost_;
   }
 
@@ -334,22 +334,9 @@ class PassBuilder {
          {tokens_, s_.heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank, 1}, count);
   }
 
-  /// Sum over the new tokens of the number of tokens each attends to (causal, window-capped).
-  double attended_sum(bool sliding) const {
-    const double c = static_cast<double>(shape_.context);
-    const double n = static_cast<double>(shape_.new_tokens);
-    const double full = n * c + n * (n + 1.0) / 2.0;  // sum_{i=1..n} (c + i)
-    if (!sliding) return full;
-    const double w = static_cast<double>(m_.sliding_window);
-    // Tokens i with c + i <= w attend to c + i; the rest to w.
-    const double uncapped = std::clamp(w - c, 0.0, n);
-    return uncapped * c + uncapped * (uncapped + 1.0) / 2.0 + (n - uncapped) * w;
-  }
-
   void attention(bool sliding, double count) {
-    const double seqs = static_cast<double>(shape_.sequences);
-    const double attended = seqs * attended_sum(sliding);
-    const bool decode = shape_.new_tokens == 1;
+    const double attended = sliding ? shape_.attended_sliding : shape_.attended_full;
+    const bool decode = shape_.all_decode;
     // Flash-decoding on MLA multiplies in the compressed latent (absorbed weights);
     // prefill expands keys and values to per-head vectors.
     const double width =
@@ -357,19 +344,19 @@ class PassBuilder {
                          : static_cast<double>(m_.qk_head_dim() + m_.v_head_dim());
     const double flops = 2.0 * static_cast<double>(s_.heads) * width * attended;
 
-    double kv_len = static_cast<double>(shape_.context + shape_.new_tokens);
-    if (sliding) kv_len = std::min(kv_len, static_cast<double>(m_.sliding_window));
+    const double kv_read = sliding ? shape_.kv_sliding : shape_.kv_full;
     const double kv_per_token =
         m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
                : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
     const double kv_bytes = bytes_per_element(d_.kv_dtype);
     const double qo =
         static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
-    const double bytes = seqs * kv_len * kv_per_token * kv_bytes +
+    const double bytes = kv_read * kv_per_token * kv_bytes +
                          static_cast<double>(tokens_) * kv_per_token * kv_bytes + qo;
 
     if (!d_.fused_attention) {
-      unfused_attention(kv_len, count);
+      unfused_attention(kv_read / static_cast<double>(std::max<int64_t>(1, shape_.sequences)),
+                        count);
       return;
     }
     const FlopsPerSecond peak = hw_.peak(d_.activation_dtype).value_or(*hw_.peak(DType::kBf16));
@@ -387,17 +374,19 @@ class PassBuilder {
   void unfused_attention(double kv_len, double count) {
     // One batched GEMM per (sequence, head) for QK^T over every (query, key) pair, masked ones
     // included, and one for AV; the scores go through memory between them.
+    // The unfused path serves uniform batches (training): every sequence has the same shape.
+    const int64_t per_sequence = shape_.new_tokens / std::max<int64_t>(1, shape_.sequences);
     const int64_t batch = shape_.sequences * s_.heads;
     const int64_t keys = static_cast<int64_t>(kv_len);
     const Deployment activations{d_.tensor_parallel, d_.activation_dtype, d_.activation_dtype,
                                  d_.kv_dtype};
     add(OpKind::kAttention,
-        gemm_cost({shape_.new_tokens, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
+        gemm_cost({per_sequence, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
     add(OpKind::kAttention,
-        gemm_cost({shape_.new_tokens, m_.v_head_dim(), keys, batch}, hw_, activations), count);
+        gemm_cost({per_sequence, m_.v_head_dim(), keys, batch}, hw_, activations), count);
     // Softmax reads and writes the scores; dropout writes its mask and output (Korthikanti
     // et al. 2022, section 4.1).
-    const double scores = static_cast<double>(batch * shape_.new_tokens) * kv_len;
+    const double scores = static_cast<double>(batch * per_sequence) * kv_len;
     const double softmax_bytes = scores * (3.0 * act_bytes_ + 1.0);
     elementwise(OpKind::kAttention, softmax_bytes, 5.0 * scores, count);
   }
@@ -441,7 +430,7 @@ class PassBuilder {
   const ModelSpec& m_;
   const AcceleratorSpec& hw_;
   const Deployment& d_;
-  const PassShape& shape_;
+  const IterationShape& shape_;
   Sharded s_;
   int64_t tokens_;
   double act_bytes_;
@@ -451,20 +440,60 @@ class PassBuilder {
 
 }  // namespace
 
+void IterationShape::add(const ModelSpec& model, int64_t added, int64_t context, bool emits) {
+  const double c = static_cast<double>(context);
+  const double n = static_cast<double>(added);
+  sequences += 1;
+  new_tokens += added;
+  sampled += emits ? 1 : 0;
+  all_decode = all_decode && added == 1;
+  attended_full += n * c + n * (n + 1.0) / 2.0;  // sum_{i=1..n} (c + i)
+  kv_full += c + n;
+  if (model.sliding_window > 0) {
+    const double w = static_cast<double>(model.sliding_window);
+    // Tokens i with c + i <= w attend to c + i; the rest to w.
+    const double uncapped = std::clamp(w - c, 0.0, n);
+    attended_sliding += uncapped * c + uncapped * (uncapped + 1.0) / 2.0 + (n - uncapped) * w;
+    kv_sliding += std::min(c + n, w);
+  }
+}
+
+IterationShape IterationShape::uniform(const ModelSpec& model, const PassShape& shape) {
+  IterationShape one;
+  one.add(model, shape.new_tokens, shape.context);
+  const double k = static_cast<double>(shape.sequences);
+  one.sequences = shape.sequences;
+  one.new_tokens *= shape.sequences;
+  one.sampled = shape.sequences;
+  one.attended_full *= k;
+  one.attended_sliding *= k;
+  one.kv_full *= k;
+  one.kv_sliding *= k;
+  return one;
+}
+
+PassCost cost_iteration(const ModelSpec& model, const AcceleratorSpec& hw,
+                        const Deployment& deployment, const IterationShape& batch) {
+  return PassBuilder(model, hw, deployment, batch).build();
+}
+
 PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& deployment,
                    const PassShape& shape) {
-  return PassBuilder(model, hw, deployment, shape).build();
+  return cost_iteration(model, hw, deployment, IterationShape::uniform(model, shape));
 }
 
 PassCost cost_layer_forward(const ModelSpec& model, const AcceleratorSpec& hw,
                             const Deployment& deployment, const PassShape& shape, bool sliding,
                             bool moe) {
-  return PassBuilder(model, hw, deployment, shape, /*with_comm=*/false).build_layer(sliding, moe);
+  const IterationShape batch = IterationShape::uniform(model, shape);
+  return PassBuilder(model, hw, deployment, batch, /*with_comm=*/false).build_layer(sliding, moe);
 }
 
 PassCost cost_embedding_and_head_forward(const ModelSpec& model, const AcceleratorSpec& hw,
                                          const Deployment& deployment, const PassShape& shape) {
-  return PassBuilder(model, hw, deployment, shape, /*with_comm=*/false).build_embedding_and_head();
+  IterationShape batch = IterationShape::uniform(model, shape);
+  batch.sampled = batch.new_tokens;  // the loss needs logits at every position
+  return PassBuilder(model, hw, deployment, batch, /*with_comm=*/false).build_embedding_and_head();
 }
 
 }  // namespace xpusim

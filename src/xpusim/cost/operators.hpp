@@ -62,6 +62,25 @@ struct PassShape {
   int64_t context = 0;
 };
 
+/// A batch of sequences in one forward pass, each adding new tokens after the tokens already in
+/// its KV cache: mixed prefill chunks and decode steps, as continuous batching runs them. Kept as
+/// the sums the cost model needs, so that adding a sequence is O(1).
+struct IterationShape {
+  int64_t sequences = 0;
+  int64_t new_tokens = 0;         ///< summed over the sequences
+  int64_t sampled = 0;            ///< sequences that produce a token (rows of the LM head)
+  double attended_full = 0.0;     ///< sum over new tokens of the tokens each attends to
+  double attended_sliding = 0.0;  ///< the same in sliding-window layers (window-capped)
+  double kv_full = 0.0;           ///< sum over sequences of the tokens whose keys/values are read
+  double kv_sliding = 0.0;        ///< the same, window-capped
+  bool all_decode = true;         ///< every sequence adds exactly one token
+
+  /// Adds a sequence with `new_tokens` after `context` cached tokens; `sampled`: it emits a token.
+  void add(const ModelSpec& model, int64_t new_tokens, int64_t context, bool sampled = true);
+  /// `shape.sequences` identical sequences, in O(1).
+  [[nodiscard]] static IterationShape uniform(const ModelSpec& model, const PassShape& shape);
+};
+
 struct OpTotals {
   Seconds time;
   Flops flops;
@@ -82,6 +101,10 @@ struct PassCost {
 /// Times one forward pass on one device of a tensor-parallel group. Allocates nothing.
 [[nodiscard]] PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw,
                                  const Deployment& deployment, const PassShape& shape);
+
+/// Times one iteration of a batch of mixed sequences (the serving simulator's step).
+[[nodiscard]] PassCost cost_iteration(const ModelSpec& model, const AcceleratorSpec& hw,
+                                      const Deployment& deployment, const IterationShape& batch);
 
 /// The forward pass of one transformer layer (sliding-window or not, MoE or dense MLP) on one
 /// device, without its tensor-parallel communication, which the caller places on its fabric.
