@@ -18,7 +18,8 @@ enum class Collective { kAllReduce, kReduceScatter, kAllGather, kAllToAll, kPoin
 struct GroupPlacement {
   int ranks = 1;
   int ranks_per_domain = 1;
-  bool same_rail = true;  ///< on a rail-optimized network, members share local ranks (DP, PP groups)
+  bool same_rail =
+      true;  ///< on a rail-optimized network, members share local ranks (DP, PP groups)
 };
 
 /// Time of one collective. `bytes` is, per rank: the buffer for all-reduce, the input for

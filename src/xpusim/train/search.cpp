@@ -94,6 +94,9 @@ void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& 
     for (int vpp = 1; vpp <= max_vpp; ++vpp) {
       plan.vpp = vpp;
       for (Recompute rc : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
+        // With FlashAttention, selective recomputation is what the attention kernel already
+        // does: the plan would repeat `none` exactly.
+        if (rc == Recompute::kSelective && job.fused_attention) continue;
         plan.recompute = rc;
         for (int zero = 0; zero <= 3; ++zero) {
           plan.zero_stage = zero;
