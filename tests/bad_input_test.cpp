@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/infer/inference.hpp"
@@ -40,54 +41,10 @@ fs::path bad_dir() {
   return fs::path(XPUSIM_TEST_DATADIR) / "bad";
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const fs::path& file, const std::string& text) {
-  std::ofstream out(file);
-  out << text;
-}
-
-/// A fresh directory under the system's temporary directory, removed with its contents.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("xpusim-bad-input-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-/// The message of the xpusim::Error that `action` throws, which must be an input or not-found
-/// error (exit status 2), never an internal one; "(no error)" when it throws none.
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_NE(e.kind(), Error::Kind::kInternal) << e.what();
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an xpusim::Error: " << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
+using testing::read_text;
+using testing::ScratchDir;
+using testing::write_text;
 
 /// Asserts that `statement` throws xpusim::Error with exactly the message `expected`.
 #define EXPECT_INPUT_ERROR(statement, expected)          \

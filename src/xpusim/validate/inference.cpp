@@ -1,3 +1,4 @@
+#include "xpusim/validate/record_fields.hpp"
 #include "xpusim/validate/validation.hpp"
 
 #include <fmt/format.h>
@@ -17,18 +18,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-template <class T>
-T field(const Json& block, const char* key, const std::string& where) {
-  if (!block.contains(key)) throw_input_error(where, key, "missing (required)");
-  try {
-    return block.at(key).get<T>();
-  } catch (const Json::exception&) {
-    throw_input_error(where, key, "has the wrong type: " + block.at(key).dump());
-  }
-}
-
 DType dtype_field(const Json& block, const char* key, const std::string& where) {
-  const auto name = field<std::string>(block, key, where);
+  const auto name = record_field<std::string>(block, key, where);
   const auto dtype = parse_dtype(name);
   if (!dtype) throw_input_error(where, key, "unknown data type '" + name + "'");
   return *dtype;
@@ -72,25 +63,27 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     }
     const std::string where = fmt::format("{}: records[{}].xpusim", file.string(), id);
     const Json& x = record.at("xpusim");
-    const ModelSpec model = load_model(field<std::string>(x, "model", where), data_dir / "models");
+    const ModelSpec model =
+        load_model(record_field<std::string>(x, "model", where), data_dir / "models");
     const AcceleratorSpec hw =
-        load_accelerator(field<std::string>(x, "hw", where), data_dir / "hardware");
+        load_accelerator(record_field<std::string>(x, "hw", where), data_dir / "hardware");
     InferenceRequest request;
-    request.devices = field<int>(x, "devices", where);
-    request.batch = field<int64_t>(x, "batch", where);
-    request.input_len = field<int64_t>(x, "input_len", where);
-    request.output_len = field<int64_t>(x, "output_len", where);
+    request.devices = record_field<int>(x, "devices", where);
+    request.batch = record_field<int64_t>(x, "batch", where);
+    request.input_len = record_field<int64_t>(x, "input_len", where);
+    request.output_len = record_field<int64_t>(x, "output_len", where);
     request.weight_dtype = dtype_field(x, "weight_dtype", where);
     request.kv_dtype = dtype_field(x, "kv_dtype", where);
     if (x.contains("weight_group_size"))
-      request.weight_group_size = field<int>(x, "weight_group_size", where);
-    if (x.contains("fused_gate_up")) request.fused_gate_up = field<bool>(x, "fused_gate_up", where);
+      request.weight_group_size = record_field<int>(x, "weight_group_size", where);
+    if (x.contains("fused_gate_up"))
+      request.fused_gate_up = record_field<bool>(x, "fused_gate_up", where);
     validate_request(model, hw, request);
     const InferenceResult result = estimate_inference(model, hw, request, economics);
     ValidationOutcome outcome;
     outcome.id = id;
-    outcome.metric = field<std::string>(x, "metric", where);
-    outcome.measured = field<double>(x, "measured_s", where);
+    outcome.metric = record_field<std::string>(x, "metric", where);
+    outcome.measured = record_field<double>(x, "measured_s", where);
     if (outcome.metric == "ttft_s") {
       outcome.predicted = result.ttft.value();
     } else if (outcome.metric == "tpot_s") {

@@ -10,6 +10,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/train/training.hpp"
+#include "xpusim/validate/record_fields.hpp"
 #include "xpusim/validate/validation.hpp"
 
 namespace xpusim {
@@ -17,16 +18,6 @@ namespace xpusim {
 namespace {
 
 using Json = nlohmann::json;
-
-template <class T>
-T field(const Json& block, const char* key, const std::string& where) {
-  if (!block.contains(key)) throw_input_error(where, key, "missing (required)");
-  try {
-    return block.at(key).get<T>();
-  } catch (const Json::exception&) {
-    throw_input_error(where, key, "has the wrong type: " + block.at(key).dump());
-  }
-}
 
 struct Best {
   ParallelPlan plan;
@@ -73,32 +64,33 @@ ValidationReport validate_training(const std::filesystem::path& data_dir) {
       continue;
     }
     const Json& x = record.at("xpusim");
-    const ModelSpec model = load_model_file(data_dir / field<std::string>(x, "model", where));
-    const SystemSpec system = with_nodes(load_system(field<std::string>(x, "system", where),
+    const ModelSpec model =
+        load_model_file(data_dir / record_field<std::string>(x, "model", where));
+    const SystemSpec system = with_nodes(load_system(record_field<std::string>(x, "system", where),
                                                      data_dir / "systems", data_dir / "hardware"),
-                                         field<int>(x, "nodes", where));
+                                         record_field<int>(x, "nodes", where));
     TrainingJob job;
-    job.global_batch = field<int64_t>(x, "global_batch", where);
-    job.seq_len = field<int64_t>(x, "seq_len", where);
-    job.fused_attention = field<bool>(x, "fused_attention", where);
-    job.overlap_dp_comm = field<bool>(x, "overlap_dp_comm", where);
-    const auto dtype = parse_dtype(field<std::string>(x, "dtype", where));
+    job.global_batch = record_field<int64_t>(x, "global_batch", where);
+    job.seq_len = record_field<int64_t>(x, "seq_len", where);
+    job.fused_attention = record_field<bool>(x, "fused_attention", where);
+    job.overlap_dp_comm = record_field<bool>(x, "overlap_dp_comm", where);
+    const auto dtype = parse_dtype(record_field<std::string>(x, "dtype", where));
     if (!dtype) throw_input_error(where, "dtype", "unknown data type");
     job.dtype = *dtype;
     ParallelPlan plan;
-    plan.tp = field<int>(x, "tp", where);
-    plan.pp = field<int>(x, "pp", where);
+    plan.tp = record_field<int>(x, "tp", where);
+    plan.pp = record_field<int>(x, "pp", where);
     plan.dp = system.devices() / (plan.tp * plan.pp);
-    const auto recompute = parse_recompute(field<std::string>(x, "recompute", where));
+    const auto recompute = parse_recompute(record_field<std::string>(x, "recompute", where));
     if (!recompute) throw_input_error(where, "recompute", "expected none, selective or full");
     plan.recompute = *recompute;
     const auto micro_batches =
-        field<std::vector<int64_t>>(x.at("search"), "micro_batch", where + ".search");
+        record_field<std::vector<int64_t>>(x.at("search"), "micro_batch", where + ".search");
     const Best best = best_plan(model, system, job, plan, micro_batches);
     ValidationOutcome outcome;
     outcome.id = id;
-    outcome.metric = field<std::string>(x, "metric", where);
-    outcome.measured = field<double>(x, "measured", where);
+    outcome.metric = record_field<std::string>(x, "metric", where);
+    outcome.measured = record_field<double>(x, "measured", where);
     if (!best.found) {
       outcome.predicted = 0.0;
       outcome.detail = "no plan fits";
