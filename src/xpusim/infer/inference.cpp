@@ -136,25 +136,42 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
     fail("--weight-group-size", fmt::format("expected at least 1, got {}", r.weight_group_size));
 }
 
-MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const InferenceRequest& r) {
-  const Deployment d = deployment_for(r);
+Bytes weight_bytes_per_device(const ModelSpec& m, const Deployment& d) {
   const ParameterCount params = count_parameters(m);
   const double act = bytes_per_element(d.activation_dtype);
   const double replicated = replicated_params(m);
+  const int tp = d.tensor_parallel;
   // Matrix-multiply weights (the LM head included) in the weight format, sharded; the
   // embedding table in the activation format, sharded by vocabulary; norms and routers whole.
   const double sharded = static_cast<double>(params.total - params.embedding) - replicated;
-  MemoryUse use;
-  use.weights = Bytes(sharded / r.devices * weight_bytes_per_element(d) +
-                      static_cast<double>(params.embedding) / r.devices * act + replicated * act);
-  use.kv_cache = Bytes(static_cast<double>(r.batch) *
-                       kv_elements_per_device(m, r.devices, r.input_len + r.output_len) *
-                       bytes_per_element(d.kv_dtype));
-  const double chunk = static_cast<double>(std::min(r.batch * r.input_len, kPrefillChunkTokens));
+  return Bytes(sharded / tp * weight_bytes_per_element(d) +
+               static_cast<double>(params.embedding) / tp * act + replicated * act);
+}
+
+Bytes kv_bytes_per_device(const ModelSpec& m, const Deployment& d, int64_t context) {
+  return Bytes(kv_elements_per_device(m, d.tensor_parallel, context) *
+               bytes_per_element(d.kv_dtype));
+}
+
+Bytes activation_bytes_per_device(const ModelSpec& m, const Deployment& d, int64_t tokens,
+                                  int64_t sequences) {
   const double logits =
-      static_cast<double>(r.batch) * static_cast<double>(m.vocab) / r.devices * 4.0;
-  use.activations = Bytes(chunk * activation_bytes_per_token(m, d) + logits);
-  use.workspace = Bytes(kWorkspaceBytes);
+      static_cast<double>(sequences) * static_cast<double>(m.vocab) / d.tensor_parallel * 4.0;
+  return Bytes(static_cast<double>(tokens) * activation_bytes_per_token(m, d) + logits);
+}
+
+Bytes workspace_bytes_per_device() {
+  return Bytes(kWorkspaceBytes);
+}
+
+MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const InferenceRequest& r) {
+  const Deployment d = deployment_for(r);
+  MemoryUse use;
+  use.weights = weight_bytes_per_device(m, d);
+  use.kv_cache = kv_bytes_per_device(m, d, r.input_len + r.output_len) * static_cast<double>(r.batch);
+  use.activations = activation_bytes_per_device(
+      m, d, std::min(r.batch * r.input_len, kPrefillChunkTokens), r.batch);
+  use.workspace = workspace_bytes_per_device();
   return use;
 }
 

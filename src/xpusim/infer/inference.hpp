@@ -62,6 +62,23 @@ void validate_request(const ModelSpec& model, const AcceleratorSpec& hw,
 [[nodiscard]] MemoryUse memory_per_device(const ModelSpec& model, const AcceleratorSpec& hw,
                                           const InferenceRequest& request);
 
+/// Weight bytes one device of a tensor-parallel group holds (the whole model, all layers).
+[[nodiscard]] Bytes weight_bytes_per_device(const ModelSpec& model, const Deployment& deployment);
+
+/// KV-cache bytes one device of a tensor-parallel group holds for one sequence of `context`
+/// tokens (all layers; sliding-window layers hold at most their window).
+[[nodiscard]] Bytes kv_bytes_per_device(const ModelSpec& model, const Deployment& deployment,
+                                        int64_t context);
+
+/// Activation bytes one device needs for a prefill step of `tokens` tokens that samples
+/// `sequences` rows of logits (fp32).
+[[nodiscard]] Bytes activation_bytes_per_device(const ModelSpec& model,
+                                                const Deployment& deployment, int64_t tokens,
+                                                int64_t sequences);
+
+/// CUDA/ROCm context, GEMM library workspace and collective buffers per device (estimate).
+[[nodiscard]] Bytes workspace_bytes_per_device();
+
 /// Largest batch whose memory fits the device (0 when none does).
 [[nodiscard]] int64_t max_batch_that_fits(const ModelSpec& model, const AcceleratorSpec& hw,
                                           const InferenceRequest& request);

@@ -60,6 +60,7 @@ Json training_json(const ModelSpec& model, const SystemSpec& system, const Train
             {"hfu", r.hfu},
             {"memory_per_device_bytes", r.memory.total().value()},
             {"memory_capacity_per_device_bytes", r.memory_capacity.value()},
+            {"memory_margin_bytes", (r.memory_capacity - r.memory.total()).value()},
             {"memory_breakdown_bytes",
              {{"weights", r.memory.weights.value()},
               {"gradients", r.memory.gradients.value()},
@@ -93,9 +94,11 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
   out += fmt::format("  throughput       {:10.0f} tokens/s\n", r.tokens_per_s);
   out += fmt::format("  model TFLOP/s    {:10.1f} per device, MFU {:.1f}%, HFU {:.1f}%\n",
                      r.model_tflops_per_device, 100 * r.mfu, 100 * r.hfu);
-  out += fmt::format("  memory           {:10.1f} GB per device of {:.1f} GB -> {}\n",
-                     r.memory.total().value() / 1e9, r.memory_capacity.value() / 1e9,
-                     r.fits ? "fits" : "DOES NOT FIT");
+  const double margin_gb = (r.memory_capacity - r.memory.total()).value() / 1e9;
+  out += fmt::format(
+      "  memory           {:10.1f} GB per device of {:.1f} GB -> {} (margin {:+.1f} GB)\n",
+      r.memory.total().value() / 1e9, r.memory_capacity.value() / 1e9,
+      r.fits ? "fits" : "DOES NOT FIT", margin_gb);
   Table parts({"step breakdown", "seconds", "share"});
   for (const auto& [key, value] : breakdown_items(r.breakdown)) {
     parts.add_row({key, fmt::format("{:.4f}", value.value()),
