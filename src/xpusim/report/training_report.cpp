@@ -130,6 +130,16 @@ std::string search_text(const ModelSpec& model, const SystemSpec& system, const 
       "{}:\n\n",
       model.id, system.id, system.devices(), system.accelerator.id, job.global_batch, job.seq_len,
       s.evaluated, s.fitting, s.best.size());
+  if (s.best.empty()) {
+    return out +
+           (s.evaluated == 0
+                ? "No valid plan: tp x pp x cp x dp must equal the devices, with tp within the "
+                  "scale-up domain dividing the heads, pp dividing the layers and dp x "
+                  "micro-batch dividing the global batch. Try another --nodes or "
+                  "--global-batch.\n"
+                : "None of the valid plans fits in memory: try more devices or a shorter "
+                  "sequence.\n");
+  }
   Table table(
       {"#", "plan", "step s", "tokens/s", "MFU", "HFU", "GB/device", "bubble s", "exposed comm s"});
   int rank = 0;

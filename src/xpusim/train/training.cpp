@@ -243,6 +243,11 @@ TrainingMemory memory_of(const ModelSpec& m, const SystemSpec& sys, const Traini
   const double logits = tokens * static_cast<double>(m.vocab) / p.tp * 4.0;
   mem.activations = Bytes(activations + logits);
   mem.comm_buffers = Bytes(kBucketBytes + 2.0 * hidden);
+  if (p.zero_stage >= 3) {
+    // ZeRO-3 gathers a layer's weights before using them, prefetching the next one.
+    const double layer_params = params / std::max(1.0, layers_per_stage);
+    mem.comm_buffers += Bytes(2.0 * layer_params * kWeightBytes);
+  }
   mem.workspace = Bytes(kWorkspaceBytes);
   (void)sys;
   return mem;
