@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "serve_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -156,6 +157,10 @@ int main(int argc, char** argv) {
   auto* train = cli::add_train_command(app, train_flags);
   add_format(train, false);
 
+  cli::ServeFlags serve_flags;
+  auto* serve = cli::add_serve_command(app, serve_flags);
+  add_format(serve, false);
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
@@ -265,6 +270,8 @@ int main(int argc, char** argv) {
         std::cout << compare_text(m, compare_options, rows);
     } else if (train->parsed()) {
       cli::run_train_command(train_flags, data, settings.format);
+    } else if (serve->parsed()) {
+      cli::run_serve_command(serve_flags, data, settings.format);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);

@@ -289,7 +289,7 @@ void validate_workload(const Workload& w) {
     case ArrivalKind::kOffline:
       break;
     case ArrivalKind::kTrace:
-      if (w.trace.empty()) fail("--trace-file", "the trace has no requests");
+      if (w.trace.empty()) fail("--requests-file", "the trace has no requests");
       return;
   }
   constexpr int64_t kMaxRequests = int64_t{1} << 28;

@@ -124,14 +124,15 @@ PassShape micro_batch_shape(const TrainingJob& job, const ParallelPlan& plan) {
   return {plan.micro_batch, local, plan.cp > 1 ? (job.seq_len - local) / 2 : 0};
 }
 
-/// Megatron's rank order, innermost first: tp, cp, dp (with ep inside it), pp.
+/// Megatron's rank order, innermost first: tp, cp, dp (with ep inside it), pp. Gradient
+/// reduction groups are placed where they are used (GradientGroups).
 struct Placements {
-  GroupPlacement tp, cp, ep, dp, pp;
+  GroupPlacement tp, cp, ep, pp;
 };
 
 Placements place(const SystemSpec& s, const ParallelPlan& p) {
   return {place_group(p.tp, 1, s), place_group(p.cp, p.tp, s), place_group(p.ep, p.tp * p.cp, s),
-          place_group(p.dp, p.tp * p.cp, s), place_group(p.pp, p.tp * p.cp * p.dp, s)};
+          place_group(p.pp, p.tp * p.cp * p.dp, s)};
 }
 
 LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
@@ -189,10 +190,24 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
 
 /// Parameters one device holds for its pipeline stage before ZeRO sharding.
 struct StageParameters {
-  double first = 0.0;  ///< stage with the embedding
-  double last = 0.0;   ///< stage with the final norm and LM head
+  double first = 0.0;   ///< stage with the embedding
+  double last = 0.0;    ///< stage with the final norm and LM head
+  double expert = 0.0;  ///< of either, the routed-expert weights (replicated over dp cp / ep)
   double max() const { return std::max(first, last); }
+  double dense() const { return max() - expert; }
 };
+
+/// Replicas that share a parameter and reduce its gradient: Megatron reduces dense gradients
+/// over dp x cp, and expert gradients over the dp x cp / ep ranks that hold the same experts.
+struct GradientGroups {
+  double dense;
+  double expert;
+};
+
+GradientGroups gradient_groups(const ParallelPlan& p) {
+  const double replicas = static_cast<double>(p.dp) * p.cp;
+  return {replicas, replicas / p.ep};
+}
 
 StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
   const ParameterCount count = count_parameters(m);
@@ -205,6 +220,7 @@ StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
   }
   const double per_stage = ((layers_total - expert) / p.tp + expert / (p.tp * p.ep)) / p.pp;
   StageParameters s;
+  s.expert = expert / (p.tp * p.ep) / p.pp;
   s.first = per_stage + static_cast<double>(count.embedding) / p.tp;
   s.last =
       per_stage + static_cast<double>(m.tied_embeddings ? count.embedding : count.lm_head) / p.tp;
@@ -215,13 +231,16 @@ StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
 
 TrainingMemory memory_of(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                          const ParallelPlan& p, int64_t micro_batches) {
-  const double params = stage_parameters(m, p).max();
-  const double dp = p.dp;
+  const StageParameters stage = stage_parameters(m, p);
+  const double params = stage.max();
+  const GradientGroups replicas = gradient_groups(p);
+  // Parameters' worth of state per device once sharded over their replicas.
+  const double sharded = stage.dense() / replicas.dense + stage.expert / replicas.expert;
   TrainingMemory mem;
-  mem.weights = Bytes(params * (kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0)) /
-                      (p.zero_stage >= 3 ? dp : 1.0));
-  mem.gradients = Bytes(params * kGradientBytes / (p.zero_stage >= 2 ? dp : 1.0));
-  mem.optimizer_states = Bytes(params * kOptimizerBytes / (p.zero_stage >= 1 ? dp : 1.0));
+  const double weight_bytes = kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0);
+  mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params) * weight_bytes);
+  mem.gradients = Bytes((p.zero_stage >= 2 ? sharded : params) * kGradientBytes);
+  mem.optimizer_states = Bytes((p.zero_stage >= 1 ? sharded : params) * kOptimizerBytes);
 
   // The first stage keeps the activations of pp micro-batches in flight under 1F1B; the
   // interleaved schedule adds (pp - 1) / (pp vpp) (Korthikanti et al. 2022, section 4.2.3).
@@ -449,15 +468,26 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   // Gradient reduction over the data-parallel group (ZeRO 1-2: reduce-scatter + all-gather
   // of the same volume; ZeRO 3 gathers the weights again for the forward and backward).
   const StageParameters params = stage_parameters(m, p);
-  const Bytes grads(params.max() * kGradientBytes);
-  Seconds dp_time = collective_time(Collective::kAllReduce, grads, groups.dp, sys);
-  if (p.zero_stage >= 3)
-    dp_time += collective_time(Collective::kAllGather, Bytes(params.max() * kWeightBytes),
-                               groups.dp, sys) *
+  const GradientGroups replicas = gradient_groups(p);
+  const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
+  const GroupPlacement expert_group =
+      place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
+  Seconds dp_time = collective_time(Collective::kAllReduce, Bytes(params.dense() * kGradientBytes),
+                                    dense_group, sys) +
+                    collective_time(Collective::kAllReduce, Bytes(params.expert * kGradientBytes),
+                                    expert_group, sys);
+  if (p.zero_stage >= 3) {
+    dp_time += (collective_time(Collective::kAllGather, Bytes(params.dense() * kWeightBytes),
+                                dense_group, sys) +
+                collective_time(Collective::kAllGather, Bytes(params.expert * kWeightBytes),
+                                expert_group, sys)) *
                2.0;
+  }
   const Seconds hidden_under = job.overlap_dp_comm ? b_stage : Seconds(0.0);
   bd.dp_comm = max(Seconds(0.0), dp_time - hidden_under);
-  const double owned = params.max() / (p.zero_stage >= 1 ? p.dp : 1);
+  const double owned = p.zero_stage >= 1
+                           ? params.dense() / replicas.dense + params.expert / replicas.expert
+                           : params.max();
   const AcceleratorSpec& hw = sys.accelerator;
   bd.optimizer = Bytes(owned * kAdamBytesPerParameter) /
                  (hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction);

@@ -1,0 +1,193 @@
+// Serving simulator reports.
+
+#include "xpusim/report/serve_report.hpp"
+
+#include <fmt/format.h>
+
+#include "xpusim/report/table.hpp"
+
+namespace xpusim {
+
+namespace {
+
+using Json = nlohmann::json;
+
+Json summary_json(const LatencySummary& s) {
+  return {{"mean", s.mean.value()},
+          {"p50", s.p50.value()},
+          {"p90", s.p90.value()},
+          {"p99", s.p99.value()}};
+}
+
+std::string_view arrival_name(ArrivalKind kind) {
+  switch (kind) {
+    case ArrivalKind::kPoisson:
+      return "poisson";
+    case ArrivalKind::kClosedLoop:
+      return "closed_loop";
+    case ArrivalKind::kOffline:
+      return "offline";
+    case ArrivalKind::kTrace:
+      return "trace";
+  }
+  return "";
+}
+
+Json workload_json(const Workload& w) {
+  Json j = {{"arrival", arrival_name(w.arrival)}, {"seed", w.seed}};
+  switch (w.arrival) {
+    case ArrivalKind::kPoisson:
+      j["rate_requests_per_s"] = w.rate_per_s;
+      break;
+    case ArrivalKind::kClosedLoop:
+      j["concurrency"] = w.concurrency;
+      break;
+    case ArrivalKind::kOffline:
+    case ArrivalKind::kTrace:
+      break;
+  }
+  if (w.arrival != ArrivalKind::kTrace) {
+    j["input_len"] = w.input.text;
+    j["output_len"] = w.output.text;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string_view to_string(SchedulerKind kind) {
+  switch (kind) {
+    case SchedulerKind::kStatic:
+      return "static";
+    case SchedulerKind::kContinuous:
+      return "continuous";
+    case SchedulerKind::kChunked:
+      return "chunked";
+  }
+  return "";
+}
+
+std::string_view to_string(LoadBalancer balancer) {
+  switch (balancer) {
+    case LoadBalancer::kRoundRobin:
+      return "round_robin";
+    case LoadBalancer::kLeastOutstanding:
+      return "least_outstanding";
+  }
+  return "";
+}
+
+Json serve_json(const ServeConfig& c, const ServeResult& r) {
+  Json timeline = Json::array();
+  for (const auto& p : r.timeline) {
+    timeline.push_back(
+        {{"time_s", p.time_s}, {"kv_utilization", p.kv_utilization}, {"running", p.running}});
+  }
+  return {
+      {"model", c.model.id},
+      {"hw", c.hw.id},
+      {"devices", devices_of(c)},
+      {"tp", c.tensor_parallel},
+      {"pp", c.pipeline_parallel},
+      {"replicas", c.replicas},
+      {"scheduler", to_string(c.scheduler)},
+      {"load_balancer", to_string(c.load_balancer)},
+      {"weight_dtype", to_string(c.weight_dtype)},
+      {"kv_dtype", to_string(c.kv_dtype)},
+      {"max_batch", c.limits.max_num_seqs},
+      {"max_batched_tokens", c.limits.max_batched_tokens},
+      {"block_size", c.limits.block_size},
+      {"workload", workload_json(c.workload)},
+      {"seed", r.seed},
+      {"slo", {{"ttft_s", c.slo.ttft.value()}, {"tpot_s", c.slo.tpot.value()}}},
+      {"requests", r.requests},
+      {"completed", r.completed},
+      {"dropped", r.dropped},
+      {"preemptions", r.preemptions},
+      {"iterations", r.iterations},
+      {"prompt_tokens", r.prompt_tokens},
+      {"generated_tokens", r.generated_tokens},
+      {"makespan_s", r.makespan.value()},
+      {"throughput_requests_per_s", r.throughput_requests_per_s},
+      {"throughput_tokens_per_s", r.throughput_tokens_per_s},
+      {"queueing_s", summary_json(r.queueing)},
+      {"ttft_s", summary_json(r.ttft)},
+      {"tpot_s", summary_json(r.tpot)},
+      {"e2e_latency_s", summary_json(r.e2e)},
+      {"goodput", r.goodput},
+      {"goodput_requests_per_s", r.goodput_requests_per_s},
+      {"kv_cache",
+       {{"blocks_per_engine", r.kv_cache.blocks_per_engine},
+        {"bytes_per_token_per_device", r.kv_cache.bytes_per_token_per_device.value()},
+        {"free_bytes_per_device", r.kv_cache.free_per_device.value()},
+        {"max_blocks_used", r.kv_blocks_max_used},
+        {"utilization_mean", r.kv_utilization_mean}}},
+      {"batch_size", {{"mean", r.batch_size_mean}, {"max", r.batch_size_max}}},
+      {"energy_per_token_j", r.energy_per_token.value()},
+      {"cost_per_million_tokens",
+       r.cost_per_million_tokens_usd ? Json(*r.cost_per_million_tokens_usd) : Json(nullptr)},
+      {"cost_basis", r.cost_basis.empty() ? Json(nullptr) : Json(r.cost_basis)},
+      {"timeline", timeline},
+  };
+}
+
+std::string serve_text(const ServeConfig& c, const ServeResult& r) {
+  std::string out = fmt::format(
+      "{} on {} x {} ({} replica(s), tp {}, pp {}), {} scheduler, seed {}\n"
+      "requests {} completed, {} dropped, {} preemptions, {} iterations over {:.3f} s\n"
+      "throughput {:.3f} requests/s, {:.1f} generated tokens/s\n"
+      "goodput {:.1f}% within TTFT {} s and TPOT {} s\n"
+      "KV cache {} blocks of {} tokens per engine, at most {} used, {:.1f}% on average\n"
+      "batch {:.1f} sequences on average, at most {}\n",
+      c.model.id, devices_of(c), c.hw.id, c.replicas, c.tensor_parallel, c.pipeline_parallel,
+      to_string(c.scheduler), r.seed, r.completed, r.dropped, r.preemptions, r.iterations,
+      r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s,
+      r.goodput * 100.0, c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine,
+      c.limits.block_size, r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean,
+      r.batch_size_max);
+  Table table({"metric (s)", "mean", "p50", "p90", "p99"});
+  auto row = [&](const char* name, const LatencySummary& s) {
+    table.add_row({name, fmt::format("{:.4f}", s.mean.value()), fmt::format("{:.4f}", s.p50.value()),
+                   fmt::format("{:.4f}", s.p90.value()), fmt::format("{:.4f}", s.p99.value())});
+  };
+  row("queueing", r.queueing);
+  row("time to first token", r.ttft);
+  row("time per output token", r.tpot);
+  row("end-to-end latency", r.e2e);
+  out += table.to_text();
+  out += fmt::format("energy {:.3f} J per generated token\n", r.energy_per_token.value());
+  if (r.cost_per_million_tokens_usd) {
+    out += fmt::format("cost {:.3f} USD per million generated tokens ({})\n",
+                       *r.cost_per_million_tokens_usd, r.cost_basis);
+  }
+  return out;
+}
+
+Json serve_trace(const ServeConfig& c, const ServeResult& r) {
+  Json events = Json::array();
+  for (int replica = 0; replica < c.replicas; ++replica) {
+    events.push_back({{"name", "process_name"},
+                      {"ph", "M"},
+                      {"pid", replica},
+                      {"args", {{"name", fmt::format("replica {}", replica)}}}});
+  }
+  for (const auto& it : r.iteration_log) {
+    const char* name = it.prefill_sequences == 0 ? "decode"
+                       : it.decode_sequences == 0 ? "prefill"
+                                                  : "mixed";
+    events.push_back({{"name", name},
+                      {"ph", "X"},
+                      {"ts", it.start_s * 1e6},
+                      {"dur", it.duration_s * 1e6},
+                      {"pid", it.replica},
+                      {"tid", it.engine},
+                      {"args",
+                       {{"prefill_sequences", it.prefill_sequences},
+                        {"decode_sequences", it.decode_sequences},
+                        {"new_tokens", it.new_tokens},
+                        {"kv_blocks_used", it.kv_blocks_used}}}});
+  }
+  return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
+}
+
+}  // namespace xpusim

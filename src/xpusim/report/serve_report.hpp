@@ -1,0 +1,27 @@
+#pragma once
+// Reports of the serving simulator: the JSON object of `xpusim serve`, its text form and the
+// Chrome trace of every engine's iterations.
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "xpusim/serve/simulator.hpp"
+
+namespace xpusim {
+
+[[nodiscard]] std::string_view to_string(SchedulerKind kind);
+[[nodiscard]] std::string_view to_string(LoadBalancer balancer);
+
+/// One object: the configuration echoed (seed included), throughput, latency summaries
+/// (`ttft_s`, `tpot_s`, `e2e_latency_s`, `queueing_s`: mean, p50, p90, p99), goodput, KV cache
+/// and batch statistics, energy and cost.
+[[nodiscard]] nlohmann::json serve_json(const ServeConfig& config, const ServeResult& result);
+
+/// The same as aligned text.
+[[nodiscard]] std::string serve_text(const ServeConfig& config, const ServeResult& result);
+
+/// Chrome Trace Event Format: one process per replica, one thread per virtual engine, one
+/// complete event per iteration. Needs a result simulated with record_iterations.
+[[nodiscard]] nlohmann::json serve_trace(const ServeConfig& config, const ServeResult& result);
+
+}  // namespace xpusim

@@ -1,0 +1,498 @@
+// The serving simulator's event loop and metrics (docs/model.md, "Serving simulator").
+
+#include "xpusim/serve/simulator.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/cost/operators.hpp"
+#include "xpusim/infer/inference.hpp"
+#include "xpusim/serve/event_queue.hpp"
+#include "xpusim/serve/scheduler.hpp"
+
+namespace xpusim {
+
+namespace {
+
+using serve::BatchEntry;
+using serve::Engine;
+using serve::EventKind;
+using serve::EventQueue;
+using serve::Sequence;
+
+constexpr std::size_t kTimelinePoints = 256;
+
+[[noreturn]] void bad_flag(const char* flag, const std::string& what) {
+  throw_input_error("command line", flag, what);
+}
+
+Deployment deployment_of(const ServeConfig& c) {
+  InferenceRequest r;
+  r.devices = c.tensor_parallel;
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  return deployment_for(r);
+}
+
+/// Nearest-rank percentiles and the mean of `values` (reordered).
+LatencySummary summarize(std::vector<double>& values) {
+  LatencySummary s;
+  if (values.empty()) return s;
+  double sum = 0.0;
+  for (const double v : values) sum += v;
+  s.mean = Seconds(sum / static_cast<double>(values.size()));
+  auto rank = [&](double p) {
+    const auto n = values.size();
+    const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(n))) - 1;
+    const auto at = values.begin() + static_cast<std::ptrdiff_t>(std::min(k, n - 1));
+    std::nth_element(values.begin(), at, values.end());
+    return Seconds(*at);
+  };
+  s.p50 = rank(0.50);
+  s.p90 = rank(0.90);
+  s.p99 = rank(0.99);
+  return s;
+}
+
+/// Keeps at most kTimelinePoints samples at an even stride over the run, halving the kept
+/// points and doubling the stride when full.
+class TimelineSampler {
+ public:
+  TimelineSampler() { points_.reserve(kTimelinePoints); }
+  void offer(const TimelinePoint& p) {
+    if (count_++ % stride_ != 0) return;
+    if (points_.size() == kTimelinePoints) {
+      for (std::size_t i = 0; i < kTimelinePoints / 2; ++i) points_[i] = points_[2 * i];
+      points_.resize(kTimelinePoints / 2);
+      stride_ *= 2;
+      if ((count_ - 1) % stride_ != 0) return;
+    }
+    points_.push_back(p);
+  }
+  std::vector<TimelinePoint> take() { return std::move(points_); }
+
+ private:
+  std::vector<TimelinePoint> points_;
+  uint64_t stride_ = 1;
+  uint64_t count_ = 0;
+};
+
+/// The run: requests, engines, the clock and the accumulated statistics.
+class Simulation {
+ public:
+  explicit Simulation(const ServeConfig& c)
+      : c_(c),
+        deployment_(deployment_of(c)),
+        kv_(kv_cache_size(c)),
+        policy_(serve::make_policy(c.scheduler, c.limits)),
+        events_(static_cast<std::size_t>(c.replicas) * c.pipeline_parallel + 16) {
+    const auto specs = generate_requests(c.workload);
+    sequences_.resize(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      sequences_[i].input = specs[i].input_tokens;
+      sequences_[i].output = specs[i].output_tokens;
+      sequences_[i].arrival = specs[i].arrival_s;
+    }
+    check_some_request_fits();
+    const int pp = c.pipeline_parallel;
+    engines_.reserve(static_cast<std::size_t>(c.replicas) * pp);
+    for (int r = 0; r < c.replicas; ++r) {
+      for (int s = 0; s < pp; ++s) {
+        Engine& e = engines_.emplace_back(kv_.blocks_per_engine, c.limits.block_size);
+        e.replica = r;
+        e.slot = s;
+        e.running.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
+        e.batch.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
+      }
+    }
+    touched_.reserve(engines_.size());
+    total_blocks_ =
+        std::max(1.0, static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()));
+    replica_outstanding_.assign(static_cast<std::size_t>(c.replicas), 0);
+    if (c.record_iterations) iteration_log_.reserve(1024);
+    // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
+    p2p_bytes_per_token_ =
+        static_cast<double>(c.model.hidden) * bytes_per_element(deployment_.activation_dtype);
+  }
+
+  ServeResult run() {
+    const bool closed = c_.workload.arrival == ArrivalKind::kClosedLoop;
+    const auto n = static_cast<int64_t>(sequences_.size());
+    if (closed) {
+      const int64_t clients = std::min(c_.workload.concurrency, n);
+      for (int64_t i = 0; i < clients; ++i) submit_next(0.0);
+      start_touched(0.0);
+    } else {
+      events_.push(sequences_.front().arrival, EventKind::kArrival, 0);
+    }
+    while (!events_.empty()) {
+      const serve::Event ev = events_.pop();
+      const double now = ev.time;
+      switch (ev.kind) {
+        case EventKind::kArrival:
+          while (next_ < n && sequences_[next_].arrival <= now) submit_next(now);
+          if (next_ < n) events_.push(sequences_[next_].arrival, EventKind::kArrival, 0);
+          break;
+        case EventKind::kIterationDone:
+          complete_iteration(engines_[ev.index], now, closed);
+          touched_.push_back(ev.index);
+          break;
+      }
+      start_touched(now);
+      timeline_.offer({now, static_cast<double>(blocks_used_) / total_blocks_, running_});
+    }
+    return finish();
+  }
+
+ private:
+  /// Routes the next request (closed loop: sent now). A request that can never run is dropped;
+  /// in a closed loop its client sends the next one at once.
+  void submit_next(double now) {
+    const bool closed = c_.workload.arrival == ArrivalKind::kClosedLoop;
+    while (next_ < static_cast<int64_t>(sequences_.size())) {
+      const auto id = static_cast<int32_t>(next_++);
+      Sequence& s = sequences_[id];
+      if (closed) s.arrival = now;
+      if (!fits(s)) {
+        s.dropped = true;
+        ++dropped_;
+        if (closed) continue;
+        return;
+      }
+      const int32_t engine = route();
+      Engine& e = engines_[engine];
+      e.waiting.push_back(id);
+      ++e.outstanding;
+      ++replica_outstanding_[e.replica];
+      touched_.push_back(engine);
+      return;
+    }
+  }
+
+  [[nodiscard]] bool fits(const Sequence& s) const {
+    const int64_t tokens = serve::lifetime_tokens(s);
+    const int64_t watermark = static_cast<int64_t>(
+        std::floor(c_.limits.watermark * static_cast<double>(kv_.blocks_per_engine)));
+    const int64_t blocks = (tokens + c_.limits.block_size - 1) / c_.limits.block_size;
+    return tokens <= c_.model.max_positions && blocks + watermark <= kv_.blocks_per_engine;
+  }
+
+  void check_some_request_fits() const {
+    if (std::any_of(sequences_.begin(), sequences_.end(),
+                    [&](const Sequence& s) { return fits(s); })) {
+      return;
+    }
+    const auto shortest = std::min_element(
+        sequences_.begin(), sequences_.end(), [](const Sequence& a, const Sequence& b) {
+          return serve::lifetime_tokens(a) < serve::lifetime_tokens(b);
+        });
+    const int64_t tokens = serve::lifetime_tokens(*shortest);
+    const char* flag = c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
+    if (tokens > c_.model.max_positions) {
+      bad_flag(flag, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
+                                 "positions and the model's context is {} tokens",
+                                 tokens, c_.model.max_positions));
+    }
+    bad_flag(flag, fmt::format("no request fits the KV cache: the shortest needs {} tokens and an "
+                               "engine's cache holds {} blocks of {} tokens ({:.3g} GiB free per "
+                               "device after weights and activations)",
+                               tokens, kv_.blocks_per_engine, c_.limits.block_size,
+                               kv_.free_per_device.value() / (1u << 30)));
+  }
+
+  /// The replica by the load balancer, then its virtual engine with the fewest outstanding.
+  int32_t route() {
+    int32_t replica = 0;
+    switch (c_.load_balancer) {
+      case LoadBalancer::kRoundRobin:
+        replica = static_cast<int32_t>(round_robin_++ % static_cast<uint64_t>(c_.replicas));
+        break;
+      case LoadBalancer::kLeastOutstanding:
+        replica = static_cast<int32_t>(
+            std::min_element(replica_outstanding_.begin(), replica_outstanding_.end()) -
+            replica_outstanding_.begin());
+        break;
+    }
+    const int pp = c_.pipeline_parallel;
+    int32_t best = replica * pp;
+    for (int32_t i = best + 1; i < (replica + 1) * pp; ++i) {
+      if (engines_[i].outstanding < engines_[best].outstanding) best = i;
+    }
+    return best;
+  }
+
+  void start_touched(double now) {
+    for (const int32_t index : touched_) {
+      Engine& e = engines_[index];
+      if (!e.busy) start_iteration(e, index, now);
+    }
+    touched_.clear();
+  }
+
+  void start_iteration(Engine& e, int32_t index, double now) {
+    const int64_t used_before = e.pool.used();
+    const auto running_before = static_cast<int64_t>(e.running.size());
+    policy_->schedule(e, sequences_, now);
+    blocks_used_ += e.pool.used() - used_before;
+    running_ += static_cast<int64_t>(e.running.size()) - running_before;
+    if (e.batch.empty()) {
+      if (!e.running.empty() || !e.waiting.empty()) {
+        throw Error(Error::Kind::kInternal,
+                    fmt::format("serve: engine {} stalled with {} running and {} waiting", index,
+                                e.running.size(), e.waiting.size()));
+      }
+      return;
+    }
+    IterationShape shape;
+    int32_t prefills = 0;
+    for (const BatchEntry& b : e.batch) {
+      const Sequence& s = sequences_[b.sequence];
+      const bool emits = s.prefill_goal == 0 || s.kv_tokens + b.new_tokens == s.prefill_goal;
+      prefills += s.prefill_goal != 0 ? 1 : 0;
+      shape.add(c_.model, b.new_tokens, s.kv_tokens, emits);
+    }
+    Seconds duration = cost_iteration(c_.model, c_.hw, deployment_, shape).time;
+    if (c_.pipeline_parallel > 1) duration += pipeline_transfers(shape.new_tokens);
+    const double t = duration.value();
+    e.busy = true;
+    events_.push(now + t, EventKind::kIterationDone, index);
+
+    ++iterations_;
+    const auto batch = static_cast<int64_t>(e.batch.size());
+    batch_sum_ += static_cast<double>(batch);
+    batch_max_ = std::max(batch_max_, batch);
+    kv_block_seconds_ += static_cast<double>(e.pool.used()) * t;
+    if (c_.record_iterations) {
+      iteration_log_.push_back({now, t, e.replica, e.slot, prefills,
+                                static_cast<int32_t>(batch) - prefills, shape.new_tokens,
+                                e.pool.used()});
+    }
+  }
+
+  /// Activations of the iteration sent between consecutive stages over the scale-up fabric.
+  Seconds pipeline_transfers(int64_t tokens) const {
+    const Bytes bytes(p2p_bytes_per_token_ * static_cast<double>(tokens));
+    const BytesPerSecond bandwidth =
+        c_.hw.scale_up_bandwidth * c_.hw.efficiency.scale_up_bandwidth_fraction;
+    return (bytes / bandwidth + c_.hw.scale_up_latency) *
+           static_cast<double>(c_.pipeline_parallel - 1);
+  }
+
+  void complete_iteration(Engine& e, double now, bool closed) {
+    e.busy = false;
+    const int64_t used_before = e.pool.used();
+    const auto running_before = static_cast<int64_t>(e.running.size());
+    int64_t finished = 0;
+    for (const BatchEntry& b : e.batch) {
+      Sequence& s = sequences_[b.sequence];
+      s.kv_tokens += b.new_tokens;
+      const bool emits = s.prefill_goal == 0 || s.kv_tokens == s.prefill_goal;
+      if (s.prefill_goal != 0 && s.kv_tokens == s.prefill_goal) s.prefill_goal = 0;
+      if (!emits) continue;
+      ++s.generated;
+      if (s.first_token < 0.0) s.first_token = now;
+      if (s.generated < s.output) continue;
+      s.finish = now;
+      e.pool.release(s.blocks);
+      s.blocks = 0;
+      --e.outstanding;
+      --replica_outstanding_[e.replica];
+      ++finished;
+    }
+    if (finished > 0) {
+      std::erase_if(e.running, [&](int32_t id) { return sequences_[id].finish >= 0.0; });
+      completed_ += finished;
+      if (closed) {
+        for (int64_t i = 0; i < finished && next_ < static_cast<int64_t>(sequences_.size()); ++i) {
+          submit_next(now);
+        }
+      }
+    }
+    blocks_used_ += e.pool.used() - used_before;
+    running_ += static_cast<int64_t>(e.running.size()) - running_before;
+  }
+
+  ServeResult finish() {
+    ServeResult r;
+    r.seed = c_.workload.seed;
+    r.requests = static_cast<int64_t>(sequences_.size());
+    r.completed = completed_;
+    r.dropped = dropped_;
+    if (r.completed + r.dropped != r.requests) {
+      throw Error(Error::Kind::kInternal,
+                  fmt::format("serve: {} of {} requests neither finished nor dropped",
+                              r.requests - r.completed - r.dropped, r.requests));
+    }
+    r.iterations = iterations_;
+    r.kv_cache = kv_;
+    for (const Engine& e : engines_) {
+      r.preemptions += e.preemptions;
+      r.kv_blocks_max_used = std::max(r.kv_blocks_max_used, e.pool.max_used());
+    }
+    std::vector<double> queueing, ttft, tpot, e2e;
+    queueing.reserve(sequences_.size());
+    ttft.reserve(sequences_.size());
+    tpot.reserve(sequences_.size());
+    e2e.reserve(sequences_.size());
+    double first_arrival = std::numeric_limits<double>::infinity(), last_finish = 0.0;
+    int64_t good = 0;
+    for (const Sequence& s : sequences_) {
+      if (s.dropped) continue;
+      first_arrival = std::min(first_arrival, s.arrival);
+      last_finish = std::max(last_finish, s.finish);
+      r.prompt_tokens += s.input;
+      r.generated_tokens += s.output;
+      queueing.push_back(s.first_scheduled - s.arrival);
+      ttft.push_back(s.first_token - s.arrival);
+      e2e.push_back(s.finish - s.arrival);
+      bool meets = s.first_token - s.arrival <= c_.slo.ttft.value();
+      if (s.output > 1) {
+        const double t = (s.finish - s.first_token) / static_cast<double>(s.output - 1);
+        tpot.push_back(t);
+        meets = meets && t <= c_.slo.tpot.value();
+      }
+      good += meets ? 1 : 0;
+    }
+    r.queueing = summarize(queueing);
+    r.ttft = summarize(ttft);
+    r.tpot = summarize(tpot);
+    r.e2e = summarize(e2e);
+    const double span = r.completed > 0 ? last_finish - first_arrival : 0.0;
+    r.makespan = Seconds(span);
+    if (span > 0.0) {
+      r.throughput_requests_per_s = static_cast<double>(r.completed) / span;
+      r.throughput_tokens_per_s = static_cast<double>(r.generated_tokens) / span;
+      r.goodput_requests_per_s = static_cast<double>(good) / span;
+      r.kv_utilization_mean =
+          kv_block_seconds_ /
+          (static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()) * span);
+    }
+    r.goodput = static_cast<double>(good) / static_cast<double>(r.requests);
+    r.batch_size_mean = iterations_ > 0 ? batch_sum_ / static_cast<double>(iterations_) : 0.0;
+    r.batch_size_max = batch_max_;
+    if (r.generated_tokens > 0) {
+      const double devices = static_cast<double>(devices_of(c_));
+      const Seconds device_time = r.makespan * devices;
+      r.energy_per_token = c_.hw.tdp * device_time / static_cast<double>(r.generated_tokens);
+      if (const auto hourly = hourly_cost(c_.hw, c_.economics)) {
+        r.cost_per_million_tokens_usd = (hourly->per_device * device_time).value() /
+                                        static_cast<double>(r.generated_tokens) * 1e6;
+        r.cost_basis = hourly->basis;
+      }
+    }
+    r.timeline = timeline_.take();
+    r.iteration_log = std::move(iteration_log_);
+    return r;
+  }
+
+  const ServeConfig& c_;
+  Deployment deployment_;
+  KvCacheSize kv_;
+  std::unique_ptr<serve::SchedulerPolicy> policy_;
+  EventQueue events_;
+  std::vector<Sequence> sequences_;
+  std::vector<Engine> engines_;
+  std::vector<int32_t> touched_;
+  std::vector<int64_t> replica_outstanding_;
+  std::vector<IterationRecord> iteration_log_;
+  TimelineSampler timeline_;
+  double p2p_bytes_per_token_ = 0.0;
+  int64_t next_ = 0;
+  uint64_t round_robin_ = 0;
+  int64_t completed_ = 0;
+  int64_t dropped_ = 0;
+  int64_t iterations_ = 0;
+  int64_t blocks_used_ = 0;  ///< over all engines
+  int64_t running_ = 0;      ///< over all engines
+  double total_blocks_ = 1.0;
+  double batch_sum_ = 0.0;
+  int64_t batch_max_ = 0;
+  double kv_block_seconds_ = 0.0;
+};
+
+}  // namespace
+
+int devices_of(const ServeConfig& c) {
+  return c.replicas * c.tensor_parallel * c.pipeline_parallel;
+}
+
+void validate_serve_config(const ServeConfig& c) {
+  if (c.replicas < 1) bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
+  if (c.tensor_parallel < 1)
+    bad_flag("--tp", fmt::format("expected at least 1, got {}", c.tensor_parallel));
+  if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
+    bad_flag("--pp", fmt::format("expected 1 to the model's {} layers, got {}", c.model.layers,
+                                 c.pipeline_parallel));
+  InferenceRequest r;
+  r.devices = c.tensor_parallel;
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  r.input_len = 1;
+  r.output_len = 1;
+  try {
+    validate_request(c.model, c.hw, r);
+  } catch (const Error& e) {
+    // validate_request names --devices; in serve the tensor-parallel degree is --tp.
+    std::string message = e.what();
+    const std::string from = "command line: --devices:";
+    if (message.rfind(from, 0) == 0) message = "command line: --tp:" + message.substr(from.size());
+    throw Error(e.kind(), message);
+  }
+  const EngineLimits& l = c.limits;
+  if (l.max_num_seqs < 1 || l.max_num_seqs > (1 << 20))
+    bad_flag("--max-batch", fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
+  if (l.max_batched_tokens < 1 || l.max_batched_tokens > (int64_t{1} << 24))
+    bad_flag("--max-batched-tokens",
+             fmt::format("expected 1 to {}, got {}", int64_t{1} << 24, l.max_batched_tokens));
+  if (l.block_size < 1 || l.block_size > 4096)
+    bad_flag("--block-size", fmt::format("expected 1 to 4096, got {}", l.block_size));
+  if (!(l.gpu_memory_utilization > 0.0 && l.gpu_memory_utilization <= 1.0))
+    bad_flag("--gpu-memory-utilization",
+             fmt::format("expected a share in (0, 1], got {}", l.gpu_memory_utilization));
+  if (!(l.watermark >= 0.0 && l.watermark < 1.0))
+    bad_flag("--watermark", fmt::format("expected a share in [0, 1), got {}", l.watermark));
+  if (!(c.slo.ttft.value() > 0.0))
+    bad_flag("--slo-ttft", fmt::format("expected > 0 s, got {}", c.slo.ttft.value()));
+  if (!(c.slo.tpot.value() > 0.0))
+    bad_flag("--slo-tpot", fmt::format("expected > 0 s, got {}", c.slo.tpot.value()));
+  validate_workload(c.workload);
+}
+
+KvCacheSize kv_cache_size(const ServeConfig& c) {
+  const Deployment d = deployment_of(c);
+  const double pp = c.pipeline_parallel;
+  // Each device of a pipeline stage holds 1/pp of the layers, their weights and their cache.
+  const Bytes weights = weight_bytes_per_device(c.model, d) / pp;
+  const Bytes activations = activation_bytes_per_device(c.model, d, c.limits.max_batched_tokens,
+                                                        c.limits.max_num_seqs);
+  const Bytes usable = c.hw.memory_capacity * c.limits.gpu_memory_utilization;
+  KvCacheSize size;
+  size.free_per_device = usable - weights - activations - workspace_bytes_per_device();
+  size.bytes_per_token_per_device = kv_bytes_per_device(c.model, d, 1) / pp;
+  if (size.free_per_device.value() <= 0.0) {
+    throw_input_error(
+        "command line", "--tp",
+        fmt::format("{} does not fit: {:.3g} GiB of weights, {:.3g} GiB of activations and "
+                    "{:.3g} GiB of workspace per device exceed {:.3g} GiB ({}% of {}); use more "
+                    "devices per replica or a smaller --weight-dtype",
+                    c.model.id, weights.value() / (1u << 30), activations.value() / (1u << 30),
+                    workspace_bytes_per_device().value() / (1u << 30), usable.value() / (1u << 30),
+                    c.limits.gpu_memory_utilization * 100.0, c.hw.id));
+  }
+  const double tokens = size.free_per_device / size.bytes_per_token_per_device;
+  const auto blocks = static_cast<int64_t>(tokens / static_cast<double>(c.limits.block_size));
+  size.blocks_per_engine = blocks / c.pipeline_parallel;
+  return size;
+}
+
+ServeResult simulate(const ServeConfig& config) {
+  validate_serve_config(config);
+  Simulation simulation(config);
+  return simulation.run();
+}
+
+}  // namespace xpusim

@@ -1,0 +1,156 @@
+#include "serve_command.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "xpusim/core/error.hpp"
+#include "xpusim/econ/economics.hpp"
+#include "xpusim/hw/catalog.hpp"
+#include "xpusim/model/catalog.hpp"
+#include "xpusim/report/serve_report.hpp"
+#include "xpusim/serve/simulator.hpp"
+
+namespace xpusim::cli {
+
+namespace {
+
+[[noreturn]] void bad_flag(const char* flag, const std::string& what) {
+  throw_input_error("command line", flag, what);
+}
+
+DType dtype_of(const char* flag, const std::string& value) {
+  if (auto dtype = parse_dtype(value)) return *dtype;
+  std::vector<std::string> names;
+  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
+  bad_flag(flag, fmt::format("unknown data type '{}'{}; expected one of {}", value,
+                             did_you_mean(value, names), fmt::join(names, ", ")));
+}
+
+Workload workload_from(const ServeFlags& f) {
+  const int modes = static_cast<int>(f.rate_option->count() > 0) +
+                    static_cast<int>(f.concurrency_option->count() > 0) +
+                    static_cast<int>(f.offline_option->count() > 0) +
+                    static_cast<int>(f.requests_file_option->count() > 0);
+  if (modes != 1) {
+    bad_flag("--rate", fmt::format("expected exactly one of --rate, --concurrency, --offline and "
+                                   "--requests-file, got {}",
+                                   modes));
+  }
+  Workload w;
+  w.seed = f.seed;
+  w.num_requests = f.num_requests;
+  if (f.requests_file_option->count() > 0) {
+    w.arrival = ArrivalKind::kTrace;
+    w.trace = load_trace(f.requests_file);
+    return w;
+  }
+  w.input = parse_length_distribution(f.input_len, "--input-len");
+  w.output = parse_length_distribution(f.output_len, "--output-len");
+  if (f.rate_option->count() > 0) {
+    w.arrival = ArrivalKind::kPoisson;
+    w.rate_per_s = f.rate;
+  } else if (f.concurrency_option->count() > 0) {
+    w.arrival = ArrivalKind::kClosedLoop;
+    w.concurrency = f.concurrency;
+  } else {
+    w.arrival = ArrivalKind::kOffline;
+  }
+  return w;
+}
+
+ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) {
+  ServeConfig c;
+  c.model = load_model(f.model, data / "models");
+  c.hw = load_accelerator(f.hw, data / "hardware");
+  c.economics = load_economics(data / "economics.yaml");
+  c.tensor_parallel = f.tp;
+  c.pipeline_parallel = f.pp;
+  c.replicas = f.replicas;
+  if (f.devices != 0 && f.devices != static_cast<int64_t>(f.replicas) * f.tp * f.pp) {
+    bad_flag("--devices", fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}",
+                                      f.replicas, f.tp, f.pp,
+                                      static_cast<int64_t>(f.replicas) * f.tp * f.pp, f.devices));
+  }
+  c.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
+  c.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
+  c.scheduler = f.scheduler == "static"       ? SchedulerKind::kStatic
+                : f.scheduler == "continuous" ? SchedulerKind::kContinuous
+                                              : SchedulerKind::kChunked;
+  c.load_balancer = f.load_balancer == "round_robin" ? LoadBalancer::kRoundRobin
+                                                     : LoadBalancer::kLeastOutstanding;
+  c.limits.max_num_seqs = f.max_batch;
+  c.limits.max_batched_tokens = f.max_batched_tokens;
+  c.limits.block_size = f.block_size;
+  c.limits.gpu_memory_utilization = f.gpu_memory_utilization;
+  c.slo.ttft = Seconds(f.slo_ttft);
+  c.slo.tpot = Seconds(f.slo_tpot);
+  c.workload = workload_from(f);
+  c.record_iterations = !f.trace_file.empty();
+  return c;
+}
+
+}  // namespace
+
+CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
+  auto* cmd = app.add_subcommand(
+      "serve", "online serving: replicas, batching policy and paged KV cache under a workload");
+  cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
+  cmd->add_option("--hw", f.hw, "catalog id or path to a YAML file")->required();
+  cmd->add_option("--devices", f.devices, "devices in all (must equal replicas x tp x pp)");
+  cmd->add_option("--tp", f.tp, "tensor parallelism inside a replica (default 1)");
+  cmd->add_option("--pp", f.pp, "pipeline stages inside a replica (default 1)");
+  cmd->add_option("--replicas", f.replicas, "replicas behind the load balancer (default 1)");
+  cmd->add_option("--scheduler", f.scheduler, "static|continuous|chunked (default continuous)")
+      ->check(CLI::IsMember({"static", "continuous", "chunked"}));
+  cmd->add_option("--load-balancer", f.load_balancer,
+                  "round_robin|least_outstanding (default round_robin)")
+      ->check(CLI::IsMember({"round_robin", "least_outstanding"}));
+  f.rate_option = cmd->add_option("--rate", f.rate, "Poisson arrivals, requests per second");
+  f.concurrency_option =
+      cmd->add_option("--concurrency", f.concurrency, "closed loop of this many clients");
+  f.offline_option = cmd->add_flag("--offline", f.offline, "every request at time zero");
+  f.requests_file_option = cmd->add_option(
+      "--requests-file", f.requests_file,
+      "arrivals and lengths from a CSV (arrival_s,input_tokens,output_tokens) or JSONL file");
+  cmd->add_option("--num-requests", f.num_requests, "requests to simulate (default 1000)");
+  cmd->add_option("--input-len", f.input_len,
+                  "prompt tokens: fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or "
+                  "file:PATH (default fixed:1024)");
+  cmd->add_option("--output-len", f.output_len, "generated tokens, same forms (default fixed:256)");
+  cmd->add_option("--weight-dtype", f.weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
+  cmd->add_option("--kv-dtype", f.kv_dtype, "bf16|fp16|fp8");
+  cmd->add_option("--seed", f.seed, "random seed (default 0)");
+  cmd->add_option("--max-batch", f.max_batch,
+                  "sequences running at once per engine (vLLM max_num_seqs, default 256)");
+  cmd->add_option("--max-batched-tokens", f.max_batched_tokens,
+                  "tokens per iteration (vLLM max_num_batched_tokens, default 8192)");
+  cmd->add_option("--block-size", f.block_size, "tokens per KV-cache block (default 16)");
+  cmd->add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
+                  "share of device memory for weights, activations and cache (default 0.9)");
+  cmd->add_option("--slo-ttft", f.slo_ttft, "time-to-first-token objective, s (default 2)");
+  cmd->add_option("--slo-tpot", f.slo_tpot, "time-per-output-token objective, s (default 0.2)");
+  cmd->add_option("--trace", f.trace_file,
+                  "write every iteration of every replica as a Chrome trace (JSON)");
+  return cmd;
+}
+
+void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
+                       const std::string& format) {
+  const ServeConfig config = config_from(f, data);
+  std::ofstream trace;
+  if (!f.trace_file.empty()) {
+    trace.open(f.trace_file);
+    if (!trace) bad_flag("--trace", fmt::format("cannot write '{}'", f.trace_file));
+  }
+  const ServeResult result = simulate(config);
+  if (format == "json") {
+    std::cout << serve_json(config, result).dump(2) << "\n";
+  } else {
+    std::cout << serve_text(config, result);
+  }
+  if (trace.is_open()) trace << serve_trace(config, result).dump() << "\n";
+}
+
+}  // namespace xpusim::cli

@@ -1,0 +1,50 @@
+#pragma once
+// `xpusim serve`: flags in, one simulated serving run out.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace xpusim::cli {
+
+struct ServeFlags {
+  std::string model;
+  std::string hw;
+  int devices = 0;  ///< 0: replicas x tp x pp
+  int tp = 1, pp = 1, replicas = 1;
+  std::string scheduler = "continuous";
+  std::string load_balancer = "round_robin";
+  double rate = 0.0;
+  int64_t concurrency = 0;
+  bool offline = false;
+  std::string requests_file;
+  int64_t num_requests = 1000;
+  std::string input_len = "fixed:1024";
+  std::string output_len = "fixed:256";
+  std::string weight_dtype = "bf16";
+  std::string kv_dtype = "bf16";
+  uint64_t seed = 0;
+  int64_t max_batch = 256;
+  int64_t max_batched_tokens = 8192;
+  int64_t block_size = 16;
+  double gpu_memory_utilization = 0.9;
+  double slo_ttft = 2.0;
+  double slo_tpot = 0.2;
+  std::string trace_file;
+  // Which arrival flags were given.
+  CLI::Option* rate_option = nullptr;
+  CLI::Option* concurrency_option = nullptr;
+  CLI::Option* offline_option = nullptr;
+  CLI::Option* requests_file_option = nullptr;
+};
+
+/// Declares the subcommand and its options on `app`, writing into `flags`.
+CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags);
+
+/// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
+void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,
+                       const std::string& format);
+
+}  // namespace xpusim::cli
