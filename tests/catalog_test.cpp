@@ -36,7 +36,9 @@ TEST(HardwareCatalog, FiguresArePhysicallyPlausible) {
   for (const auto& hw : load_all_accelerators(hardware_dir())) {
     const double bf16 = hw.peak(DType::kBf16)->value();
     EXPECT_GT(bf16, 1e13) << hw.id;
-    if (auto fp8 = hw.peak(DType::kFp8)) EXPECT_GE(fp8->value(), bf16) << hw.id;
+    if (auto fp8 = hw.peak(DType::kFp8)) {
+      EXPECT_GE(fp8->value(), bf16) << hw.id;
+    }
     EXPECT_GT(hw.memory_capacity.value(), 1e9) << hw.id;
     EXPECT_GT(hw.memory_bandwidth.value(), 1e10) << hw.id;
     EXPECT_GT(hw.tdp.value(), 10.0) << hw.id;

@@ -251,7 +251,9 @@ TEST(Search, FindsFittingPlansBestFirstAndBeatsAHandPickedOne) {
   for (std::size_t i = 0; i < r.best.size(); ++i) {
     EXPECT_TRUE(r.best[i].result.fits);
     EXPECT_FALSE(plan_problem(m, s, j, r.best[i].plan).has_value());
-    if (i > 0) EXPECT_LE(r.best[i - 1].result.step_time, r.best[i].result.step_time);
+    if (i > 0) {
+      EXPECT_LE(r.best[i - 1].result.step_time, r.best[i].result.step_time);
+    }
   }
   ParallelPlan hand = plan(8, 2, 2, 1);
   hand.recompute = Recompute::kFull;

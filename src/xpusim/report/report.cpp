@@ -347,7 +347,8 @@ std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw,
                  fmt::format("{:.1f}%", 100.0 * (t.time / x.prefill.time)),
                  std::to_string(t.kernels)});
   }
-  return out + "\n" + ops.to_text();
+  out += "\n";
+  return out + ops.to_text();
 }
 
 Json compare_json(const ModelSpec& model, const std::vector<CompareRow>& rows) {

@@ -104,7 +104,8 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
     parts.add_row({key, fmt::format("{:.4f}", value.value()),
                    fmt::format("{:.1f}%", 100 * (value / r.step_time))});
   }
-  out += "\n" + parts.to_text();
+  out += "\n";
+  out += parts.to_text();
   const TrainingMemory& m = r.memory;
   out += fmt::format(
       "\n  memory per device: weights {:.1f} GB, gradients {:.1f}, optimizer {:.1f}, activations "

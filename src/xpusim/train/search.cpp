@@ -53,7 +53,7 @@ struct Worker {
   int64_t fitting = 0;
 };
 
-std::vector<Outer> outer_choices(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+std::vector<Outer> outer_choices(const ModelSpec& m, const SystemSpec& sys,
                                  const SearchOptions& o) {
   const int devices = sys.devices();
   std::vector<Outer> out;
@@ -120,7 +120,7 @@ void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& 
 
 SearchResult search_training(const ModelSpec& model, const SystemSpec& system,
                              const TrainingJob& job, const SearchOptions& options) {
-  const std::vector<Outer> outers = outer_choices(model, system, job, options);
+  const std::vector<Outer> outers = outer_choices(model, system, options);
   const unsigned threads =
       options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
   std::vector<Worker> workers(threads, Worker(options.top_k));
