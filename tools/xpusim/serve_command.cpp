@@ -69,9 +69,10 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   c.pipeline_parallel = f.pp;
   c.replicas = f.replicas;
   if (f.devices != 0 && f.devices != static_cast<int64_t>(f.replicas) * f.tp * f.pp) {
-    bad_flag("--devices", fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}",
-                                      f.replicas, f.tp, f.pp,
-                                      static_cast<int64_t>(f.replicas) * f.tp * f.pp, f.devices));
+    bad_flag(
+        "--devices",
+        fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}", f.replicas,
+                    f.tp, f.pp, static_cast<int64_t>(f.replicas) * f.tp * f.pp, f.devices));
   }
   c.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
   c.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);

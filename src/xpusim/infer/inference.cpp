@@ -168,7 +168,8 @@ MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const In
   const Deployment d = deployment_for(r);
   MemoryUse use;
   use.weights = weight_bytes_per_device(m, d);
-  use.kv_cache = kv_bytes_per_device(m, d, r.input_len + r.output_len) * static_cast<double>(r.batch);
+  use.kv_cache =
+      kv_bytes_per_device(m, d, r.input_len + r.output_len) * static_cast<double>(r.batch);
   use.activations = activation_bytes_per_device(
       m, d, std::min(r.batch * r.input_len, kPrefillChunkTokens), r.batch);
   use.workspace = workspace_bytes_per_device();

@@ -141,14 +141,14 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       "batch {:.1f} sequences on average, at most {}\n",
       c.model.id, devices_of(c), c.hw.id, c.replicas, c.tensor_parallel, c.pipeline_parallel,
       to_string(c.scheduler), r.seed, r.completed, r.dropped, r.preemptions, r.iterations,
-      r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s,
-      r.goodput * 100.0, c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine,
-      c.limits.block_size, r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean,
-      r.batch_size_max);
+      r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
+      c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
+      r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean, r.batch_size_max);
   Table table({"metric (s)", "mean", "p50", "p90", "p99"});
   auto row = [&](const char* name, const LatencySummary& s) {
-    table.add_row({name, fmt::format("{:.4f}", s.mean.value()), fmt::format("{:.4f}", s.p50.value()),
-                   fmt::format("{:.4f}", s.p90.value()), fmt::format("{:.4f}", s.p99.value())});
+    table.add_row({name, fmt::format("{:.4f}", s.mean.value()),
+                   fmt::format("{:.4f}", s.p50.value()), fmt::format("{:.4f}", s.p90.value()),
+                   fmt::format("{:.4f}", s.p99.value())});
   };
   row("queueing", r.queueing);
   row("time to first token", r.ttft);
@@ -172,7 +172,7 @@ Json serve_trace(const ServeConfig& c, const ServeResult& r) {
                       {"args", {{"name", fmt::format("replica {}", replica)}}}});
   }
   for (const auto& it : r.iteration_log) {
-    const char* name = it.prefill_sequences == 0 ? "decode"
+    const char* name = it.prefill_sequences == 0  ? "decode"
                        : it.decode_sequences == 0 ? "prefill"
                                                   : "mixed";
     events.push_back({{"name", name},

@@ -39,9 +39,9 @@ struct BatchEntry {
 struct Engine {
   Engine(int64_t blocks, int64_t block_size) : pool(blocks, block_size) {}
   BlockPool pool;
-  std::deque<int32_t> waiting;   ///< FCFS; preempted sequences go back to the front
-  std::vector<int32_t> running;  ///< in admission order
-  std::vector<BatchEntry> batch; ///< the iteration in flight
+  std::deque<int32_t> waiting;    ///< FCFS; preempted sequences go back to the front
+  std::vector<int32_t> running;   ///< in admission order
+  std::vector<BatchEntry> batch;  ///< the iteration in flight
   int32_t replica = 0;
   int32_t slot = 0;
   int64_t outstanding = 0;  ///< routed here and not finished

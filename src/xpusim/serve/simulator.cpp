@@ -110,8 +110,8 @@ class Simulation {
       }
     }
     touched_.reserve(engines_.size());
-    total_blocks_ =
-        std::max(1.0, static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()));
+    total_blocks_ = std::max(
+        1.0, static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()));
     replica_outstanding_.assign(static_cast<std::size_t>(c.replicas), 0);
     if (c.record_iterations) iteration_log_.reserve(1024);
     // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
@@ -191,7 +191,8 @@ class Simulation {
           return serve::lifetime_tokens(a) < serve::lifetime_tokens(b);
         });
     const int64_t tokens = serve::lifetime_tokens(*shortest);
-    const char* flag = c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
+    const char* flag =
+        c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
     if (tokens > c_.model.max_positions) {
       bad_flag(flag, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
                                  "positions and the model's context is {} tokens",
@@ -367,9 +368,8 @@ class Simulation {
       r.throughput_requests_per_s = static_cast<double>(r.completed) / span;
       r.throughput_tokens_per_s = static_cast<double>(r.generated_tokens) / span;
       r.goodput_requests_per_s = static_cast<double>(good) / span;
-      r.kv_utilization_mean =
-          kv_block_seconds_ /
-          (static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()) * span);
+      r.kv_utilization_mean = kv_block_seconds_ / (static_cast<double>(kv_.blocks_per_engine) *
+                                                   static_cast<double>(engines_.size()) * span);
     }
     r.goodput = static_cast<double>(good) / static_cast<double>(r.requests);
     r.batch_size_mean = iterations_ > 0 ? batch_sum_ / static_cast<double>(iterations_) : 0.0;
@@ -421,7 +421,8 @@ int devices_of(const ServeConfig& c) {
 }
 
 void validate_serve_config(const ServeConfig& c) {
-  if (c.replicas < 1) bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
+  if (c.replicas < 1)
+    bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
   if (c.tensor_parallel < 1)
     bad_flag("--tp", fmt::format("expected at least 1, got {}", c.tensor_parallel));
   if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
@@ -467,8 +468,8 @@ KvCacheSize kv_cache_size(const ServeConfig& c) {
   const double pp = c.pipeline_parallel;
   // Each device of a pipeline stage holds 1/pp of the layers, their weights and their cache.
   const Bytes weights = weight_bytes_per_device(c.model, d) / pp;
-  const Bytes activations = activation_bytes_per_device(c.model, d, c.limits.max_batched_tokens,
-                                                        c.limits.max_num_seqs);
+  const Bytes activations =
+      activation_bytes_per_device(c.model, d, c.limits.max_batched_tokens, c.limits.max_num_seqs);
   const Bytes usable = c.hw.memory_capacity * c.limits.gpu_memory_utilization;
   KvCacheSize size;
   size.free_per_device = usable - weights - activations - workspace_bytes_per_device();

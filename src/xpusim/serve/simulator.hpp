@@ -33,11 +33,11 @@ enum class LoadBalancer { kRoundRobin, kLeastOutstanding };
 /// Engine limits; defaults are vLLM's (EngineArgs: max_num_seqs 256, max_num_batched_tokens
 /// 8192 with chunked prefill, block_size 16, gpu_memory_utilization 0.9, watermark 0.01).
 struct EngineLimits {
-  int64_t max_num_seqs = 256;          ///< sequences running at once per engine
-  int64_t max_batched_tokens = 8192;   ///< tokens per iteration (the chunked token budget)
-  int64_t block_size = 16;             ///< tokens per KV-cache block
-  double gpu_memory_utilization = 0.9; ///< share of device memory the engine may use
-  double watermark = 0.01;             ///< share of blocks kept free when admitting a prompt
+  int64_t max_num_seqs = 256;           ///< sequences running at once per engine
+  int64_t max_batched_tokens = 8192;    ///< tokens per iteration (the chunked token budget)
+  int64_t block_size = 16;              ///< tokens per KV-cache block
+  double gpu_memory_utilization = 0.9;  ///< share of device memory the engine may use
+  double watermark = 0.01;              ///< share of blocks kept free when admitting a prompt
 };
 
 /// Per-request latency objective for goodput; defaults are MLPerf Inference's Llama-2-70B
@@ -113,14 +113,14 @@ struct ServeResult {
   double goodput = 0.0;  ///< share of arrived requests that completed within the SLO
   double goodput_requests_per_s = 0.0;
   KvCacheSize kv_cache;
-  int64_t kv_blocks_max_used = 0;   ///< the most any engine held at once
-  double kv_utilization_mean = 0.0; ///< time-weighted over the makespan, all engines
-  double batch_size_mean = 0.0;     ///< sequences per iteration
+  int64_t kv_blocks_max_used = 0;    ///< the most any engine held at once
+  double kv_utilization_mean = 0.0;  ///< time-weighted over the makespan, all engines
+  double batch_size_mean = 0.0;      ///< sequences per iteration
   int64_t batch_size_max = 0;
   Joules energy_per_token;  ///< devices at TDP over the makespan, per generated token
   std::optional<double> cost_per_million_tokens_usd;
   std::string cost_basis;
-  std::vector<TimelinePoint> timeline;       ///< at most a few hundred points
+  std::vector<TimelinePoint> timeline;         ///< at most a few hundred points
   std::vector<IterationRecord> iteration_log;  ///< when record_iterations
 };
 

@@ -67,7 +67,8 @@ std::string tokens_expectation() {
 
 std::vector<int64_t> load_lengths(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
+  if (!in)
+    throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
   std::vector<int64_t> values;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -80,7 +81,8 @@ std::vector<int64_t> load_lengths(const std::filesystem::path& file) {
     }
     values.push_back(*value);
   }
-  if (values.empty()) throw Error(Error::Kind::kInput, fmt::format("{}: no lengths", file.string()));
+  if (values.empty())
+    throw Error(Error::Kind::kInput, fmt::format("{}: no lengths", file.string()));
   return values;
 }
 
@@ -143,9 +145,10 @@ LengthDistribution parse_length_distribution(std::string_view text, std::string_
     if (!mean || *mean <= 0.0 || *mean > static_cast<double>(kMaxTokens))
       fail(fmt::format("{}: MEAN: expected a number in (0, {}], got '{}'", kind, kMaxTokens,
                        args[0]));
-    if (!sd || *sd < 0.0) fail(fmt::format("{}: SD: expected a number >= 0, got '{}'", kind, args[1]));
-    d.kind = kind == "normal" ? LengthDistribution::Kind::kNormal
-                              : LengthDistribution::Kind::kLogNormal;
+    if (!sd || *sd < 0.0)
+      fail(fmt::format("{}: SD: expected a number >= 0, got '{}'", kind, args[1]));
+    d.kind =
+        kind == "normal" ? LengthDistribution::Kind::kNormal : LengthDistribution::Kind::kLogNormal;
     d.a = *mean;
     d.b = *sd;
   } else {
@@ -200,7 +203,8 @@ TraceRequest parse_csv_line(std::string_view line, const std::string& where, int
   if (!arrival || *arrival < 0.0)
     fail(fmt::format("arrival_s: expected a number >= 0, got '{}'", trim(fields[0])));
   const auto input = to_tokens(fields[1]);
-  if (!input) fail(fmt::format("input_tokens: {}, got '{}'", tokens_expectation(), trim(fields[1])));
+  if (!input)
+    fail(fmt::format("input_tokens: {}, got '{}'", tokens_expectation(), trim(fields[1])));
   const auto output = to_tokens(fields[2]);
   if (!output)
     fail(fmt::format("output_tokens: {}, got '{}'", tokens_expectation(), trim(fields[2])));
@@ -242,7 +246,8 @@ TraceRequest parse_jsonl_line(std::string_view line, const std::string& where, i
 
 std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
+  if (!in)
+    throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
   const std::string where = file.string();
   const bool jsonl = file.extension() == ".jsonl";
   std::vector<TraceRequest> trace;
@@ -301,7 +306,8 @@ std::vector<RequestSpec> generate_requests(const Workload& w) {
   std::vector<RequestSpec> requests;
   if (w.arrival == ArrivalKind::kTrace) {
     requests.reserve(w.trace.size());
-    for (const auto& t : w.trace) requests.push_back({t.arrival_s, t.input_tokens, t.output_tokens});
+    for (const auto& t : w.trace)
+      requests.push_back({t.arrival_s, t.input_tokens, t.output_tokens});
     return requests;
   }
   std::mt19937_64 arrivals = random_stream(w.seed, "arrivals");
