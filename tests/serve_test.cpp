@@ -17,6 +17,7 @@
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
+#include "xpusim/serve/capacity.hpp"
 #include "xpusim/serve/simulator.hpp"
 #include "xpusim/serve/workload.hpp"
 
@@ -352,6 +353,18 @@ TEST(ServeCli, JsonHasTheInterfaceFieldsAndWritesTheTrace) {
   fs::remove(trace);
 }
 
+TEST(ServeCli, FindMaxRateReportsTheRate) {
+  const CliResult r = run(k70b +
+                          "--scheduler chunked --num-requests 300 --input-len uniform:512:1024 "
+                          "--output-len fixed:128 --find-max-rate --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("max_rate_requests_per_s"));
+  EXPECT_GT(j["max_rate_requests_per_s"].get<double>(), 0.0);
+  EXPECT_TRUE(j["slo_met"].get<bool>());
+  EXPECT_LE(j["ttft_s"]["p99"].get<double>(), 2.0);
+}
+
 TEST(ServeCli, BadInputIsOneLineAndExitStatusTwo) {
   struct Case {
     std::string args;
@@ -378,6 +391,43 @@ TEST(ServeCli, BadInputIsOneLineAndExitStatusTwo) {
     EXPECT_EQ(r.status, 2) << c.args;
     EXPECT_EQ(r.err, c.error) << c.args;
   }
+  const CliResult both = run(k70b + "--find-max-rate --rate 3");
+  EXPECT_EQ(both.status, 2);
+  EXPECT_EQ(both.err,
+            "xpusim: command line: --find-max-rate: searches the Poisson rate itself: give none of "
+            "--rate, --concurrency, --offline and --requests-file\n");
+}
+
+}  // namespace
+}  // namespace xpusim
+
+namespace xpusim {
+namespace {
+
+TEST(ServeCapacity, TheMaxRateMeetsTheObjectivesAndAHigherOneDoesNot) {
+  ServeConfig c = small_config(1.0, 400);
+  c.slo.ttft = Seconds(0.5);
+  c.slo.tpot = Seconds(0.03);
+  const MaxRateResult found = find_max_rate(c);
+  ASSERT_TRUE(found.met);
+  EXPECT_GT(found.max_rate_requests_per_s, 0.0);
+  EXPECT_TRUE(meets_slo(c, found.at_max, found.max_rate_requests_per_s));
+  EXPECT_LE(found.at_max.ttft.p99, c.slo.ttft);
+  EXPECT_LE(found.at_max.tpot.p99, c.slo.tpot);
+  // A tenth more load breaks an objective (bisection to 2%).
+  ServeConfig above = c;
+  above.workload.rate_per_s = found.max_rate_requests_per_s * 1.1;
+  EXPECT_FALSE(meets_slo(c, simulate(above), above.workload.rate_per_s));
+}
+
+TEST(ServeCapacity, AnObjectiveNoRateMeetsIsAnAnswerWithTheClosest) {
+  ServeConfig c = small_config(1.0, 200);
+  c.slo.ttft = Seconds(1e-6);
+  const MaxRateResult found = find_max_rate(c);
+  EXPECT_FALSE(found.met);
+  EXPECT_GT(found.lowest_rate_probed, 0.0);
+  EXPECT_GT(found.at_max.ttft.p99, c.slo.ttft);
+  EXPECT_EQ(found.at_max.completed, 200);
 }
 
 }  // namespace

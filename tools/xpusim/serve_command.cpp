@@ -10,6 +10,7 @@
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/serve_report.hpp"
+#include "xpusim/serve/capacity.hpp"
 #include "xpusim/serve/simulator.hpp"
 
 namespace xpusim::cli {
@@ -33,6 +34,20 @@ Workload workload_from(const ServeFlags& f) {
                     static_cast<int>(f.concurrency_option->count() > 0) +
                     static_cast<int>(f.offline_option->count() > 0) +
                     static_cast<int>(f.requests_file_option->count() > 0);
+  if (f.find_max_rate) {
+    // The search sets Poisson arrivals at each rate it probes.
+    if (modes != 0) {
+      bad_flag("--find-max-rate",
+               "searches the Poisson rate itself: give none of --rate, --concurrency, --offline "
+               "and --requests-file");
+    }
+    Workload w;
+    w.seed = f.seed;
+    w.num_requests = f.num_requests;
+    w.input = parse_length_distribution(f.input_len, "--input-len");
+    w.output = parse_length_distribution(f.output_len, "--output-len");
+    return w;
+  }
   if (modes != 1) {
     bad_flag("--rate", fmt::format("expected exactly one of --rate, --concurrency, --offline and "
                                    "--requests-file, got {}",
@@ -130,8 +145,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   cmd->add_option("--block-size", f.block_size, "tokens per KV-cache block (default 16)");
   cmd->add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
                   "share of device memory for weights, activations and cache (default 0.9)");
-  cmd->add_option("--slo-ttft", f.slo_ttft, "time-to-first-token objective, s (default 2)");
-  cmd->add_option("--slo-tpot", f.slo_tpot, "time-per-output-token objective, s (default 0.2)");
+  cmd->add_option("--slo-ttft-p99", f.slo_ttft,
+                  "time-to-first-token objective at the 99th percentile, s (default 2); goodput "
+                  "counts the requests within it");
+  cmd->add_option("--slo-tpot-p99", f.slo_tpot,
+                  "time-per-output-token objective at the 99th percentile, s (default 0.2)");
+  cmd->add_flag("--find-max-rate", f.find_max_rate,
+                "search the highest Poisson rate whose p99 TTFT and TPOT meet the objectives");
   cmd->add_option("--trace", f.trace_file,
                   "write every iteration of every replica as a Chrome trace (JSON)");
   return cmd;
@@ -144,6 +164,16 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
   if (!f.trace_file.empty()) {
     trace.open(f.trace_file);
     if (!trace) bad_flag("--trace", fmt::format("cannot write '{}'", f.trace_file));
+  }
+  if (f.find_max_rate) {
+    const MaxRateResult found = find_max_rate(config);
+    if (format == "json") {
+      std::cout << max_rate_json(config, found).dump(2) << "\n";
+    } else {
+      std::cout << max_rate_text(config, found);
+    }
+    if (trace.is_open()) trace << serve_trace(config, found.at_max).dump() << "\n";
+    return;
   }
   const ServeResult result = simulate(config);
   if (format == "json") {

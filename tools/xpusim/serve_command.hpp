@@ -33,6 +33,7 @@ struct ServeFlags {
   double slo_ttft = 2.0;
   double slo_tpot = 0.2;
   std::string trace_file;
+  bool find_max_rate = false;
   // Which arrival flags were given.
   CLI::Option* rate_option = nullptr;
   CLI::Option* concurrency_option = nullptr;

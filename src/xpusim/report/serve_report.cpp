@@ -190,4 +190,36 @@ Json serve_trace(const ServeConfig& c, const ServeResult& r) {
   return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
 }
 
+nlohmann::json max_rate_json(const ServeConfig& config, const MaxRateResult& found) {
+  nlohmann::json j = serve_json(config, found.at_max);
+  j["slo_met"] = found.met;
+  j["max_rate_requests_per_s"] =
+      found.met ? nlohmann::json(found.max_rate_requests_per_s) : nlohmann::json(nullptr);
+  j["slo_ttft_p99_s"] = config.slo.ttft.value();
+  j["slo_tpot_p99_s"] = config.slo.tpot.value();
+  j["probes"] = found.probes;
+  if (!found.met) j["closest_rate_requests_per_s"] = found.lowest_rate_probed;
+  return j;
+}
+
+std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found) {
+  const ServeResult& r = found.at_max;
+  std::string head;
+  if (found.met) {
+    head = fmt::format(
+        "Highest sustainable rate: {:.3f} requests/s (p99 TTFT {:.3f} s <= {:g} s, p99 TPOT "
+        "{:.1f} ms <= {:g} ms; {} simulations)\n\n",
+        found.max_rate_requests_per_s, r.ttft.p99.value(), config.slo.ttft.value(),
+        r.tpot.p99.value() * 1e3, config.slo.tpot.value() * 1e3, found.probes);
+  } else {
+    head = fmt::format(
+        "No rate meets the objectives (p99 TTFT <= {:g} s, p99 TPOT <= {:g} ms). Closest: at "
+        "{:.4f} requests/s, p99 TTFT {:.3f} s and p99 TPOT {:.1f} ms{}.\n\n",
+        config.slo.ttft.value(), config.slo.tpot.value() * 1e3, found.lowest_rate_probed,
+        r.ttft.p99.value(), r.tpot.p99.value() * 1e3,
+        r.dropped > 0 ? fmt::format(", {} requests dropped", r.dropped) : std::string());
+  }
+  return head + serve_text(config, r);
+}
+
 }  // namespace xpusim

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "xpusim/serve/capacity.hpp"
 #include "xpusim/serve/simulator.hpp"
 
 namespace xpusim {
@@ -19,6 +20,12 @@ namespace xpusim {
 
 /// The same as aligned text.
 [[nodiscard]] std::string serve_text(const ServeConfig& config, const ServeResult& result);
+
+/// `serve --find-max-rate`: the run at the highest rate that met the objectives with
+/// `max_rate_requests_per_s`, or, when none did, `max_rate_requests_per_s: null` and the run at
+/// the lightest load probed as the closest.
+[[nodiscard]] nlohmann::json max_rate_json(const ServeConfig& config, const MaxRateResult& found);
+[[nodiscard]] std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found);
 
 /// Chrome Trace Event Format: one process per replica, one thread per virtual engine, one
 /// complete event per iteration. Needs a result simulated with record_iterations.
