@@ -18,6 +18,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 #include "xpusim/serve/workload.hpp"
 
@@ -411,13 +412,13 @@ TEST(ServeCapacity, TheMaxRateMeetsTheObjectivesAndAHigherOneDoesNot) {
   const MaxRateResult found = find_max_rate(c);
   ASSERT_TRUE(found.met);
   EXPECT_GT(found.max_rate_requests_per_s, 0.0);
-  EXPECT_TRUE(meets_slo(c, found.at_max, found.max_rate_requests_per_s));
+  EXPECT_TRUE(meets_slo(c, found.at_max));
   EXPECT_LE(found.at_max.ttft.p99, c.slo.ttft);
   EXPECT_LE(found.at_max.tpot.p99, c.slo.tpot);
   // A tenth more load breaks an objective (bisection to 2%).
   ServeConfig above = c;
   above.workload.rate_per_s = found.max_rate_requests_per_s * 1.1;
-  EXPECT_FALSE(meets_slo(c, simulate(above), above.workload.rate_per_s));
+  EXPECT_FALSE(meets_slo(c, simulate(above)));
 }
 
 TEST(ServeCapacity, AnObjectiveNoRateMeetsIsAnAnswerWithTheClosest) {
@@ -428,6 +429,49 @@ TEST(ServeCapacity, AnObjectiveNoRateMeetsIsAnAnswerWithTheClosest) {
   EXPECT_GT(found.lowest_rate_probed, 0.0);
   EXPECT_GT(found.at_max.ttft.p99, c.slo.ttft);
   EXPECT_EQ(found.at_max.completed, 200);
+}
+
+}  // namespace
+}  // namespace xpusim
+
+namespace xpusim {
+namespace {
+
+TEST(ServePlan, CheapestFirstAndAParetoFrontNothingDominates) {
+  PlanRequest request;
+  request.base = small_config(1.0, 150);
+  request.rate_requests_per_s = 6.0;
+  request.accelerators = {testing::hw("h100-sxm"), testing::hw("a100-sxm-80gb"),
+                          testing::hw("l40s")};
+  const PlanResult plan = plan_deployment(request);
+  ASSERT_FALSE(plan.candidates.empty());
+  const PlanCandidate& best = plan.candidates.front();
+  ASSERT_TRUE(best.meets);
+  ASSERT_TRUE(best.usd_per_hour.has_value());
+  EXPECT_TRUE(meets_slo(request.base, best.at_rate));
+  bool any_pareto = false;
+  for (std::size_t i = 0; i < plan.candidates.size(); ++i) {
+    const PlanCandidate& c = plan.candidates[i];
+    if (!c.meets || !c.usd_per_hour) continue;
+    EXPECT_LE(*best.usd_per_hour, *c.usd_per_hour);
+    if (!c.pareto) continue;
+    any_pareto = true;
+    for (const PlanCandidate& d : plan.candidates) {
+      if (!d.meets || !d.usd_per_hour || &d == &c) continue;
+      const bool dominates =
+          *d.usd_per_hour < *c.usd_per_hour && d.at_rate.tpot.p99 < c.at_rate.tpot.p99;
+      EXPECT_FALSE(dominates) << d.hw->id << " dominates " << c.hw->id;
+    }
+  }
+  EXPECT_TRUE(any_pareto);
+  EXPECT_GT(plan.simulations, 0);
+}
+
+TEST(ServePlan, ARateOfZeroIsAnError) {
+  PlanRequest request;
+  request.base = small_config(1.0, 50);
+  request.rate_requests_per_s = 0.0;
+  EXPECT_THROW((void)plan_deployment(request), Error);
 }
 
 }  // namespace

@@ -160,6 +160,9 @@ int main(int argc, char** argv) {
   cli::ServeFlags serve_flags;
   auto* serve = cli::add_serve_command(app, serve_flags);
   add_format(serve, false);
+  cli::PlanFlags plan_flags;
+  auto* plan = cli::add_plan_command(app, plan_flags);
+  add_format(plan, false);
 
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
@@ -272,6 +275,8 @@ int main(int argc, char** argv) {
       cli::run_train_command(train_flags, data, settings.format);
     } else if (serve->parsed()) {
       cli::run_serve_command(serve_flags, data, settings.format);
+    } else if (plan->parsed()) {
+      cli::run_plan_command(plan_flags, data, settings.format);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);

@@ -11,6 +11,7 @@
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/serve_report.hpp"
 #include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 
 namespace xpusim::cli {
@@ -182,6 +183,63 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
     std::cout << serve_text(config, result);
   }
   if (trace.is_open()) trace << serve_trace(config, result).dump() << "\n";
+}
+
+CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
+  auto* cmd = app.add_subcommand(
+      "plan", "the cheapest deployment over the catalog that serves a rate within p99 objectives");
+  cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
+  cmd->add_option("--rate", f.rate, "Poisson arrivals to serve, requests per second")->required();
+  cmd->add_option("--slo-ttft-p99", f.slo_ttft, "time-to-first-token objective, s (default 2)");
+  cmd->add_option("--slo-tpot-p99", f.slo_tpot, "time-per-output-token objective, s (default 0.2)");
+  cmd->add_option("--scheduler", f.scheduler, "static|continuous|chunked (default chunked)")
+      ->check(CLI::IsMember({"static", "continuous", "chunked"}));
+  cmd->add_option("--num-requests", f.num_requests,
+                  "requests per replica in each simulation (default 300)");
+  cmd->add_option("--input-len", f.input_len, "prompt tokens, as for serve (default fixed:1024)");
+  cmd->add_option("--output-len", f.output_len, "generated tokens (default fixed:256)");
+  cmd->add_option("--weight-dtype", f.weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
+  cmd->add_option("--kv-dtype", f.kv_dtype, "bf16|fp16|fp8");
+  cmd->add_option("--seed", f.seed, "random seed (default 0)");
+  cmd->add_option("--price-basis", f.price_basis,
+                  "auto|cloud|owned (default auto: cloud where listed, else owned)")
+      ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  return cmd;
+}
+
+void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
+                      const std::string& format) {
+  PlanRequest request;
+  ServeConfig& b = request.base;
+  b.model = load_model(f.model, data / "models");
+  b.economics = load_economics(data / "economics.yaml");
+  b.economics.price_basis = f.price_basis == "cloud"   ? PriceBasis::kCloud
+                            : f.price_basis == "owned" ? PriceBasis::kOwned
+                                                       : PriceBasis::kAuto;
+  b.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
+  b.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
+  b.scheduler = f.scheduler == "static"       ? SchedulerKind::kStatic
+                : f.scheduler == "continuous" ? SchedulerKind::kContinuous
+                                              : SchedulerKind::kChunked;
+  if (!(f.slo_ttft > 0))
+    bad_flag("--slo-ttft-p99", fmt::format("expected > 0 s, got {}", f.slo_ttft));
+  if (!(f.slo_tpot > 0))
+    bad_flag("--slo-tpot-p99", fmt::format("expected > 0 s, got {}", f.slo_tpot));
+  b.slo.ttft = Seconds(f.slo_ttft);
+  b.slo.tpot = Seconds(f.slo_tpot);
+  b.workload.seed = f.seed;
+  b.workload.num_requests = f.num_requests;
+  b.workload.input = parse_length_distribution(f.input_len, "--input-len");
+  b.workload.output = parse_length_distribution(f.output_len, "--output-len");
+  validate_workload(b.workload);
+  request.rate_requests_per_s = f.rate;
+  request.accelerators = load_all_accelerators(data / "hardware");
+  const PlanResult result = plan_deployment(request);
+  if (format == "json") {
+    std::cout << plan_json(request, result).dump(2) << "\n";
+  } else {
+    std::cout << plan_text(request, result);
+  }
 }
 
 }  // namespace xpusim::cli

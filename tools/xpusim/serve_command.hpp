@@ -44,6 +44,26 @@ struct ServeFlags {
 /// Declares the subcommand and its options on `app`, writing into `flags`.
 CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags);
 
+struct PlanFlags {
+  std::string model;
+  double rate = 0.0;
+  double slo_ttft = 2.0;
+  double slo_tpot = 0.2;
+  std::string scheduler = "chunked";
+  int64_t num_requests = 300;
+  std::string input_len = "fixed:1024";
+  std::string output_len = "fixed:256";
+  std::string weight_dtype = "bf16";
+  std::string kv_dtype = "bf16";
+  uint64_t seed = 0;
+  std::string price_basis = "auto";
+};
+
+/// `xpusim plan`: the cheapest deployment over the catalog for a rate and objectives.
+CLI::App* add_plan_command(CLI::App& app, PlanFlags& flags);
+void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
+                      const std::string& format);
+
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,
                        const std::string& format);

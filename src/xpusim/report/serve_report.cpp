@@ -222,4 +222,99 @@ std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found)
   return head + serve_text(config, r);
 }
 
+namespace {
+
+nlohmann::json candidate_json(const PlanRequest& request, const PlanCandidate& c) {
+  nlohmann::json j = {{"hw", c.hw->id},
+                      {"tp", c.tensor_parallel},
+                      {"max_batch", c.max_batch},
+                      {"replicas", c.replicas},
+                      {"devices", c.replicas * c.tensor_parallel},
+                      {"meets_slo", c.meets},
+                      {"pareto", c.pareto}};
+  if (c.per_replica_max_rate > 0) j["max_rate_per_replica_requests_per_s"] = c.per_replica_max_rate;
+  if (c.meets) {
+    j["ttft_p99_s"] = c.at_rate.ttft.p99.value();
+    j["tpot_p99_s"] = c.at_rate.tpot.p99.value();
+    j["throughput_tokens_per_s"] = c.at_rate.throughput_tokens_per_s;
+  }
+  if (c.usd_per_hour) {
+    j["usd_per_hour"] = *c.usd_per_hour;
+    j["cost_basis"] = c.cost_basis;
+    const double tokens_per_hour = c.at_rate.throughput_tokens_per_s * kSecondsPerHour;
+    if (tokens_per_hour > 0)
+      j["cost_per_million_tokens_usd"] = *c.usd_per_hour / tokens_per_hour * 1e6;
+  }
+  if (!c.reason.empty()) j["reason"] = c.reason;
+  (void)request;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json plan_json(const PlanRequest& request, const PlanResult& result) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& c : result.candidates) all.push_back(candidate_json(request, c));
+  nlohmann::json j = {{"model", request.base.model.id},
+                      {"rate_requests_per_s", request.rate_requests_per_s},
+                      {"slo_ttft_p99_s", request.base.slo.ttft.value()},
+                      {"slo_tpot_p99_s", request.base.slo.tpot.value()},
+                      {"simulations", result.simulations},
+                      {"candidates", all}};
+  const bool found = !result.candidates.empty() && result.candidates.front().meets &&
+                     result.candidates.front().usd_per_hour.has_value();
+  j["cheapest"] =
+      found ? candidate_json(request, result.candidates.front()) : nlohmann::json(nullptr);
+  return j;
+}
+
+std::string plan_text(const PlanRequest& request, const PlanResult& result) {
+  const ServeConfig& b = request.base;
+  std::string out = fmt::format(
+      "{} at {:g} requests/s (input {}, output {}), {} scheduler, objectives p99 TTFT <= {:g} s "
+      "and "
+      "p99 TPOT <= {:g} ms; {} candidate deployments, {} simulations.\n",
+      b.model.id, request.rate_requests_per_s, b.workload.input.text, b.workload.output.text,
+      to_string(b.scheduler), b.slo.ttft.value(), b.slo.tpot.value() * 1e3,
+      result.candidates.size(), result.simulations);
+  int meeting = 0, unpriced = 0;
+  for (const auto& c : result.candidates) {
+    meeting += c.meets ? 1 : 0;
+    unpriced += c.meets && !c.usd_per_hour ? 1 : 0;
+  }
+  const PlanCandidate& best = result.candidates.front();
+  if (meeting == 0 || !best.meets || !best.usd_per_hour) {
+    return out +
+           "No priced deployment meets the objectives at this rate (--format json gives each "
+           "candidate's reason).\n";
+  }
+  out += fmt::format(
+      "Cheapest: {} replicas of {} x {} (tp {}, max batch {}), {} devices, ${:.2f}/hour ({} "
+      "price).\n\n",
+      best.replicas, best.tensor_parallel, best.hw->id, best.tensor_parallel, best.max_batch,
+      best.replicas * best.tensor_parallel, *best.usd_per_hour, best.cost_basis);
+  out += "Pareto front of cost against p99 time per output token:\n";
+  Table table({"hw", "tp", "max batch", "replicas", "devices", "$/hour", "$/M tokens", "price",
+               "p99 TTFT s", "p99 TPOT ms"});
+  for (const auto& c : result.candidates) {
+    if (!c.pareto) continue;
+    const double tokens_per_hour = c.at_rate.throughput_tokens_per_s * kSecondsPerHour;
+    table.add_row({c.hw->id, std::to_string(c.tensor_parallel), std::to_string(c.max_batch),
+                   std::to_string(c.replicas), std::to_string(c.replicas * c.tensor_parallel),
+                   fmt::format("{:.2f}", *c.usd_per_hour),
+                   tokens_per_hour > 0
+                       ? fmt::format("{:.3f}", *c.usd_per_hour / tokens_per_hour * 1e6)
+                       : "n/a",
+                   c.cost_basis, fmt::format("{:.3f}", c.at_rate.ttft.p99.value()),
+                   fmt::format("{:.1f}", c.at_rate.tpot.p99.value() * 1e3)});
+  }
+  out += table.to_text();
+  out += fmt::format(
+      "\n{} deployments meet the objectives ({} of them on accelerators without a price in the "
+      "catalog); {} cannot or do not fit. --format json lists every candidate with its reason; "
+      "--price-basis cloud|owned compares on one kind of price.\n",
+      meeting, unpriced, static_cast<int>(result.candidates.size()) - meeting);
+  return out;
+}
+
 }  // namespace xpusim

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 
 namespace xpusim {
@@ -26,6 +27,11 @@ namespace xpusim {
 /// the lightest load probed as the closest.
 [[nodiscard]] nlohmann::json max_rate_json(const ServeConfig& config, const MaxRateResult& found);
 [[nodiscard]] std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found);
+
+/// `xpusim plan`: every candidate deployment (meeting ones by cost, Pareto front of cost against
+/// p99 TPOT marked), and the cheapest.
+[[nodiscard]] nlohmann::json plan_json(const PlanRequest& request, const PlanResult& result);
+[[nodiscard]] std::string plan_text(const PlanRequest& request, const PlanResult& result);
 
 /// Chrome Trace Event Format: one process per replica, one thread per virtual engine, one
 /// complete event per iteration. Needs a result simulated with record_iterations.

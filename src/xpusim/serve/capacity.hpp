@@ -24,8 +24,7 @@ struct MaxRateResult {
 /// probe sees the same requests.
 [[nodiscard]] MaxRateResult find_max_rate(const ServeConfig& config);
 
-/// Whether a run's 99th percentiles meet the configuration's objectives and the deployment kept
-/// up (completions over the makespan within 5% of the offered rate).
-[[nodiscard]] bool meets_slo(const ServeConfig& config, const ServeResult& result, double rate);
+/// Whether a run's 99th percentiles of TTFT and TPOT meet the configuration's objectives.
+[[nodiscard]] bool meets_slo(const ServeConfig& config, const ServeResult& result);
 
 }  // namespace xpusim
