@@ -476,3 +476,175 @@ TEST(ServePlan, ARateOfZeroIsAnError) {
 
 }  // namespace
 }  // namespace xpusim
+
+namespace xpusim {
+namespace {
+
+// ---- prefill/decode disaggregation ----
+
+ServeConfig disaggregated(ServeConfig c, int prefill, int decode) {
+  c.scheduler = SchedulerKind::kDisaggregated;
+  c.prefill_replicas = prefill;
+  c.decode_replicas = decode;
+  return c;
+}
+
+TEST(ServeDisaggregation, SeparatePoolsLowerTheTailTimePerTokenUnderLongPrompts) {
+  // Long prompts stall every decode of a colocated replica while they prefill; a decode-only
+  // replica never waits for a prompt (DistServe, Splitwise). Same devices: 2 replicas vs 1 + 1.
+  ServeConfig continuous = small_config(1.0, 600);
+  continuous.model = testing::model("llama-3.1-8b");
+  continuous.workload.input = parse_length_distribution("uniform:6000:12000", "--input-len");
+  continuous.replicas = 2;
+  continuous.load_balancer = LoadBalancer::kLeastOutstanding;
+  const ServeConfig split = disaggregated(
+      [&] {
+        ServeConfig c = continuous;
+        c.replicas = 1;
+        return c;
+      }(),
+      1, 1);
+  EXPECT_EQ(devices_of(split), devices_of(continuous));
+  const ServeResult c = simulate(continuous);
+  const ServeResult d = simulate(split);
+  EXPECT_EQ(d.completed, 600);
+  EXPECT_LT(d.tpot.p99.value(), 0.85 * c.tpot.p99.value());
+  ASSERT_TRUE(d.disaggregation.has_value());
+  EXPECT_EQ(d.disaggregation->transfers, 600);
+  EXPECT_TRUE(d.disaggregation->scale_up);  // 2 devices inside the 8 of an HGX node
+  EXPECT_FALSE(c.disaggregation.has_value());
+}
+
+TEST(ServeDisaggregation, EveryRequestFinishesAndNeitherPoolOverflows) {
+  for (const int pp : {1, 2}) {
+    ServeConfig c = disaggregated(small_config(40.0, 800), 2, 1);  // past saturation
+    c.pipeline_parallel = pp;
+    c.limits.gpu_memory_utilization = 0.3;  // decode runs out of blocks and preempts
+    c.workload.input = parse_length_distribution("lognormal:1500:1200", "--input-len");
+    c.workload.output = parse_length_distribution("uniform:1:512", "--output-len");
+    const ServeResult r = simulate(c);
+    ASSERT_TRUE(r.disaggregation.has_value());
+    const DisaggregationStats& d = *r.disaggregation;
+    EXPECT_EQ(r.completed + r.dropped, r.requests) << pp;
+    EXPECT_GT(r.dropped, 0) << pp;
+    EXPECT_LE(d.prefill_kv_blocks_max_used, r.kv_cache.blocks_per_engine) << pp;
+    EXPECT_LE(d.decode_kv_blocks_max_used, r.kv_cache.blocks_per_engine) << pp;
+    EXPECT_GT(d.decode_kv_blocks_max_used, r.kv_cache.blocks_per_engine / 2) << pp;
+    EXPECT_GT(d.prefill_kv_blocks_max_used, 0) << pp;
+    EXPECT_GT(r.preemptions, 0) << pp;
+    EXPECT_GT(d.transfers, 0) << pp;
+    EXPECT_LE(d.transfers, r.completed) << pp;  // one-token requests end on the prefill side
+  }
+}
+
+TEST(ServeDisaggregation, TheSameSeedGivesTheSameRun) {
+  const ServeConfig c = disaggregated(small_config(12.0), 1, 2);
+  const ServeResult a = simulate(c);
+  const ServeResult b = simulate(c);
+  EXPECT_EQ(a.iterations, b.iterations);
+  EXPECT_EQ(a.makespan.value(), b.makespan.value());
+  EXPECT_EQ(a.tpot.p99.value(), b.tpot.p99.value());
+  EXPECT_EQ(a.ttft.p99.value(), b.ttft.p99.value());
+  EXPECT_EQ(a.disaggregation->transfer.mean.value(), b.disaggregation->transfer.mean.value());
+  EXPECT_EQ(a.disaggregation->transfer.p99.value(), b.disaggregation->transfer.p99.value());
+}
+
+TEST(ServeDisaggregation, TransferTimeIsLatencyPlusTheCacheOverTheLink) {
+  double previous = 0.0;
+  for (const int64_t input : {500, 1000, 3000}) {
+    ServeConfig c = disaggregated(small_config(2.0, 50), 1, 1);
+    c.workload.input = parse_length_distribution("fixed:" + std::to_string(input), "--input-len");
+    const ServeResult r = simulate(c);
+    const double mean = r.disaggregation->transfer.mean.value();
+    EXPECT_GT(mean, previous) << input;
+    previous = mean;
+    // Every device of the replica sends its share at once over the scale-up fabric.
+    const double bytes = r.kv_cache.bytes_per_token_per_device.value() * static_cast<double>(input);
+    const double bandwidth =
+        c.hw.scale_up_bandwidth.value() * c.hw.efficiency.scale_up_bandwidth_fraction;
+    EXPECT_NEAR(mean, c.hw.scale_up_latency.value() + bytes / bandwidth, 1e-12) << input;
+  }
+}
+
+TEST(ServeDisaggregation, PastTheScaleUpDomainTheCacheCrossesTheScaleOutLink) {
+  ServeConfig c = disaggregated(small_config(2.0, 50), 1, 1);
+  c.model = testing::model("llama-2-70b");
+  c.tensor_parallel = 8;  // 16 devices: two HGX nodes
+  const ServeResult r = simulate(c);
+  ASSERT_TRUE(r.disaggregation.has_value());
+  EXPECT_FALSE(r.disaggregation->scale_up);
+  c.hw = testing::hw("mi300x");  // no scale-out link in the catalog
+  EXPECT_EQ(error_of([&] { (void)simulate(c); }),
+            "command line: --prefill-replicas: the 16 devices exceed mi300x's scale-up domain of "
+            "8 and it has no scale-out link to move KV caches between the pools");
+}
+
+TEST(ServeDisaggregation, PoolFlagsAreCheckedOnTheCommandLine) {
+  struct Case {
+    std::string args;
+    std::string error;
+  };
+  const std::string m = "--model llama-2-7b --hw h100-sxm --offline --num-requests 10 ";
+  const std::vector<Case> cases = {
+      {m + "--scheduler disaggregated --prefill-replicas 1 --decode-replicas 3 --devices 3",
+       "xpusim: command line: --devices: expected (--prefill-replicas + --decode-replicas) x --tp "
+       "x --pp = (1 + 3) x 1 x 1 = 4, got 3\n"},
+      {m + "--scheduler disaggregated --replicas 2 --decode-replicas 3",
+       "xpusim: command line: --replicas: not with --scheduler disaggregated: give "
+       "--prefill-replicas and --decode-replicas\n"},
+      {m + "--scheduler chunked --decode-replicas 3",
+       "xpusim: command line: --decode-replicas: only with --scheduler disaggregated\n"},
+      {m + "--scheduler disaggregated --prefill-replicas 0",
+       "xpusim: command line: --prefill-replicas: expected at least 1, got 0\n"},
+  };
+  for (const auto& c : cases) {
+    const CliResult r = run(c.args);
+    EXPECT_EQ(r.status, 2) << c.args;
+    EXPECT_EQ(r.err, c.error) << c.args;
+  }
+  const CliResult ok = run(m +
+                           "--scheduler disaggregated --prefill-replicas 1 --decode-replicas 3 "
+                           "--devices 4 --format json");
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  const auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["devices"], 4);
+  EXPECT_EQ(j["completed"], 10);
+  EXPECT_EQ(j["kv_transfers"], 10);
+  for (const char* stat : {"mean", "p50", "p90", "p99"}) {
+    EXPECT_GT(j["kv_transfer_s"][stat].get<double>(), 0.0) << stat;
+  }
+}
+
+}  // namespace
+}  // namespace xpusim
+
+namespace xpusim {
+namespace {
+
+// ---- preemption by swap ----
+
+TEST(ServePreemption, SwapFinishesEveryRequestWithoutRecomputingPrompts) {
+  for (const auto scheduler : {SchedulerKind::kContinuous, SchedulerKind::kChunked}) {
+    ServeConfig recompute = small_config(40.0, 800);  // past saturation
+    recompute.scheduler = scheduler;
+    recompute.limits.gpu_memory_utilization = 0.3;  // decode runs out of blocks and preempts
+    ServeConfig swap = recompute;
+    swap.limits.preemption = Preemption::kSwap;
+    const ServeResult r = simulate(recompute);
+    const ServeResult s = simulate(swap);
+    EXPECT_EQ(s.completed + s.dropped, s.requests);
+    EXPECT_EQ(s.completed, r.completed);
+    EXPECT_LE(s.kv_blocks_max_used, s.kv_cache.blocks_per_engine);
+    EXPECT_GT(r.preemptions, 0);
+    // The same cache pressure preempts about as often either way.
+    EXPECT_GT(s.preemptions, r.preemptions / 2);
+    EXPECT_LT(s.preemptions, r.preemptions * 2);
+    // Recompute prefills the prompts (and generated tokens) of preempted sequences again; swap
+    // prefills every prompt exactly once.
+    EXPECT_GT(r.prefill_tokens_processed, r.prompt_tokens);
+    EXPECT_EQ(s.prefill_tokens_processed, s.prompt_tokens);
+  }
+}
+
+}  // namespace
+}  // namespace xpusim

@@ -76,6 +76,42 @@ Workload workload_from(const ServeFlags& f) {
   return w;
 }
 
+/// --replicas sizes colocated replicas; the disaggregated pools are sized by their own flags.
+void check_replica_flags(const ServeFlags& f) {
+  const bool pools =
+      f.prefill_replicas_option->count() > 0 || f.decode_replicas_option->count() > 0;
+  if (f.scheduler == "disaggregated") {
+    if (f.replicas_option->count() > 0) {
+      bad_flag("--replicas",
+               "not with --scheduler disaggregated: give --prefill-replicas and --decode-replicas");
+    }
+    return;
+  }
+  if (pools) {
+    bad_flag(f.prefill_replicas_option->count() > 0 ? "--prefill-replicas" : "--decode-replicas",
+             "only with --scheduler disaggregated");
+  }
+}
+
+void check_devices(const ServeFlags& f) {
+  if (f.devices == 0) return;
+  if (f.scheduler == "disaggregated") {
+    const int64_t devices =
+        static_cast<int64_t>(f.prefill_replicas + f.decode_replicas) * f.tp * f.pp;
+    if (f.devices == devices) return;
+    bad_flag("--devices",
+             fmt::format("expected (--prefill-replicas + --decode-replicas) x --tp x --pp = ({} + "
+                         "{}) x {} x {} = {}, got {}",
+                         f.prefill_replicas, f.decode_replicas, f.tp, f.pp, devices, f.devices));
+  }
+  const int64_t devices = static_cast<int64_t>(f.replicas) * f.tp * f.pp;
+  if (f.devices != devices) {
+    bad_flag("--devices",
+             fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}",
+                         f.replicas, f.tp, f.pp, devices, f.devices));
+  }
+}
+
 ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) {
   ServeConfig c;
   c.model = load_model(f.model, data / "models");
@@ -84,22 +120,22 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   c.tensor_parallel = f.tp;
   c.pipeline_parallel = f.pp;
   c.replicas = f.replicas;
-  if (f.devices != 0 && f.devices != static_cast<int64_t>(f.replicas) * f.tp * f.pp) {
-    bad_flag(
-        "--devices",
-        fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}", f.replicas,
-                    f.tp, f.pp, static_cast<int64_t>(f.replicas) * f.tp * f.pp, f.devices));
-  }
+  c.prefill_replicas = f.prefill_replicas;
+  c.decode_replicas = f.decode_replicas;
+  check_replica_flags(f);
+  check_devices(f);
   c.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
   c.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
   c.scheduler = f.scheduler == "static"       ? SchedulerKind::kStatic
                 : f.scheduler == "continuous" ? SchedulerKind::kContinuous
-                                              : SchedulerKind::kChunked;
+                : f.scheduler == "chunked"    ? SchedulerKind::kChunked
+                                              : SchedulerKind::kDisaggregated;
   c.load_balancer = f.load_balancer == "round_robin" ? LoadBalancer::kRoundRobin
                                                      : LoadBalancer::kLeastOutstanding;
   c.limits.max_num_seqs = f.max_batch;
   c.limits.max_batched_tokens = f.max_batched_tokens;
   c.limits.block_size = f.block_size;
+  c.limits.preemption = f.preemption == "swap" ? Preemption::kSwap : Preemption::kRecompute;
   c.limits.gpu_memory_utilization = f.gpu_memory_utilization;
   c.slo.ttft = Seconds(f.slo_ttft);
   c.slo.tpot = Seconds(f.slo_tpot);
@@ -118,9 +154,17 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   cmd->add_option("--devices", f.devices, "devices in all (must equal replicas x tp x pp)");
   cmd->add_option("--tp", f.tp, "tensor parallelism inside a replica (default 1)");
   cmd->add_option("--pp", f.pp, "pipeline stages inside a replica (default 1)");
-  cmd->add_option("--replicas", f.replicas, "replicas behind the load balancer (default 1)");
-  cmd->add_option("--scheduler", f.scheduler, "static|continuous|chunked (default continuous)")
-      ->check(CLI::IsMember({"static", "continuous", "chunked"}));
+  f.replicas_option =
+      cmd->add_option("--replicas", f.replicas, "replicas behind the load balancer (default 1)");
+  cmd->add_option("--scheduler", f.scheduler,
+                  "static|continuous|chunked|disaggregated (default continuous)")
+      ->check(CLI::IsMember({"static", "continuous", "chunked", "disaggregated"}));
+  f.prefill_replicas_option =
+      cmd->add_option("--prefill-replicas", f.prefill_replicas,
+                      "disaggregated: replicas that run prompts only, chunked (default 1)");
+  f.decode_replicas_option =
+      cmd->add_option("--decode-replicas", f.decode_replicas,
+                      "disaggregated: replicas that decode only, continuous batching (default 1)");
   cmd->add_option("--load-balancer", f.load_balancer,
                   "round_robin|least_outstanding (default round_robin)")
       ->check(CLI::IsMember({"round_robin", "least_outstanding"}));
@@ -144,6 +188,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   cmd->add_option("--max-batched-tokens", f.max_batched_tokens,
                   "tokens per iteration (vLLM max_num_batched_tokens, default 8192)");
   cmd->add_option("--block-size", f.block_size, "tokens per KV-cache block (default 16)");
+  cmd->add_option("--preemption", f.preemption,
+                  "recompute|swap: a preempted sequence prefills again or its cache goes to host "
+                  "memory and back (default recompute, as vLLM)")
+      ->check(CLI::IsMember({"recompute", "swap"}));
   cmd->add_option("--gpu-memory-utilization", f.gpu_memory_utilization,
                   "share of device memory for weights, activations and cache (default 0.9)");
   cmd->add_option("--slo-ttft-p99", f.slo_ttft,

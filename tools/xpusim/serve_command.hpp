@@ -14,8 +14,10 @@ struct ServeFlags {
   std::string hw;
   int devices = 0;  ///< 0: replicas x tp x pp
   int tp = 1, pp = 1, replicas = 1;
+  int prefill_replicas = 1, decode_replicas = 1;  ///< --scheduler disaggregated
   std::string scheduler = "continuous";
   std::string load_balancer = "round_robin";
+  std::string preemption = "recompute";
   double rate = 0.0;
   int64_t concurrency = 0;
   bool offline = false;
@@ -34,6 +36,9 @@ struct ServeFlags {
   double slo_tpot = 0.2;
   std::string trace_file;
   bool find_max_rate = false;
+  CLI::Option* replicas_option = nullptr;
+  CLI::Option* prefill_replicas_option = nullptr;
+  CLI::Option* decode_replicas_option = nullptr;
   // Which arrival flags were given.
   CLI::Option* rate_option = nullptr;
   CLI::Option* concurrency_option = nullptr;

@@ -63,6 +63,18 @@ std::string_view to_string(SchedulerKind kind) {
       return "continuous";
     case SchedulerKind::kChunked:
       return "chunked";
+    case SchedulerKind::kDisaggregated:
+      return "disaggregated";
+  }
+  return "";
+}
+
+std::string_view to_string(Preemption preemption) {
+  switch (preemption) {
+    case Preemption::kRecompute:
+      return "recompute";
+    case Preemption::kSwap:
+      return "swap";
   }
   return "";
 }
@@ -83,13 +95,13 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
     timeline.push_back(
         {{"time_s", p.time_s}, {"kv_utilization", p.kv_utilization}, {"running", p.running}});
   }
-  return {
+  Json j = {
       {"model", c.model.id},
       {"hw", c.hw.id},
       {"devices", devices_of(c)},
       {"tp", c.tensor_parallel},
       {"pp", c.pipeline_parallel},
-      {"replicas", c.replicas},
+      {"replicas", replicas_of(c)},
       {"scheduler", to_string(c.scheduler)},
       {"load_balancer", to_string(c.load_balancer)},
       {"weight_dtype", to_string(c.weight_dtype)},
@@ -97,6 +109,7 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"max_batch", c.limits.max_num_seqs},
       {"max_batched_tokens", c.limits.max_batched_tokens},
       {"block_size", c.limits.block_size},
+      {"preemption", to_string(c.limits.preemption)},
       {"workload", workload_json(c.workload)},
       {"seed", r.seed},
       {"slo", {{"ttft_s", c.slo.ttft.value()}, {"tpot_s", c.slo.tpot.value()}}},
@@ -104,6 +117,7 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"completed", r.completed},
       {"dropped", r.dropped},
       {"preemptions", r.preemptions},
+      {"prefill_tokens_processed", r.prefill_tokens_processed},
       {"iterations", r.iterations},
       {"prompt_tokens", r.prompt_tokens},
       {"generated_tokens", r.generated_tokens},
@@ -129,6 +143,16 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"cost_basis", r.cost_basis.empty() ? Json(nullptr) : Json(r.cost_basis)},
       {"timeline", timeline},
   };
+  if (const auto& d = r.disaggregation) {
+    j["prefill_replicas"] = c.prefill_replicas;
+    j["decode_replicas"] = c.decode_replicas;
+    j["kv_transfer_s"] = summary_json(d->transfer);
+    j["kv_transfers"] = d->transfers;
+    j["kv_transfer_link"] = d->scale_up ? "scale_up" : "scale_out";
+    j["kv_cache"]["prefill_max_blocks_used"] = d->prefill_kv_blocks_max_used;
+    j["kv_cache"]["decode_max_blocks_used"] = d->decode_kv_blocks_max_used;
+  }
+  return j;
 }
 
 std::string serve_text(const ServeConfig& c, const ServeResult& r) {
@@ -139,7 +163,7 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       "goodput {:.1f}% within TTFT {} s and TPOT {} s\n"
       "KV cache {} blocks of {} tokens per engine, at most {} used, {:.1f}% on average\n"
       "batch {:.1f} sequences on average, at most {}\n",
-      c.model.id, devices_of(c), c.hw.id, c.replicas, c.tensor_parallel, c.pipeline_parallel,
+      c.model.id, devices_of(c), c.hw.id, replicas_of(c), c.tensor_parallel, c.pipeline_parallel,
       to_string(c.scheduler), r.seed, r.completed, r.dropped, r.preemptions, r.iterations,
       r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
       c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
@@ -155,6 +179,13 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
   row("time per output token", r.tpot);
   row("end-to-end latency", r.e2e);
   out += table.to_text();
+  if (const auto& d = r.disaggregation) {
+    out += fmt::format(
+        "{} prefill and {} decode replica(s); {} KV-cache hand-offs over the {} link, {:.4f} s "
+        "on average, p99 {:.4f} s\n",
+        c.prefill_replicas, c.decode_replicas, d->transfers, d->scale_up ? "scale-up" : "scale-out",
+        d->transfer.mean.value(), d->transfer.p99.value());
+  }
   out += fmt::format("energy {:.3f} J per generated token\n", r.energy_per_token.value());
   if (r.cost_per_million_tokens_usd) {
     out += fmt::format("cost {:.3f} USD per million generated tokens ({})\n",
@@ -165,11 +196,15 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
 
 Json serve_trace(const ServeConfig& c, const ServeResult& r) {
   Json events = Json::array();
-  for (int replica = 0; replica < c.replicas; ++replica) {
+  const bool disaggregated = c.scheduler == SchedulerKind::kDisaggregated;
+  for (int replica = 0; replica < replicas_of(c); ++replica) {
+    const char* role = !disaggregated                 ? ""
+                       : replica < c.prefill_replicas ? " (prefill)"
+                                                      : " (decode)";
     events.push_back({{"name", "process_name"},
                       {"ph", "M"},
                       {"pid", replica},
-                      {"args", {{"name", fmt::format("replica {}", replica)}}}});
+                      {"args", {{"name", fmt::format("replica {}{}", replica, role)}}}});
   }
   for (const auto& it : r.iteration_log) {
     const char* name = it.prefill_sequences == 0  ? "decode"

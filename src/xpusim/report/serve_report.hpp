@@ -13,6 +13,7 @@ namespace xpusim {
 
 [[nodiscard]] std::string_view to_string(SchedulerKind kind);
 [[nodiscard]] std::string_view to_string(LoadBalancer balancer);
+[[nodiscard]] std::string_view to_string(Preemption preemption);
 
 /// One object: the configuration echoed (seed included), throughput, latency summaries
 /// (`ttft_s`, `tpot_s`, `e2e_latency_s`, `queueing_s`: mean, p50, p90, p99), goodput, KV cache

@@ -10,13 +10,13 @@
 
 namespace xpusim::serve {
 
-enum class EventKind : uint8_t { kArrival, kIterationDone };
+enum class EventKind : uint8_t { kArrival, kIterationDone, kTransferDone };
 
 struct Event {
   double time = 0.0;
   uint64_t sequence = 0;
   EventKind kind = EventKind::kArrival;
-  int32_t index = 0;  ///< kIterationDone: the engine
+  int32_t index = 0;  ///< kIterationDone: the engine; kTransferDone: the sequence
 };
 
 class EventQueue {

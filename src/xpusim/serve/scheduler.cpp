@@ -21,25 +21,45 @@ bool reserve(Engine& e, Sequence& s, int64_t tokens, int64_t keep_free = 0) {
   return true;
 }
 
+/// Tokens the first step after admission runs: the whole prompt and, after a preemption by
+/// recompute, the tokens generated so far; after a swap, where the sequence left off.
+int64_t admission_tokens(const Sequence& s) {
+  if (!s.swapped) return s.input + s.generated;
+  return s.prefill_goal == 0 ? 1 : s.prefill_goal - s.kv_tokens;
+}
+
 /// Moves the head of the waiting queue to running; it prefills its prompt and, after a
-/// preemption, the tokens it had generated (recompute).
+/// preemption by recompute, the tokens it had generated; a swapped sequence's cache comes back.
 void admit(Engine& e, Sequence& s, double now) {
   e.running.push_back(e.waiting.front());
   e.waiting.pop_front();
-  s.prefill_goal = s.input + s.generated;
+  if (s.swapped) {
+    e.swap_in_tokens += s.kv_tokens;
+    s.swapped = false;
+  } else {
+    s.prefill_goal = s.input + s.generated;
+  }
   if (s.first_scheduled < 0.0) s.first_scheduled = now;
 }
 
-/// Preempts the last running sequence by recompute (vLLM's default): its blocks are freed and
-/// it waits at the front of the queue to prefill again.
-int32_t preempt_last(Engine& e, std::vector<Sequence>& sequences) {
+/// Preempts the last running sequence: its blocks are freed and it waits at the front of the
+/// queue, to prefill again (recompute, vLLM's default) or to have its cache copied back (swap).
+int32_t preempt_last(Engine& e, std::vector<Sequence>& sequences, Preemption mode) {
   const int32_t victim = e.running.back();
   e.running.pop_back();
   Sequence& s = sequences[victim];
   e.pool.release(s.blocks);
   s.blocks = 0;
-  s.kv_tokens = 0;
-  s.prefill_goal = 0;
+  switch (mode) {
+    case Preemption::kRecompute:
+      s.kv_tokens = 0;
+      s.prefill_goal = 0;
+      break;
+    case Preemption::kSwap:
+      s.swapped = true;
+      e.swap_out_tokens += s.kv_tokens;
+      break;
+  }
   ++s.preemptions;
   ++e.preemptions;
   e.waiting.push_front(victim);
@@ -48,12 +68,12 @@ int32_t preempt_last(Engine& e, std::vector<Sequence>& sequences) {
 
 /// Gives running[i] the blocks for `tokens` more tokens, preempting from the tail of the running
 /// queue as needed. False when running[i] itself had to be preempted.
-bool reserve_or_preempt(Engine& e, std::vector<Sequence>& sequences, std::size_t i,
-                        int64_t tokens) {
+bool reserve_or_preempt(Engine& e, std::vector<Sequence>& sequences, std::size_t i, int64_t tokens,
+                        Preemption mode) {
   const int32_t id = e.running[i];
   Sequence& s = sequences[id];
   while (!reserve(e, s, s.kv_tokens + tokens)) {
-    if (preempt_last(e, sequences) == id) return false;
+    if (preempt_last(e, sequences, mode) == id) return false;
   }
   return true;
 }
@@ -102,16 +122,18 @@ class ContinuousPolicy final : public SchedulerPolicy {
     while (!e.waiting.empty() && static_cast<int64_t>(e.running.size()) < limits_.max_num_seqs) {
       const int32_t id = e.waiting.front();
       Sequence& s = sequences[id];
-      const int64_t goal = s.input + s.generated;
+      const int64_t goal = admission_tokens(s);
       if (!e.batch.empty() && tokens + goal > limits_.max_batched_tokens) break;
-      if (!reserve(e, s, goal, keep_free)) break;
+      if (!reserve(e, s, s.kv_tokens + goal, keep_free)) break;
       admit(e, s, now);
       e.batch.push_back({id, goal});
       tokens += goal;
     }
     if (!e.batch.empty()) return;
     for (std::size_t i = 0; i < e.running.size(); ++i) {
-      if (reserve_or_preempt(e, sequences, i, 1)) e.batch.push_back({e.running[i], 1});
+      if (reserve_or_preempt(e, sequences, i, 1, limits_.preemption)) {
+        e.batch.push_back({e.running[i], 1});
+      }
     }
   }
 
@@ -132,7 +154,7 @@ class ChunkedPolicy final : public SchedulerPolicy {
       const Sequence& s = sequences[e.running[i]];
       const int64_t tokens =
           s.prefill_goal == 0 ? 1 : std::min(s.prefill_goal - s.kv_tokens, budget);
-      if (!reserve_or_preempt(e, sequences, i, tokens)) continue;
+      if (!reserve_or_preempt(e, sequences, i, tokens, limits_.preemption)) continue;
       e.batch.push_back({e.running[i], tokens});
       budget -= tokens;
     }
@@ -141,8 +163,8 @@ class ChunkedPolicy final : public SchedulerPolicy {
            static_cast<int64_t>(e.running.size()) < limits_.max_num_seqs) {
       const int32_t id = e.waiting.front();
       Sequence& s = sequences[id];
-      const int64_t chunk = std::min(s.input + s.generated, budget);
-      if (!reserve(e, s, chunk, keep_free)) break;
+      const int64_t chunk = std::min(admission_tokens(s), budget);
+      if (!reserve(e, s, s.kv_tokens + chunk, keep_free)) break;
       admit(e, s, now);
       e.batch.push_back({id, chunk});
       budget -= chunk;
@@ -162,6 +184,7 @@ std::unique_ptr<SchedulerPolicy> make_policy(SchedulerKind kind, const EngineLim
     case SchedulerKind::kContinuous:
       return std::make_unique<ContinuousPolicy>(limits);
     case SchedulerKind::kChunked:
+    case SchedulerKind::kDisaggregated:  // the prefill pool's; the decode pool's is continuous
       return std::make_unique<ChunkedPolicy>(limits);
   }
   return nullptr;

@@ -26,6 +26,11 @@ struct Sequence {
                              ///< 0 while decoding
   int64_t blocks = 0;        ///< KV blocks held
   int32_t preemptions = 0;
+  bool swapped = false;         ///< preempted by swap: its kv_tokens are in host memory
+  int32_t prefill_engine = -1;  ///< disaggregated: the engine holding the prompt's cache until
+                                ///< the hand-off ends
+  int64_t prefill_blocks = 0;   ///< the blocks held there
+  int32_t decode_engine = -1;   ///< disaggregated: the engine that decodes it
   bool dropped = false;
 };
 
@@ -46,6 +51,11 @@ struct Engine {
   int32_t slot = 0;
   int64_t outstanding = 0;  ///< routed here and not finished
   int64_t preemptions = 0;
+  int64_t swap_out_tokens = 0;   ///< cached tokens copied to host by the iteration being formed
+  int64_t swap_in_tokens = 0;    ///< and back
+  std::deque<int32_t> incoming;  ///< disaggregated decode: prompts done elsewhere, FCFS
+  int64_t in_transfer = 0;       ///< disaggregated: hand-offs holding blocks here, not running
+  bool decode_only = false;      ///< disaggregated decode replica
   bool busy = false;
 };
 
@@ -58,6 +68,7 @@ class SchedulerPolicy {
   virtual void schedule(Engine& engine, std::vector<Sequence>& sequences, double now) = 0;
 };
 
+/// The policy of `kind`; for kDisaggregated, the prefill pool's (chunked).
 [[nodiscard]] std::unique_ptr<SchedulerPolicy> make_policy(SchedulerKind kind,
                                                            const EngineLimits& limits);
 

@@ -89,7 +89,9 @@ class Simulation {
         deployment_(deployment_of(c)),
         kv_(kv_cache_size(c)),
         policy_(serve::make_policy(c.scheduler, c.limits)),
-        events_(static_cast<std::size_t>(c.replicas) * c.pipeline_parallel + 16) {
+        decode_policy_(serve::make_policy(SchedulerKind::kContinuous, c.limits)),
+        disaggregated_(c.scheduler == SchedulerKind::kDisaggregated),
+        events_(static_cast<std::size_t>(replicas_of(c)) * c.pipeline_parallel + 16) {
     const auto specs = generate_requests(c.workload);
     sequences_.resize(specs.size());
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -99,12 +101,15 @@ class Simulation {
     }
     check_some_request_fits();
     const int pp = c.pipeline_parallel;
-    engines_.reserve(static_cast<std::size_t>(c.replicas) * pp);
-    for (int r = 0; r < c.replicas; ++r) {
+    const int replicas = replicas_of(c);
+    entry_replicas_ = disaggregated_ ? c.prefill_replicas : c.replicas;
+    engines_.reserve(static_cast<std::size_t>(replicas) * pp);
+    for (int r = 0; r < replicas; ++r) {
       for (int s = 0; s < pp; ++s) {
         Engine& e = engines_.emplace_back(kv_.blocks_per_engine, c.limits.block_size);
         e.replica = r;
         e.slot = s;
+        e.decode_only = disaggregated_ && r >= entry_replicas_;
         e.running.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
         e.batch.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
       }
@@ -112,7 +117,8 @@ class Simulation {
     touched_.reserve(engines_.size());
     total_blocks_ = std::max(
         1.0, static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()));
-    replica_outstanding_.assign(static_cast<std::size_t>(c.replicas), 0);
+    replica_outstanding_.assign(static_cast<std::size_t>(replicas), 0);
+    if (disaggregated_) link_ = kv_transfer_link(c);
     if (c.record_iterations) iteration_log_.reserve(1024);
     // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
     p2p_bytes_per_token_ =
@@ -138,8 +144,11 @@ class Simulation {
           if (next_ < n) events_.push(sequences_[next_].arrival, EventKind::kArrival, 0);
           break;
         case EventKind::kIterationDone:
-          complete_iteration(engines_[ev.index], now, closed);
+          complete_iteration(ev.index, now, closed);
           touched_.push_back(ev.index);
+          break;
+        case EventKind::kTransferDone:
+          complete_transfer(ev.index);
           break;
       }
       start_touched(now);
@@ -205,19 +214,28 @@ class Simulation {
                                kv_.free_per_device.value() / (1u << 30)));
   }
 
-  /// The replica by the load balancer, then its virtual engine with the fewest outstanding.
+  /// The replica by the load balancer (among the prefill replicas when disaggregated), then its
+  /// virtual engine with the fewest outstanding.
   int32_t route() {
     int32_t replica = 0;
     switch (c_.load_balancer) {
       case LoadBalancer::kRoundRobin:
-        replica = static_cast<int32_t>(round_robin_++ % static_cast<uint64_t>(c_.replicas));
+        replica = static_cast<int32_t>(round_robin_++ % static_cast<uint64_t>(entry_replicas_));
         break;
       case LoadBalancer::kLeastOutstanding:
-        replica = static_cast<int32_t>(
-            std::min_element(replica_outstanding_.begin(), replica_outstanding_.end()) -
-            replica_outstanding_.begin());
+        replica = least_outstanding_replica(0, entry_replicas_);
         break;
     }
+    return least_outstanding_engine(replica);
+  }
+
+  /// The replica of [first, end) with the fewest outstanding requests (the first on ties).
+  int32_t least_outstanding_replica(int32_t first, int32_t end) const {
+    const auto begin = replica_outstanding_.begin();
+    return static_cast<int32_t>(std::min_element(begin + first, begin + end) - begin);
+  }
+
+  int32_t least_outstanding_engine(int32_t replica) const {
     const int pp = c_.pipeline_parallel;
     int32_t best = replica * pp;
     for (int32_t i = best + 1; i < (replica + 1) * pp; ++i) {
@@ -229,19 +247,89 @@ class Simulation {
   void start_touched(double now) {
     for (const int32_t index : touched_) {
       Engine& e = engines_[index];
+      if (e.decode_only) admit_incoming(e, now);
       if (!e.busy) start_iteration(e, index, now);
     }
     touched_.clear();
   }
 
+  /// Disaggregated: a prompt finished on prefill engine `index` (its first token out). Its cache
+  /// stays there until the hand-off ends; the decode replica with the fewest outstanding
+  /// requests queues it.
+  void hand_off(int32_t index, int32_t id) {
+    Engine& e = engines_[index];
+    Sequence& s = sequences_[id];
+    s.prefill_engine = index;
+    s.prefill_blocks = s.blocks;
+    s.blocks = 0;
+    ++e.in_transfer;
+    --e.outstanding;
+    --replica_outstanding_[e.replica];
+    const int32_t decode = least_outstanding_engine(least_outstanding_replica(
+        entry_replicas_, static_cast<int32_t>(replica_outstanding_.size())));
+    Engine& d = engines_[decode];
+    s.decode_engine = decode;
+    d.incoming.push_back(id);
+    ++d.outstanding;
+    ++replica_outstanding_[d.replica];
+    touched_.push_back(decode);
+  }
+
+  /// Disaggregated decode engine: takes handed-off sequences first come first served while
+  /// their cache fits (keeping the watermark free) and the batch limit allows, after any
+  /// sequence it preempted, and starts pulling each one's cache.
+  void admit_incoming(Engine& e, double now) {
+    const auto keep_free =
+        static_cast<int64_t>(std::floor(c_.limits.watermark * static_cast<double>(e.pool.total())));
+    while (!e.incoming.empty() && e.waiting.empty() &&
+           static_cast<int64_t>(e.running.size()) + e.in_transfer < c_.limits.max_num_seqs) {
+      const int32_t id = e.incoming.front();
+      Sequence& s = sequences_[id];
+      const int64_t blocks = e.pool.blocks_for(s.kv_tokens);
+      if (!e.pool.try_allocate(blocks, keep_free)) return;
+      e.incoming.pop_front();
+      s.blocks = blocks;
+      blocks_used_ += blocks;
+      ++e.in_transfer;
+      const Seconds t = transfer_time(s.kv_tokens);
+      transfer_times_.push_back(t.value());
+      events_.push(now + t.value(), EventKind::kTransferDone, id);
+    }
+  }
+
+  /// The whole cache of `tokens` tokens, every device of the replica sending its share at once.
+  [[nodiscard]] Seconds transfer_time(int64_t tokens) const {
+    const Bytes per_device = kv_.bytes_per_token_per_device * static_cast<double>(tokens);
+    return link_.latency + per_device / link_.achievable;
+  }
+
+  /// A hand-off ended: the prefill engine frees the prompt's blocks and the sequence joins the
+  /// decode engine's running sequences.
+  void complete_transfer(int32_t id) {
+    Sequence& s = sequences_[id];
+    Engine& p = engines_[s.prefill_engine];
+    p.pool.release(s.prefill_blocks);
+    blocks_used_ -= s.prefill_blocks;
+    s.prefill_blocks = 0;
+    --p.in_transfer;
+    touched_.push_back(s.prefill_engine);
+    Engine& d = engines_[s.decode_engine];
+    --d.in_transfer;
+    d.running.push_back(id);
+    ++running_;
+    touched_.push_back(s.decode_engine);
+  }
+
   void start_iteration(Engine& e, int32_t index, double now) {
     const int64_t used_before = e.pool.used();
     const auto running_before = static_cast<int64_t>(e.running.size());
-    policy_->schedule(e, sequences_, now);
+    (e.decode_only ? decode_policy_ : policy_)->schedule(e, sequences_, now);
     blocks_used_ += e.pool.used() - used_before;
     running_ += static_cast<int64_t>(e.running.size()) - running_before;
+    const Seconds swap = swap_time(e);
     if (e.batch.empty()) {
-      if (!e.running.empty() || !e.waiting.empty()) {
+      // Blocks held by hand-offs are freed when those end, and the engine is touched then.
+      if ((!e.running.empty() || !e.waiting.empty()) && e.in_transfer == 0) {
         throw Error(Error::Kind::kInternal,
                     fmt::format("serve: engine {} stalled with {} running and {} waiting", index,
                                 e.running.size(), e.waiting.size()));
@@ -253,11 +341,15 @@ class Simulation {
     for (const BatchEntry& b : e.batch) {
       const Sequence& s = sequences_[b.sequence];
       const bool emits = s.prefill_goal == 0 || s.kv_tokens + b.new_tokens == s.prefill_goal;
-      prefills += s.prefill_goal != 0 ? 1 : 0;
+      if (s.prefill_goal != 0) {
+        ++prefills;
+        prefill_tokens_ += b.new_tokens;
+      }
       shape.add(c_.model, b.new_tokens, s.kv_tokens, emits);
     }
     Seconds duration = cost_iteration(c_.model, c_.hw, deployment_, shape).time;
     if (c_.pipeline_parallel > 1) duration += pipeline_transfers(shape.new_tokens);
+    duration += swap;
     const double t = duration.value();
     e.busy = true;
     events_.push(now + t, EventKind::kIterationDone, index);
@@ -274,6 +366,16 @@ class Simulation {
     }
   }
 
+  /// The blocks the scheduler swapped out and in for this iteration cross each device's host
+  /// link before it runs (as vLLM's cache engine does), the two directions at once.
+  Seconds swap_time(Engine& e) const {
+    const int64_t tokens = std::max(e.swap_out_tokens, e.swap_in_tokens);
+    e.swap_out_tokens = 0;
+    e.swap_in_tokens = 0;
+    if (tokens == 0) return Seconds(0.0);
+    return kv_.bytes_per_token_per_device * static_cast<double>(tokens) / kHostLinkBandwidth;
+  }
+
   /// Activations of the iteration sent between consecutive stages over the scale-up fabric.
   Seconds pipeline_transfers(int64_t tokens) const {
     const Bytes bytes(p2p_bytes_per_token_ * static_cast<double>(tokens));
@@ -283,11 +385,13 @@ class Simulation {
            static_cast<double>(c_.pipeline_parallel - 1);
   }
 
-  void complete_iteration(Engine& e, double now, bool closed) {
+  void complete_iteration(int32_t index, double now, bool closed) {
+    Engine& e = engines_[index];
     e.busy = false;
     const int64_t used_before = e.pool.used();
     const auto running_before = static_cast<int64_t>(e.running.size());
     int64_t finished = 0;
+    int64_t handed_off = 0;
     for (const BatchEntry& b : e.batch) {
       Sequence& s = sequences_[b.sequence];
       s.kv_tokens += b.new_tokens;
@@ -296,13 +400,22 @@ class Simulation {
       if (!emits) continue;
       ++s.generated;
       if (s.first_token < 0.0) s.first_token = now;
-      if (s.generated < s.output) continue;
+      if (s.generated < s.output) {
+        if (disaggregated_ && !e.decode_only) {
+          hand_off(index, b.sequence);
+          ++handed_off;
+        }
+        continue;
+      }
       s.finish = now;
       e.pool.release(s.blocks);
       s.blocks = 0;
       --e.outstanding;
       --replica_outstanding_[e.replica];
       ++finished;
+    }
+    if (handed_off > 0) {
+      std::erase_if(e.running, [&](int32_t id) { return sequences_[id].decode_engine >= 0; });
     }
     if (finished > 0) {
       std::erase_if(e.running, [&](int32_t id) { return sequences_[id].finish >= 0.0; });
@@ -329,6 +442,7 @@ class Simulation {
                               r.requests - r.completed - r.dropped, r.requests));
     }
     r.iterations = iterations_;
+    r.prefill_tokens_processed = prefill_tokens_;
     r.kv_cache = kv_;
     for (const Engine& e : engines_) {
       r.preemptions += e.preemptions;
@@ -384,15 +498,33 @@ class Simulation {
         r.cost_basis = hourly->basis;
       }
     }
+    if (disaggregated_) r.disaggregation = disaggregation_stats();
     r.timeline = timeline_.take();
     r.iteration_log = std::move(iteration_log_);
     return r;
   }
 
+  DisaggregationStats disaggregation_stats() {
+    DisaggregationStats d;
+    d.transfers = static_cast<int64_t>(transfer_times_.size());
+    d.transfer = summarize(transfer_times_);
+    d.scale_up = link_.scale_up;
+    for (const Engine& e : engines_) {
+      int64_t& max = e.decode_only ? d.decode_kv_blocks_max_used : d.prefill_kv_blocks_max_used;
+      max = std::max(max, e.pool.max_used());
+    }
+    return d;
+  }
+
   const ServeConfig& c_;
   Deployment deployment_;
   KvCacheSize kv_;
-  std::unique_ptr<serve::SchedulerPolicy> policy_;
+  std::unique_ptr<serve::SchedulerPolicy> policy_;         ///< of every engine, or prefill's
+  std::unique_ptr<serve::SchedulerPolicy> decode_policy_;  ///< disaggregated decode engines
+  bool disaggregated_ = false;
+  int32_t entry_replicas_ = 1;  ///< replicas requests are routed to: all, or the prefill pool
+  KvTransferLink link_;
+  std::vector<double> transfer_times_;
   EventQueue events_;
   std::vector<Sequence> sequences_;
   std::vector<Engine> engines_;
@@ -406,6 +538,7 @@ class Simulation {
   int64_t completed_ = 0;
   int64_t dropped_ = 0;
   int64_t iterations_ = 0;
+  int64_t prefill_tokens_ = 0;
   int64_t blocks_used_ = 0;  ///< over all engines
   int64_t running_ = 0;      ///< over all engines
   double total_blocks_ = 1.0;
@@ -416,13 +549,44 @@ class Simulation {
 
 }  // namespace
 
+int replicas_of(const ServeConfig& c) {
+  return c.scheduler == SchedulerKind::kDisaggregated ? c.prefill_replicas + c.decode_replicas
+                                                      : c.replicas;
+}
+
 int devices_of(const ServeConfig& c) {
-  return c.replicas * c.tensor_parallel * c.pipeline_parallel;
+  return replicas_of(c) * c.tensor_parallel * c.pipeline_parallel;
+}
+
+KvTransferLink kv_transfer_link(const ServeConfig& c) {
+  const AcceleratorSpec& hw = c.hw;
+  const double fraction = hw.efficiency.scale_up_bandwidth_fraction;
+  const int devices = devices_of(c);
+  if (devices <= hw.scale_up_domain_devices) {
+    return {hw.scale_up_bandwidth * fraction, hw.scale_up_latency, true};
+  }
+  if (!hw.scale_out_bandwidth) {
+    bad_flag("--prefill-replicas",
+             fmt::format("the {} devices exceed {}'s scale-up domain of {} and it has no "
+                         "scale-out link to move KV caches between the pools",
+                         devices, hw.id, hw.scale_up_domain_devices));
+  }
+  return {*hw.scale_out_bandwidth * fraction, kScaleOutLatency, false};
 }
 
 void validate_serve_config(const ServeConfig& c) {
   if (c.replicas < 1)
     bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
+  if (c.scheduler == SchedulerKind::kDisaggregated) {
+    if (c.replicas != 1)
+      bad_flag("--replicas",
+               "not with --scheduler disaggregated: give --prefill-replicas and --decode-replicas");
+    if (c.prefill_replicas < 1)
+      bad_flag("--prefill-replicas",
+               fmt::format("expected at least 1, got {}", c.prefill_replicas));
+    if (c.decode_replicas < 1)
+      bad_flag("--decode-replicas", fmt::format("expected at least 1, got {}", c.decode_replicas));
+  }
   if (c.tensor_parallel < 1)
     bad_flag("--tp", fmt::format("expected at least 1, got {}", c.tensor_parallel));
   if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
@@ -461,6 +625,7 @@ void validate_serve_config(const ServeConfig& c) {
   if (!(c.slo.tpot.value() > 0.0))
     bad_flag("--slo-tpot", fmt::format("expected > 0 s, got {}", c.slo.tpot.value()));
   validate_workload(c.workload);
+  if (c.scheduler == SchedulerKind::kDisaggregated) (void)kv_transfer_link(c);
 }
 
 KvCacheSize kv_cache_size(const ServeConfig& c) {

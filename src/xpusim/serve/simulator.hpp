@@ -21,10 +21,18 @@ namespace xpusim {
 
 /// How an engine forms each iteration's batch.
 enum class SchedulerKind {
-  kStatic,      ///< a batch is admitted, prefilled, then decoded until its last request ends
-  kContinuous,  ///< iteration-level batching, whole prompts first, decode otherwise (vLLM v0)
-  kChunked,     ///< a token budget per iteration: running sequences first, then prompt chunks
-                ///< (Sarathi-Serve, vLLM with chunked prefill)
+  kStatic,         ///< a batch is admitted, prefilled, then decoded until its last request ends
+  kContinuous,     ///< iteration-level batching, whole prompts first, decode otherwise (vLLM v0)
+  kChunked,        ///< a token budget per iteration: running sequences first, then prompt chunks
+                   ///< (Sarathi-Serve, vLLM with chunked prefill)
+  kDisaggregated,  ///< prefill replicas (chunked) hand each sequence's KV cache to decode
+                   ///< replicas (continuous batching) (DistServe, Splitwise)
+};
+
+/// What happens to a sequence preempted when the cache runs out.
+enum class Preemption {
+  kRecompute,  ///< its blocks are freed and it prefills prompt and generated tokens again (vLLM)
+  kSwap,       ///< its blocks are copied to host memory and back when it resumes
 };
 
 /// How requests are spread over replicas.
@@ -38,6 +46,7 @@ struct EngineLimits {
   int64_t block_size = 16;              ///< tokens per KV-cache block
   double gpu_memory_utilization = 0.9;  ///< share of device memory the engine may use
   double watermark = 0.01;              ///< share of blocks kept free when admitting a prompt
+  Preemption preemption = Preemption::kRecompute;
 };
 
 /// Per-request latency objective for goodput; defaults are MLPerf Inference's Llama-2-70B
@@ -53,7 +62,9 @@ struct ServeConfig {
   Economics economics;
   int tensor_parallel = 1;
   int pipeline_parallel = 1;  ///< stages per replica, run as this many virtual engines
-  int replicas = 1;
+  int replicas = 1;           ///< not with the disaggregated scheduler (must stay 1)
+  int prefill_replicas = 1;   ///< disaggregated: replicas that run prompts only
+  int decode_replicas = 1;    ///< disaggregated: replicas that decode only
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   SchedulerKind scheduler = SchedulerKind::kContinuous;
@@ -64,7 +75,30 @@ struct ServeConfig {
   bool record_iterations = false;  ///< keep every iteration (for --trace)
 };
 
+/// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
+[[nodiscard]] int replicas_of(const ServeConfig& config);
+/// Devices in all: replicas_of x tp x pp.
 [[nodiscard]] int devices_of(const ServeConfig& config);
+
+/// Assumed latency of a scale-out message (the catalog's accelerators give no scale-out
+/// latency): HCA plus leaf/spine switch hops and NCCL proxy overhead, as data/systems/*.yaml.
+inline constexpr Seconds kScaleOutLatency{5e-6};
+
+/// Device-to-host link for swapped KV blocks, per device per direction (the catalog has no host
+/// link): PCIe 5.0 x16, 32 GT/s x 16 lanes with 128b/130b encoding, about 63 GB/s, taken as
+/// 64 GB/s nominal.
+inline constexpr BytesPerSecond kHostLinkBandwidth{64e9};
+
+/// The link a KV cache crosses from a prefill to a decode replica: the scale-up fabric when
+/// all devices share one scale-up domain, else the device's scale-out link (with the scale-up
+/// efficiency fraction, an estimate). Throws Error(kInput) when it needs a scale-out link the
+/// accelerator does not have.
+struct KvTransferLink {
+  BytesPerSecond achievable;  ///< per device, per direction
+  Seconds latency;
+  bool scale_up = true;
+};
+[[nodiscard]] KvTransferLink kv_transfer_link(const ServeConfig& config);
 
 /// Mean and percentiles (nearest rank) of one per-request metric.
 struct LatencySummary {
@@ -97,12 +131,22 @@ struct KvCacheSize {
   Bytes free_per_device;  ///< memory left for the cache on each device
 };
 
+/// Prefill/decode disaggregation: the KV-cache hand-offs and each pool's peak cache use.
+struct DisaggregationStats {
+  int64_t transfers = 0;
+  LatencySummary transfer;  ///< link time of one hand-off (latency + bytes / bandwidth)
+  int64_t prefill_kv_blocks_max_used = 0;  ///< the most any prefill engine held at once
+  int64_t decode_kv_blocks_max_used = 0;   ///< the most any decode engine held at once
+  bool scale_up = true;                    ///< over the scale-up fabric (else scale-out)
+};
+
 struct ServeResult {
   uint64_t seed = 0;
   int64_t requests = 0;
   int64_t completed = 0;
   int64_t dropped = 0;  ///< longer than the model's context or than a whole engine's cache
   int64_t preemptions = 0;
+  int64_t prefill_tokens_processed = 0;  ///< prompt and recomputed tokens run through prefill
   int64_t iterations = 0;
   int64_t prompt_tokens = 0;     ///< of completed requests
   int64_t generated_tokens = 0;  ///< of completed requests
@@ -120,8 +164,9 @@ struct ServeResult {
   Joules energy_per_token;  ///< devices at TDP over the makespan, per generated token
   std::optional<double> cost_per_million_tokens_usd;
   std::string cost_basis;
-  std::vector<TimelinePoint> timeline;         ///< at most a few hundred points
-  std::vector<IterationRecord> iteration_log;  ///< when record_iterations
+  std::optional<DisaggregationStats> disaggregation;  ///< with the disaggregated scheduler
+  std::vector<TimelinePoint> timeline;                ///< at most a few hundred points
+  std::vector<IterationRecord> iteration_log;         ///< when record_iterations
 };
 
 /// Checks the configuration (parallelism against the model and device, limits, workload);
