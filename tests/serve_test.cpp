@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -297,33 +298,11 @@ TEST(ServePolicies, ReplicasAndPipelineStagesAddCapacity) {
 
 // ---- the command line ----
 
-struct CliResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::CliResult;
+using testing::read_text;
 
 CliResult run(const std::string& args) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("xpusim_serve_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string command = std::string(XPUSIM_BINARY) + " --data-dir " + XPUSIM_SOURCE_DATADIR +
-                              " serve " + args + " >" + (dir / "out").string() + " 2>" +
-                              (dir / "err").string();
-  const int raw = std::system(command.c_str());
-  CliResult r;
-  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  fs::remove_all(dir);
-  return r;
+  return testing::run_xpusim("serve " + args);
 }
 
 const std::string k70b = "--model llama-2-70b --hw h100-sxm --devices 8 --tp 8 ";
@@ -349,7 +328,7 @@ TEST(ServeCli, JsonHasTheInterfaceFieldsAndWritesTheTrace) {
   }
   EXPECT_EQ(j["seed"], 3);
   EXPECT_EQ(j["completed"], 50);
-  const auto t = nlohmann::json::parse(slurp(trace));
+  const auto t = nlohmann::json::parse(read_text(trace));
   EXPECT_GT(t["traceEvents"].size(), 50u);
   fs::remove(trace);
 }

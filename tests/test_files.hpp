@@ -3,6 +3,7 @@
 // the message of the xpusim::Error an action throws.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,6 +64,27 @@ inline std::string error_of(const std::function<void()>& action) {
     return e.what();
   }
   return "(no error)";
+}
+
+/// What a run of the built `xpusim` printed and returned.
+struct CliResult {
+  int status = -1;  ///< exit status; -1 when the process did not exit normally (a crash)
+  std::string out;
+  std::string err;
+};
+
+/// Runs `xpusim --data-dir <source catalogs> ARGS` (ARGS as one shell word list, not quoted).
+inline CliResult run_xpusim(const std::string& args) {
+  ScratchDir scratch;
+  const auto out = scratch.path() / "out", err = scratch.path() / "err";
+  const std::string command = std::string(XPUSIM_BINARY) + " --data-dir " + XPUSIM_SOURCE_DATADIR +
+                              " " + args + " >" + out.string() + " 2>" + err.string();
+  const int raw = std::system(command.c_str());
+  CliResult r;
+  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
 }
 
 }  // namespace xpusim::testing

@@ -2,7 +2,9 @@
 // and one-line errors with exit status 2 for plans that cannot run.
 
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include "test_files.hpp"
 
 #include <unistd.h>
 
@@ -18,33 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using xpusim::testing::CliResult;
+using xpusim::testing::read_text;
 
 CliResult run(const std::string& args) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("xpusim_train_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string command = std::string(XPUSIM_BINARY) + " --data-dir " + XPUSIM_SOURCE_DATADIR +
-                              " " + args + " >" + (dir / "out").string() + " 2>" +
-                              (dir / "err").string();
-  const int raw = std::system(command.c_str());
-  CliResult r;
-  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  fs::remove_all(dir);
-  return r;
+  return xpusim::testing::run_xpusim(args);
 }
 
 const std::string kGpt3 =
@@ -75,7 +55,7 @@ TEST(TrainCli, SearchPrintsAnArrayBestFirstAndWritesTheTrace) {
   ASSERT_EQ(array.size(), 3u);
   EXPECT_LE(array[0]["step_time_s"].get<double>(), array[1]["step_time_s"].get<double>());
   EXPECT_LE(array[1]["step_time_s"].get<double>(), array[2]["step_time_s"].get<double>());
-  const auto t = nlohmann::json::parse(slurp(trace));
+  const auto t = nlohmann::json::parse(read_text(trace));
   EXPECT_TRUE(t.contains("traceEvents"));
   EXPECT_GT(t["traceEvents"].size(), 10u);
   fs::remove(trace);

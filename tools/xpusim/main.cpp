@@ -260,9 +260,7 @@ int main(int argc, char** argv) {
       compare_options.max_ttft = Seconds(max_ttft_s);
       compare_options.max_tpot = Seconds(max_tpot_s);
       Economics economics = load_economics(data / "economics.yaml");
-      economics.price_basis = price_basis == "cloud"   ? PriceBasis::kCloud
-                              : price_basis == "owned" ? PriceBasis::kOwned
-                                                       : PriceBasis::kAuto;
+      economics.price_basis = *parse_price_basis(price_basis);  // CLI11 checked the name
       const auto all = load_all_accelerators(data / "hardware");
       const auto rows = compare_accelerators(m, all, compare_options, economics);
       if (json)

@@ -126,10 +126,7 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   check_devices(f);
   c.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
   c.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
-  c.scheduler = f.scheduler == "static"       ? SchedulerKind::kStatic
-                : f.scheduler == "continuous" ? SchedulerKind::kContinuous
-                : f.scheduler == "chunked"    ? SchedulerKind::kChunked
-                                              : SchedulerKind::kDisaggregated;
+  c.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
   c.load_balancer = f.load_balancer == "round_robin" ? LoadBalancer::kRoundRobin
                                                      : LoadBalancer::kLeastOutstanding;
   c.limits.max_num_seqs = f.max_batch;
@@ -261,14 +258,10 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   ServeConfig& b = request.base;
   b.model = load_model(f.model, data / "models");
   b.economics = load_economics(data / "economics.yaml");
-  b.economics.price_basis = f.price_basis == "cloud"   ? PriceBasis::kCloud
-                            : f.price_basis == "owned" ? PriceBasis::kOwned
-                                                       : PriceBasis::kAuto;
+  b.economics.price_basis = *parse_price_basis(f.price_basis);  // CLI11 checked the name
   b.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
   b.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
-  b.scheduler = f.scheduler == "static"       ? SchedulerKind::kStatic
-                : f.scheduler == "continuous" ? SchedulerKind::kContinuous
-                                              : SchedulerKind::kChunked;
+  b.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
   if (!(f.slo_ttft > 0))
     bad_flag("--slo-ttft-p99", fmt::format("expected > 0 s, got {}", f.slo_ttft));
   if (!(f.slo_tpot > 0))

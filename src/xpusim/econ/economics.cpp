@@ -32,6 +32,13 @@ Economics load_economics(const std::filesystem::path& file) {
   return e;
 }
 
+std::optional<PriceBasis> parse_price_basis(std::string_view name) {
+  if (name == "auto") return PriceBasis::kAuto;
+  if (name == "cloud") return PriceBasis::kCloud;
+  if (name == "owned") return PriceBasis::kOwned;
+  return std::nullopt;
+}
+
 std::optional<HourlyCost> hourly_cost(const AcceleratorSpec& hw, const Economics& e) {
   const bool cloud_allowed = e.price_basis != PriceBasis::kOwned;
   if (cloud_allowed && hw.cloud_price) return HourlyCost{hw.cloud_price->per_device, "cloud"};

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "xpusim/core/units.hpp"
 #include "xpusim/hw/accelerator.hpp"
@@ -27,6 +28,9 @@ struct Economics {
       0.0;  ///< non-accelerator capex per accelerator, as a share of its price
   PriceBasis price_basis = PriceBasis::kAuto;
 };
+
+/// "auto", "cloud" or "owned"; nullopt otherwise.
+[[nodiscard]] std::optional<PriceBasis> parse_price_basis(std::string_view name);
 
 /// Parses data/economics.yaml (format described in the file itself).
 [[nodiscard]] Economics load_economics(const std::filesystem::path& file);

@@ -49,20 +49,22 @@ std::string cost_text(const std::optional<double>& usd) {
   return usd ? fmt::format("{:.3f}", *usd) : "n/a";
 }
 
+Json figure_json(const Figure& f) {
+  Json entry = {{"key", f.key}, {"value", f.value}};
+  if (f.provenance.estimate.empty()) {
+    entry["source"] = f.provenance.source_id;
+  } else {
+    entry["estimate"] = f.provenance.estimate;
+  }
+  if (!f.provenance.note.empty()) entry["note"] = f.provenance.note;
+  return entry;
+}
+
 }  // namespace
 
 Json accelerator_json(const AcceleratorSpec& hw) {
   Json figures = Json::array();
-  for (const auto& f : hw.figures) {
-    Json entry = {{"key", f.key}, {"value", f.value}};
-    if (f.provenance.estimate.empty()) {
-      entry["source"] = f.provenance.source_id;
-    } else {
-      entry["estimate"] = f.provenance.estimate;
-    }
-    if (!f.provenance.note.empty()) entry["note"] = f.provenance.note;
-    figures.push_back(entry);
-  }
+  for (const auto& f : hw.figures) figures.push_back(figure_json(f));
   Json sources = Json::array();
   for (const auto& s : hw.sources)
     sources.push_back({{"id", s.id}, {"title", s.title}, {"url", s.url}});
@@ -118,17 +120,6 @@ std::string provenance_text(const std::vector<Source>& sources, const Provenance
   }
   if (!p.note.empty()) text += " (" + p.note + ")";
   return text;
-}
-
-Json figure_json(const Figure& f) {
-  Json entry = {{"key", f.key}, {"value", f.value}};
-  if (f.provenance.estimate.empty()) {
-    entry["source"] = f.provenance.source_id;
-  } else {
-    entry["estimate"] = f.provenance.estimate;
-  }
-  if (!f.provenance.note.empty()) entry["note"] = f.provenance.note;
-  return entry;
 }
 
 std::string gb_per_s(BytesPerSecond b) {

@@ -55,40 +55,6 @@ Json workload_json(const Workload& w) {
 
 }  // namespace
 
-std::string_view to_string(SchedulerKind kind) {
-  switch (kind) {
-    case SchedulerKind::kStatic:
-      return "static";
-    case SchedulerKind::kContinuous:
-      return "continuous";
-    case SchedulerKind::kChunked:
-      return "chunked";
-    case SchedulerKind::kDisaggregated:
-      return "disaggregated";
-  }
-  return "";
-}
-
-std::string_view to_string(Preemption preemption) {
-  switch (preemption) {
-    case Preemption::kRecompute:
-      return "recompute";
-    case Preemption::kSwap:
-      return "swap";
-  }
-  return "";
-}
-
-std::string_view to_string(LoadBalancer balancer) {
-  switch (balancer) {
-    case LoadBalancer::kRoundRobin:
-      return "round_robin";
-    case LoadBalancer::kLeastOutstanding:
-      return "least_outstanding";
-  }
-  return "";
-}
-
 Json serve_json(const ServeConfig& c, const ServeResult& r) {
   Json timeline = Json::array();
   for (const auto& p : r.timeline) {

@@ -11,8 +11,6 @@
 
 namespace xpusim {
 
-[[nodiscard]] std::string_view to_string(SchedulerKind kind);
-[[nodiscard]] std::string_view to_string(LoadBalancer balancer);
 [[nodiscard]] std::string_view to_string(Preemption preemption);
 
 /// One object: the configuration echoed (seed included), throughput, latency summaries

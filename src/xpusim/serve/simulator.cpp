@@ -16,6 +16,48 @@
 
 namespace xpusim {
 
+std::string_view to_string(SchedulerKind kind) {
+  switch (kind) {
+    case SchedulerKind::kStatic:
+      return "static";
+    case SchedulerKind::kContinuous:
+      return "continuous";
+    case SchedulerKind::kChunked:
+      return "chunked";
+    case SchedulerKind::kDisaggregated:
+      return "disaggregated";
+  }
+  return "";
+}
+
+std::string_view to_string(Preemption preemption) {
+  switch (preemption) {
+    case Preemption::kRecompute:
+      return "recompute";
+    case Preemption::kSwap:
+      return "swap";
+  }
+  return "";
+}
+
+std::string_view to_string(LoadBalancer balancer) {
+  switch (balancer) {
+    case LoadBalancer::kRoundRobin:
+      return "round_robin";
+    case LoadBalancer::kLeastOutstanding:
+      return "least_outstanding";
+  }
+  return "";
+}
+
+std::optional<SchedulerKind> parse_scheduler(std::string_view name) {
+  for (SchedulerKind kind : {SchedulerKind::kStatic, SchedulerKind::kContinuous,
+                             SchedulerKind::kChunked, SchedulerKind::kDisaggregated}) {
+    if (to_string(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using serve::BatchEntry;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
@@ -37,6 +38,11 @@ enum class Preemption {
 
 /// How requests are spread over replicas.
 enum class LoadBalancer { kRoundRobin, kLeastOutstanding };
+
+[[nodiscard]] std::string_view to_string(SchedulerKind kind);
+[[nodiscard]] std::string_view to_string(LoadBalancer balancer);
+/// "static", "continuous", "chunked" or "disaggregated"; nullopt otherwise.
+[[nodiscard]] std::optional<SchedulerKind> parse_scheduler(std::string_view name);
 
 /// Engine limits; defaults are vLLM's (EngineArgs: max_num_seqs 256, max_num_batched_tokens
 /// 8192 with chunked prefill, block_size 16, gpu_memory_utilization 0.9, watermark 0.01).
