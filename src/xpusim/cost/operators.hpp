@@ -34,6 +34,10 @@ enum class OpKind {
 inline constexpr std::size_t kOpKindCount = static_cast<std::size_t>(OpKind::kCount);
 [[nodiscard]] std::string_view to_string(OpKind kind);
 
+/// Device memory the runtime keeps for itself: CUDA/ROCm context, GEMM library workspace and
+/// collective buffers (an estimate; docs/model.md). Inference, training and serving all reserve it.
+inline constexpr Bytes kRuntimeWorkspace{1.0 * (1 << 30)};
+
 /// How the model is placed and stored.
 struct Deployment {
   int tensor_parallel = 1;

@@ -14,8 +14,6 @@ namespace {
 /// Engines bound the tokens of one prefill step (vLLM max_num_batched_tokens, TensorRT-LLM
 /// max_num_tokens, both 8192 by default); activation memory follows that bound.
 constexpr int64_t kPrefillChunkTokens = 8192;
-/// CUDA/ROCm context, GEMM library workspace and collective buffers (estimate, docs/model.md).
-constexpr double kWorkspaceBytes = 1.0 * (1 << 30);
 constexpr int64_t kMaxBatch = 1 << 20;
 constexpr int64_t kMaxSequenceTokens = int64_t{1} << 24;
 
@@ -161,7 +159,7 @@ Bytes activation_bytes_per_device(const ModelSpec& m, const Deployment& d, int64
 }
 
 Bytes workspace_bytes_per_device() {
-  return Bytes(kWorkspaceBytes);
+  return kRuntimeWorkspace;
 }
 
 MemoryUse memory_per_device(const ModelSpec& m, const AcceleratorSpec&, const InferenceRequest& r) {

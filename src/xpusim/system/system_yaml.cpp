@@ -18,8 +18,8 @@ namespace {
 
 // The absurd-value limits: a per-device bandwidth above 10 TB/s or a latency above 10 ms is a
 // unit mistake, not a fabric.
-constexpr double kMaxBandwidth = 1e13;
-constexpr double kMaxLatency = 1e-2;
+constexpr double kMaxBandwidthBytesPerS = 1e13;
+constexpr double kMaxLatencyS = 1e-2;
 // More devices than any cluster has, and few enough that device counts fit an int.
 constexpr long long kMaxDevices = 10'000'000;
 
@@ -171,12 +171,12 @@ void check_consistency(YamlMap& root, const SystemSpec& s, const StatedScaleUp& 
   }
   // Units first: an absurd value is a unit mistake whatever else it contradicts.
   for (const auto& [key, value, limit, unit] :
-       {std::tuple{"scale_up.bandwidth_bytes_per_s", up.bandwidth.value(), kMaxBandwidth,
+       {std::tuple{"scale_up.bandwidth_bytes_per_s", up.bandwidth.value(), kMaxBandwidthBytesPerS,
                    "bytes per second"},
-        std::tuple{"scale_out.bandwidth_bytes_per_s", out.bandwidth.value(), kMaxBandwidth,
+        std::tuple{"scale_out.bandwidth_bytes_per_s", out.bandwidth.value(), kMaxBandwidthBytesPerS,
                    "bytes per second"},
-        std::tuple{"scale_up.latency_s", up.latency.value(), kMaxLatency, "seconds"},
-        std::tuple{"scale_out.latency_s", out.latency.value(), kMaxLatency, "seconds"}}) {
+        std::tuple{"scale_up.latency_s", up.latency.value(), kMaxLatencyS, "seconds"},
+        std::tuple{"scale_out.latency_s", out.latency.value(), kMaxLatencyS, "seconds"}}) {
     if (value > limit)
       root.fail(fmt::format("{}.value", key),
                 fmt::format("expected at most {:g}; is the unit {}?", limit, unit));

@@ -43,7 +43,6 @@ constexpr double kOptimizerBytes = 12.0;
 constexpr double kAdamBytesPerParameter = 4 * 4 + 3 * 4 + 2;
 /// Megatron's default gradient-reduction bucket (40M parameters), double-buffered.
 constexpr double kBucketBytes = 2.0 * 40e6 * kGradientBytes;
-constexpr double kWorkspaceBytes = 1.0 * (1 << 30);
 /// Backward over forward time: two GEMMs per forward GEMM (input and weight gradients);
 /// FlashAttention's backward does 2.5x the forward FLOPs (Dao 2023); elementwise kernels
 /// read the gradient and their saved input and write one gradient.
@@ -267,7 +266,7 @@ TrainingMemory memory_of(const ModelSpec& m, const SystemSpec& sys, const Traini
     const double layer_params = params / std::max(1.0, layers_per_stage);
     mem.comm_buffers += Bytes(2.0 * layer_params * kWeightBytes);
   }
-  mem.workspace = Bytes(kWorkspaceBytes);
+  mem.workspace = kRuntimeWorkspace;
   (void)sys;
   return mem;
 }
