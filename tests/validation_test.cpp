@@ -57,6 +57,7 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     const AcceleratorSpec hw = testing::hw(r["hw"]);
     Deployment d;
     d.weight_dtype = *parse_dtype(r["dtype"].get<std::string>());
+    d.fp8_kind = *parse_gemm_kind(r["gemm_kind"].get<std::string>());
     const GemmShape shape{r["m"], r["n"], r["k"], r["groups"]};
     const KernelCost cost = gemm_cost(shape, hw, d);
     // The measurements are kernel durations: no launch gap between kernels.
