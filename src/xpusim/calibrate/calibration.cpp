@@ -142,9 +142,8 @@ double rms_relative_error(const std::vector<GemmPoint>& points, const GemmFit& f
 /// gemm_cost's pieces for one measured GEMM on `hw` (whose efficiency already holds the
 /// calibrated memory fraction, and a matmul fraction of 1).
 GemmPoint gemm_point(const ProbeMeasurement& m, const AcceleratorSpec& at_peak) {
-  const GemmShape shape{m.size("m"), m.size("n"), m.size("k"), m.shape.count("groups") != 0
-                                                                   ? m.size("groups")
-                                                                   : 1};
+  const GemmShape shape{m.size("m"), m.size("n"), m.size("k"),
+                        m.shape.count("groups") != 0 ? m.size("groups") : 1};
   const KernelCost cost = gemm_cost(shape, at_peak, Deployment{});
   return {&m, cost.compute_time.value(), cost.memory_time.value(), is_large(m)};
 }
@@ -179,8 +178,8 @@ void derive_memory(Context& c) {
     }
     if (largest == nullptr) continue;
     const double rate = largest->bytes.value() / largest->time.value();
-    parts.push_back(fmt::format("{} {:.0f} GB/s ({} elements)", op, rate / 1e9,
-                                largest->size("elements")));
+    parts.push_back(
+        fmt::format("{} {:.0f} GB/s ({} elements)", op, rate / 1e9, largest->size("elements")));
     sum += rate;
     ++count;
   }
@@ -191,8 +190,8 @@ void derive_memory(Context& c) {
   const double value = sum / count / c.hw.memory_bandwidth.value();
   c.out.memory_bandwidth_fraction = CalibratedFigure{
       "memory_bandwidth_fraction", value,
-      fmt::format("{}: mean of the largest {} (median time), over the catalog's {:.2f} TB/s", c.file,
-                  fmt::join(parts, " and "), c.hw.memory_bandwidth.value() / 1e12)};
+      fmt::format("{}: mean of the largest {} (median time), over the catalog's {:.2f} TB/s",
+                  c.file, fmt::join(parts, " and "), c.hw.memory_bandwidth.value() / 1e12)};
 }
 
 void derive_launch(Context& c) {
@@ -239,8 +238,8 @@ void derive_gemm(Context& c) {
   for (const auto& m : s->results) {
     if (m.op == "gemm" && m.dtype == "bf16") points.push_back(gemm_point(m, at_peak));
   }
-  const auto large = std::count_if(points.begin(), points.end(),
-                                   [](const GemmPoint& p) { return p.large; });
+  const auto large =
+      std::count_if(points.begin(), points.end(), [](const GemmPoint& p) { return p.large; });
   if (large == 0) {
     c.out.not_derived.emplace_back(fmt::format(
         "gemm_fraction_of_peak.bf16: no bf16 GEMM with every side >= {}", kLargeGemmSide));
@@ -266,10 +265,11 @@ void derive_gemm(Context& c) {
       c.out.kernel_overhead_s ? "the probe's kernel_overhead_s" : "the catalog's kernel_overhead_s";
   c.out.gemm_fraction_of_peak.push_back(
       {"bf16", fit.fraction,
-       fmt::format("{}: median over the {} bf16 GEMMs with every side >= {} of gemm_cost's compute "
-                   "time at peak over the measured time less the fitted fixed costs ({:.1f} TFLOP/s "
-                   "peak)",
-                   c.file, large, kLargeGemmSide, c.hw.peak(DType::kBf16)->value() / 1e12)});
+       fmt::format(
+           "{}: median over the {} bf16 GEMMs with every side >= {} of gemm_cost's compute "
+           "time at peak over the measured time less the fitted fixed costs ({:.1f} TFLOP/s "
+           "peak)",
+           c.file, large, kLargeGemmSide, c.hw.peak(DType::kBf16)->value() / 1e12)});
   const std::string fit_note = fmt::format(
       "{}: least squares of the relative error of xpusim's gemm_cost over the {} bf16 GEMMs of "
       "the probe grid (M 1..16k, N and K of catalog models' projections), with {} and the "
@@ -288,13 +288,12 @@ void derive_gemm(Context& c) {
       if (m.op != "gemm" || m.dtype != kind || !is_large(m)) continue;
       const GemmPoint p = gemm_point(m, at_peak);
       if (!peak) continue;
-      const double at_kind_peak = p.compute_at_peak_s * c.hw.peak(DType::kBf16)->value() /
-                                  peak->value();
+      const double at_kind_peak =
+          p.compute_at_peak_s * c.hw.peak(DType::kBf16)->value() / peak->value();
       const double memory =
           (m.bytes / (c.hw.memory_bandwidth * at_peak.efficiency.memory_bandwidth_fraction))
               .value();
-      const double compute =
-          m.time.value() - overhead - fit.fixed_s - (1.0 - fit.overlap) * memory;
+      const double compute = m.time.value() - overhead - fit.fixed_s - (1.0 - fit.overlap) * memory;
       if (compute > memory) fractions.push_back(at_kind_peak / compute);
     }
     if (fractions.empty()) {
@@ -316,11 +315,10 @@ void derive_gemm(Context& c) {
                      c.file, fractions.size(), kind, kLargeGemmSide, peak->value() / 1e12)});
   }
   for (const auto& m : s->results) {
-    if (m.op == "gemm" &&
-        std::find(schema_gemm_kinds().begin(), schema_gemm_kinds().end(), m.dtype) ==
-            schema_gemm_kinds().end()) {
-      c.out.not_derived.emplace_back(
-          fmt::format("{} GEMMs were measured but are no GEMM kind of the hardware schema", m.dtype));
+    if (m.op == "gemm" && std::find(schema_gemm_kinds().begin(), schema_gemm_kinds().end(),
+                                    m.dtype) == schema_gemm_kinds().end()) {
+      c.out.not_derived.emplace_back(fmt::format(
+          "{} GEMMs were measured but are no GEMM kind of the hardware schema", m.dtype));
       break;
     }
   }
@@ -433,7 +431,8 @@ AcceleratorSpec with_calibration(AcceleratorSpec hw, const Calibration& cal) {
       attention = &f;
   }
   if (attention != nullptr) e.attention_fraction_of_peak = attention->value;
-  if (cal.memory_bandwidth_fraction) e.memory_bandwidth_fraction = cal.memory_bandwidth_fraction->value;
+  if (cal.memory_bandwidth_fraction)
+    e.memory_bandwidth_fraction = cal.memory_bandwidth_fraction->value;
   if (cal.kernel_overhead_s) e.kernel_overhead = Seconds(cal.kernel_overhead_s->value);
   if (cal.matmul_fixed_time_s) e.matmul_fixed_time = Seconds(cal.matmul_fixed_time_s->value);
   if (cal.compute_memory_overlap_fraction)
@@ -491,11 +490,12 @@ void check_train(const Probe& probe, const AcceleratorSpec& hw, std::vector<EndT
   if (auto problem = plan_problem(model, system, job, plan))
     throw_input_error(probe.file.string(), "sections.train_step", *problem);
   const TrainingResult r = evaluate_training(model, system, job, plan);
-  const std::string detail =
-      fmt::format("{} layers of {} hidden, batch {} x {} tokens, one device, bf16, no "
-                  "recomputation, Adam",
-                  model.layers, model.hidden, job.global_batch, job.seq_len);
-  if (step != nullptr) out.push_back({"train_step_s", detail, step->time.value(), r.step_time.value()});
+  const std::string detail = fmt::format(
+      "{} layers of {} hidden, batch {} x {} tokens, one device, bf16, no "
+      "recomputation, Adam",
+      model.layers, model.hidden, job.global_batch, job.seq_len);
+  if (step != nullptr)
+    out.push_back({"train_step_s", detail, step->time.value(), r.step_time.value()});
   if (const auto* fb = find_op(*s, "train_forward_backward"))
     out.push_back({"train_forward_backward_s", detail, fb->time.value(),
                    (r.breakdown.forward + r.breakdown.backward).value()});
@@ -517,10 +517,9 @@ void check_decode(const Probe& probe, const AcceleratorSpec& hw, std::vector<End
   request.output_len = any.size("generated") + 1;  // the first token comes from the prefill
   validate_request(model, hw, request);
   const InferenceResult r = estimate_inference(model, hw, request, Economics{});
-  const std::string detail =
-      fmt::format("{} layers of {} hidden, batch {}, prompt {}, {} decode steps, one device, bf16",
-                  model.layers, model.hidden, request.batch, request.input_len,
-                  request.output_len - 1);
+  const std::string detail = fmt::format(
+      "{} layers of {} hidden, batch {}, prompt {}, {} decode steps, one device, bf16",
+      model.layers, model.hidden, request.batch, request.input_len, request.output_len - 1);
   if (prefill != nullptr) out.push_back({"ttft_s", detail, prefill->time.value(), r.ttft.value()});
   if (step != nullptr)
     out.push_back({"tpot_s", detail + ", CUDA graph", step->time.value(), r.tpot.value()});

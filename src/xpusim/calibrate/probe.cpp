@@ -165,8 +165,10 @@ ProbeMeasurement read_measurement(const Json& json, const std::string& where,
     if (!rate) return;
     const double expected = work / m.time.value();
     if (std::abs(*rate - expected) > 1e-6 * std::max(1.0, expected))
-      o.fail(key, fmt::format("expected {} / time_s = {:.6g}, got {:.6g}",
-                              std::string(key).find("flops") != std::string::npos ? "flops" : "bytes", expected, *rate));
+      o.fail(key,
+             fmt::format("expected {} / time_s = {:.6g}, got {:.6g}",
+                         std::string(key).find("flops") != std::string::npos ? "flops" : "bytes",
+                         expected, *rate));
   };
   check_rate("achieved_flops_per_s", m.flops.value());
   check_rate("achieved_bytes_per_s", m.bytes.value());
@@ -189,7 +191,8 @@ ProbeSection read_section(const Json& json, const std::string& where, const std:
   s.errors = o.texts("errors");
   const Json& results = o.list("results");
   for (std::size_t i = 0; i < results.size(); ++i)
-    s.results.push_back(read_measurement(results[i], where, fmt::format("{}.results[{}]", path, i)));
+    s.results.push_back(
+        read_measurement(results[i], where, fmt::format("{}.results[{}]", path, i)));
   if (const Json* model = o.find("model")) {
     if (!model->is_object())
       o.fail("model", fmt::format("expected a config.json object, got {}", Object::kind(*model)));
@@ -229,9 +232,9 @@ void read_telemetry(const Object& root, Probe& probe) {
   probe.telemetry_source = o.text_or_empty("source");
   const Json& samples = o.list("samples");
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    const Object s(samples[i], root.where(), fmt::format("telemetry.samples[{}]", i),
-                   {"t_s", "section", "sm_clock_hz", "memory_clock_hz", "power_w",
-                    "temperature_c"});
+    const Object s(
+        samples[i], root.where(), fmt::format("telemetry.samples[{}]", i),
+        {"t_s", "section", "sm_clock_hz", "memory_clock_hz", "power_w", "temperature_c"});
     ProbeTelemetrySample sample;
     sample.t_s = s.non_negative("t_s");
     sample.section = s.text_or_empty("section");
@@ -246,9 +249,9 @@ void read_telemetry(const Object& root, Probe& probe) {
 }  // namespace
 
 const std::vector<std::string>& probe_section_names() {
-  static const std::vector<std::string> names = {
-      "launch",   "memory",           "gemm",        "grouped_gemm", "attention",
-      "decode_attention", "elementwise", "train_step",  "decode_loop"};
+  static const std::vector<std::string> names = {"launch",       "memory",     "gemm",
+                                                 "grouped_gemm", "attention",  "decode_attention",
+                                                 "elementwise",  "train_step", "decode_loop"};
   return names;
 }
 
@@ -275,10 +278,10 @@ Probe parse_probe(const std::string& text, const std::string& where) {
         1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
     throw_input_error(where, "", fmt::format("malformed JSON at line {} (byte {})", line, e.byte));
   }
-  const Object root(json, where, "",
-                    {"schema", "synthetic", "date", "device_name", "compute_capability",
-                     "multiprocessors", "memory_bytes", "software", "settings", "elapsed_s",
-                     "telemetry", "sections"});
+  const Object root(
+      json, where, "",
+      {"schema", "synthetic", "date", "device_name", "compute_capability", "multiprocessors",
+       "memory_bytes", "software", "settings", "elapsed_s", "telemetry", "sections"});
   Probe probe;
   const std::string schema = root.text("schema");
   if (schema != kSchema)

@@ -24,9 +24,9 @@ std::string figure_line(const std::string& indent, const CalibratedFigure& f,
 
 std::string calibration_yaml(const std::string& hw_id, const Calibration& cal,
                              const std::vector<EndToEndCheck>& checks) {
-  std::string out = fmt::format(
-      "# xpusim calibrate: efficiency figures for data/hardware/{}.yaml from {}\n", hw_id,
-      cal.source_url);
+  std::string out =
+      fmt::format("# xpusim calibrate: efficiency figures for data/hardware/{}.yaml from {}\n",
+                  hw_id, cal.source_url);
   for (const auto& w : cal.warnings) out += fmt::format("# WARNING: {}\n", w);
   out += "# add to the file's sources:\n";
   out += fmt::format("sources:\n  - id: {}\n    title: {}\n    url: {}\n", cal.source_id,
