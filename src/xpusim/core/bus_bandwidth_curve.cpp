@@ -11,7 +11,8 @@ double BusBandwidthCurve::share_at(Bytes bytes) const {
   if (s <= message_bytes[0]) return share[0];
   for (int i = 1; i < count; ++i) {
     if (s > message_bytes[i]) continue;
-    const double t = std::log(s / message_bytes[i - 1]) / std::log(message_bytes[i] / message_bytes[i - 1]);
+    const double t =
+        std::log(s / message_bytes[i - 1]) / std::log(message_bytes[i] / message_bytes[i - 1]);
     return share[i - 1] * std::pow(share[i] / share[i - 1], t);
   }
   return 1.0;
@@ -26,8 +27,8 @@ BusBandwidthCurve read_bus_bandwidth_curve(YamlMap& parent, const std::string& k
   YAML::Node list = map.required("points");
   if (!list.IsSequence() || list.size() == 0 ||
       list.size() > static_cast<std::size_t>(BusBandwidthCurve::kMaxPoints)) {
-    map.fail("points", fmt::format("expected a list of 1 to {} points",
-                                   BusBandwidthCurve::kMaxPoints));
+    map.fail("points",
+             fmt::format("expected a list of 1 to {} points", BusBandwidthCurve::kMaxPoints));
   }
   curve.count = static_cast<int>(list.size());
   for (int i = 0; i < curve.count; ++i) {
@@ -38,8 +39,7 @@ BusBandwidthCurve read_bus_bandwidth_curve(YamlMap& parent, const std::string& k
     const double bytes = point.required_number("message_bytes");
     if (!(bytes >= 1.0)) point.fail("message_bytes", fmt::format("expected >= 1, got {}", bytes));
     const double share = figures.read(point, map.key_path(name), {"message_bytes"});
-    if (share > 1.0)
-      point.fail("value", fmt::format("expected a share in (0, 1], got {}", share));
+    if (share > 1.0) point.fail("value", fmt::format("expected a share in (0, 1], got {}", share));
     if (i > 0) {
       const double previous_bytes = curve.message_bytes[static_cast<std::size_t>(i - 1)];
       const double previous_share = curve.share[static_cast<std::size_t>(i - 1)];
