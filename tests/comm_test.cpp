@@ -5,12 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <set>
 #include <vector>
 
 #include "test_support.hpp"
-#include "xpusim/comm/collectives.hpp"
 #include "xpusim/comm/group.hpp"
+#include "xpusim/core/error.hpp"
 
 namespace xpusim {
 namespace {
@@ -192,18 +197,99 @@ TEST(Collectives, ATorusSmallerThanTheGroupStillCosts) {
   }
 }
 
-TEST(Collectives, OneSwitchedDomainMatchesTheLinkFunctions) {
-  const SystemSpec s = switched_system(8, 1);
-  const Link link{s.scale_up.bandwidth, s.scale_up.efficiency, s.scale_up.latency};
-  for (int n : {2, 3, 4, 8}) {
-    for (double b : sizes()) {
-      const GroupPlacement g{n, n, true};
-      EXPECT_DOUBLE_EQ(seconds(Collective::kAllReduce, b, g, s),
-                       all_reduce_time(Bytes(b), n, link).value());
-      EXPECT_DOUBLE_EQ(seconds(Collective::kAllGather, b, g, s),
-                       ring_all_gather_time(Bytes(b), n, link).value());
-      EXPECT_DOUBLE_EQ(seconds(Collective::kReduceScatter, b, g, s),
-                       ring_all_gather_time(Bytes(b), n, link).value());
+TEST(Collectives, OneSwitchedDomainIsTheScaleUpPath) {
+  // Inference and serving price tensor parallelism with scale_up_collective_time on the
+  // accelerator's own fabric: the same numbers as collective_time on a system of that domain,
+  // with and without a measured curve.
+  SystemSpec measured = catalog_system("h100-sxm", 1, BytesPerSecond(50e9), 0.74);
+  measured.scale_up.curve = measured.accelerator.efficiency.scale_up_bus_bandwidth_curve;
+  for (const SystemSpec& s : {switched_system(8, 1), measured}) {
+    for (Collective kind : kKinds) {
+      for (int n : {2, 3, 4, 8}) {
+        for (double b : sizes()) {
+          EXPECT_DOUBLE_EQ(seconds(kind, b, {n, n, true}, s),
+                           scale_up_collective_time(kind, Bytes(b), n, s.scale_up).value())
+              << name(kind) << n << " " << b;
+        }
+      }
+    }
+  }
+  const AcceleratorSpec h100 = testing::hw("h100-sxm");
+  const ScaleUpFabric own = scale_up_fabric(h100);
+  EXPECT_EQ(own.domain_devices, 8);
+  EXPECT_EQ(own.curve.count, h100.efficiency.scale_up_bus_bandwidth_curve.count);
+  EXPECT_EQ(scale_up_collective_time(Collective::kAllReduce, Bytes(1e9), 1, own).value(), 0.0);
+}
+
+/// A switched 8-GPU domain of 450 GB/s x 0.8 whose all-reduce bus bandwidth is 10% of the
+/// large-message one at 1 MiB and 50% at 64 MiB, measured at 8 ranks.
+SystemSpec curved_system() {
+  SystemSpec s = switched_system(8, 1);
+  BusBandwidthCurve& c = s.scale_up.curve;
+  c.ranks = 8;
+  c.count = 3;
+  c.message_bytes = {1.0 * kMiB, 64.0 * kMiB, 1.0 * kGiB};
+  c.share = {0.1, 0.5, 1.0};
+  return s;
+}
+
+TEST(BusBandwidthCurve, ReproducesTheMeasurementAtItsRankCount) {
+  const SystemSpec s = curved_system();
+  const double large = 400e9 * 0.8;
+  for (int i = 0; i < 3; ++i) {
+    const double b = s.scale_up.curve.message_bytes[static_cast<std::size_t>(i)];
+    EXPECT_NEAR(all_reduce_busbw_gbps(b, {8, 8, true}, s) * 1e9,
+                s.scale_up.curve.share[static_cast<std::size_t>(i)] * large,
+                (i < 2 ? 1e-6 : 1e-2) * large)  // the last point (share 1) keeps its latency
+        << b;
+  }
+  // Between points: a power law in size (8 MiB is half way from 1 to 64 MiB in log size).
+  EXPECT_NEAR(s.scale_up.curve.share_at(Bytes(8 * kMiB)), std::sqrt(0.1 * 0.5), 1e-12);
+  EXPECT_EQ(s.scale_up.curve.share_at(Bytes(16 * kGiB)), 1.0);
+}
+
+TEST(BusBandwidthCurve, OtherRankCountsKeepTheBusBandwidthAndPayTheirSteps) {
+  // At 4 ranks the transfer keeps the measured bus bandwidth (nccl-tests' busbw hardly depends
+  // on n for rings); the latency is that of 4 ranks: 2(4-1) ring steps instead of 2(8-1).
+  const SystemSpec s = curved_system();
+  const double b = 64 * kMiB;
+  const double at8 = seconds(Collective::kAllReduce, b, {8, 8, true}, s);
+  const double at4 = seconds(Collective::kAllReduce, b, {4, 4, true}, s);
+  const double alpha = 2e-6;
+  const double transfer8 = at8 - 14 * alpha;  // the ring is the cheaper at 64 MiB here
+  EXPECT_NEAR(at4, 6 * alpha + transfer8 * 1.5 / 1.75, 1e-12);
+  // All-gather and reduce-scatter use the same bus bandwidth with the (n-1)/n factor.
+  const double gather = seconds(Collective::kAllGather, b, {8, 8, true}, s);
+  EXPECT_NEAR(gather - 7 * alpha, b * 7.0 / 8.0 / (0.5 * 400e9 * 0.8), 0.05 * gather);
+}
+
+TEST(BusBandwidthCurve, BelowItsSmallestPointTheLatencyRegimeTakesOver) {
+  const SystemSpec s = curved_system();
+  const double smallest = seconds(Collective::kAllReduce, 1 * kMiB, {8, 8, true}, s);
+  const double latency = 6 * 2e-6;
+  // The transfer shrinks in proportion to the size, the latency of the tree stays.
+  for (double b : {8.0, 4 * kKiB, 256 * kKiB}) {
+    EXPECT_NEAR(seconds(Collective::kAllReduce, b, {8, 8, true}, s),
+                latency + (smallest - latency) * b / kMiB, 1e-12)
+        << b;
+  }
+  // The curve slows mid-size messages only: a flat fabric is never slower.
+  for (double b : sizes()) {
+    EXPECT_LE(seconds(Collective::kAllReduce, b, {8, 8, true}, switched_system(8, 1)),
+              seconds(Collective::kAllReduce, b, {8, 8, true}, s) * (1 + 1e-12));
+  }
+}
+
+TEST(BusBandwidthCurve, BiggerMessagesAreNeverFasterOnEveryCatalogFabric) {
+  for (const char* id : {"h100-sxm", "h200-sxm", "b200", "gb200", "mi300x", "mi325x"}) {
+    const ScaleUpFabric f = scale_up_fabric(testing::hw(id));
+    for (Collective kind : kKinds) {
+      double previous = 0.0;
+      for (double b = 8.0; b <= 16 * kGiB; b *= 1.5) {
+        const double t = scale_up_collective_time(kind, Bytes(b), 8, f).value();
+        EXPECT_GE(t, previous) << id << " " << name(kind) << " " << b;
+        previous = t;
+      }
     }
   }
 }
@@ -488,6 +574,98 @@ TEST(CollectiveValidation, TpuV5eAllGatherOverOneAxis) {
               small * 1e6);
   EXPECT_GT(small, 3e-6);
   EXPECT_LT(small, 8e-6);
+}
+
+// ---- Every record of data/validation/collective_kernels.json ----
+
+TEST(CollectiveKernels, ModelAgainstEveryRecord) {
+  const auto file = testing::data_dir() / "validation" / "collective_kernels.json";
+  std::ifstream in(file);
+  ASSERT_TRUE(in) << file;
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  const std::set<std::string> record_keys = {"id",     "kernel",         "accelerator", "software",
+                                             "source", "source_section", "quote",       "xpusim"};
+  const std::set<std::string> xpusim_keys = {
+      "fabric", "collective", "ranks", "message_bytes", "measured_busbw_gb_per_s",
+      "hw",     "system",     "nodes", "tolerance",     "tolerance_reason"};
+  std::vector<double> errors;
+  double worst = 0.0;
+  int asserted = 0;
+  for (const nlohmann::json& r : doc.at("records")) {
+    for (const auto& [key, value] : r.items()) EXPECT_TRUE(record_keys.count(key)) << key;
+    const nlohmann::json& x = r.at("xpusim");
+    for (const auto& [key, value] : x.items()) EXPECT_TRUE(xpusim_keys.count(key)) << key;
+    const std::string collective = x.at("collective");
+    ASSERT_TRUE(collective == "all_reduce" || collective == "all_gather") << collective;
+    const Collective kind =
+        collective == "all_reduce" ? Collective::kAllReduce : Collective::kAllGather;
+    const int n = x.at("ranks");
+    const double bytes = x.at("message_bytes");
+    double t = 0.0;
+    if (x.at("fabric") == "scale_up") {
+      const ScaleUpFabric f = scale_up_fabric(testing::hw(x.at("hw")));
+      t = scale_up_collective_time(kind, Bytes(bytes), n, f).value();
+    } else {
+      ASSERT_EQ(x.at("fabric"), "system");
+      const SystemSpec s = with_nodes(
+          load_system(x.at("system"), testing::data_dir() / "systems", testing::hardware_dir()),
+          x.at("nodes"));
+      t = seconds(kind, bytes, place_group(n, 1, s), s);
+    }
+    const double predicted = bytes * bus_factor(kind, n) / t / 1e9;
+    const double measured = x.at("measured_busbw_gb_per_s");
+    const double error = predicted / measured - 1.0;
+    const bool checked = !x.at("tolerance").is_null();
+    ASSERT_FALSE(x.at("tolerance_reason").get<std::string>().empty());
+    std::printf("%-40s predicted %7.2f GB/s busbw, measured %7.2f (%+6.1f%%)%s\n",
+                r.at("id").get<std::string>().c_str(), predicted, measured, 100.0 * error,
+                checked ? "" : "  [not asserted]");
+    if (!checked) continue;
+    ++asserted;
+    errors.push_back(std::abs(error));
+    worst = std::max(worst, std::abs(error));
+    EXPECT_LE(std::abs(error), x.at("tolerance").get<double>()) << r.at("id");
+  }
+  ASSERT_GE(asserted, 25);
+  std::sort(errors.begin(), errors.end());
+  std::printf("%d asserted records: median |error| %.1f%%, worst %.1f%%\n", asserted,
+              100.0 * errors[errors.size() / 2], 100.0 * worst);
+}
+
+TEST(CollectiveKernels, CurvesAreReadStrictly) {
+  const std::vector<Source> sources = {{"s", "t", "u"}};
+  const auto parse = [&](const std::string& text) {
+    std::vector<Figure> figures;
+    FigureReader reader(sources, figures);
+    YamlMap root(YAML::Load(text), "f.yaml", "");
+    return read_bus_bandwidth_curve(root, "curve", reader);
+  };
+  const std::string ranks = "curve: {ranks: {value: 8, source: s}, points: [";
+  const BusBandwidthCurve ok =
+      parse(ranks +
+            "{message_bytes: 1024, value: 0.1, source: s}, {message_bytes: 1048576, "
+            "value: 1, estimate: e}]}");
+  EXPECT_EQ(ok.count, 2);
+  EXPECT_EQ(ok.ranks, 8);
+  const auto fails = [&](const std::string& points, const std::string& message) {
+    try {
+      (void)parse(ranks + points + "]}");
+      ADD_FAILURE() << "no error for " << points;
+    } catch (const Error& e) {
+      EXPECT_STREQ(e.what(), message.c_str());
+    }
+  };
+  fails("{message_bytes: 1024, value: 0.5, source: s}",
+        "f.yaml: curve.points[0].value: expected 1: the last point is the large-message bus "
+        "bandwidth");
+  fails("{message_bytes: 1024, value: 0.5, source: s}, {message_bytes: 1024, value: 1, source: s}",
+        "f.yaml: curve.points[1].message_bytes: expected more than the previous point's 1024");
+  fails("{message_bytes: 1024, value: 0.1, source: s}, {message_bytes: 2048, value: 1, source: s}",
+        "f.yaml: curve.points[1].value: 1 would make 2048 bytes faster than 1024 bytes at 0.1");
+  fails("{message_bytes: 1024, value: 1.5, source: s}",
+        "f.yaml: curve.points[0].value: expected a share in (0, 1], got 1.5");
+  fails("{message_bytes: 1024, valu: 1, source: s}",
+        "f.yaml: curve.points[0].value: missing (required)");
 }
 
 }  // namespace

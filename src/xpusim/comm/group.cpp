@@ -31,10 +31,6 @@ Cost twice(Cost a) {
   return {a.latency * 2.0, a.transfer * 2.0};
 }
 
-Cost cheaper(Cost a, Cost b) {
-  return a.total() <= b.total() ? a : b;
-}
-
 /// (n-1)/n: the share of a buffer that crosses a rank's links in a ring gather or scatter.
 double gather_factor(int n) {
   return (n - 1.0) / n;
@@ -51,32 +47,34 @@ int tree_depth(int n) {
 struct Level {
   bool torus = false;
   std::array<int, 3> dims{1, 1, 1};
-  BytesPerSecond bandwidth;  ///< flat: per device; torus: per link, per direction
+  BytesPerSecond bandwidth;  ///< flat: per device; torus: per link, per direction; large messages
   Seconds latency;           ///< per step (flat) or per hop (torus)
+  const BusBandwidthCurve* curve = nullptr;  ///< the fabric's, alive for the call
 };
 
 /// A torus whose devices split `bandwidth` (per direction, all links) over two links per
 /// dimension longer than one.
-Level torus_level(std::array<int, 3> dims, BytesPerSecond bandwidth, Seconds latency) {
+Level torus_level(std::array<int, 3> dims, BytesPerSecond bandwidth, Seconds latency,
+                  const BusBandwidthCurve* curve) {
   int used = 0;
   for (int& d : dims) {
     d = std::max(d, 1);
     used += d > 1 ? 1 : 0;
   }
-  return {true, dims, bandwidth / (2.0 * std::max(used, 1)), latency};
+  return {true, dims, bandwidth / (2.0 * std::max(used, 1)), latency, curve};
 }
 
 Level scale_up_level(const ScaleUpFabric& f) {
   const BytesPerSecond bw = f.bandwidth * f.efficiency;
   switch (f.topology) {
     case ScaleUpTopology::kSwitched:
-      return {false, {1, 1, 1}, bw, f.latency};
+      return {false, {1, 1, 1}, bw, f.latency, &f.curve};
     case ScaleUpTopology::kTorus:
-      return torus_level(f.torus_dims, bw, f.latency);
+      return torus_level(f.torus_dims, bw, f.latency, &f.curve);
     case ScaleUpTopology::kRing:
-      return torus_level({f.domain_devices, 1, 1}, bw, f.latency);
+      return torus_level({f.domain_devices, 1, 1}, bw, f.latency, &f.curve);
   }
-  return {false, {1, 1, 1}, bw, f.latency};
+  return {false, {1, 1, 1}, bw, f.latency, &f.curve};
 }
 
 /// Traffic that leaves a leaf shares its uplinks (bandwidth / oversubscription) unless the
@@ -86,13 +84,13 @@ Level scale_out_level(const ScaleOutNetwork& n, bool same_rail) {
   const double over = std::max(n.oversubscription, 1.0);
   switch (n.topology) {
     case ScaleOutTopology::kFatTree:
-      return {false, {1, 1, 1}, bw / over, n.latency};
+      return {false, {1, 1, 1}, bw / over, n.latency, &n.curve};
     case ScaleOutTopology::kRailOptimized:
-      return {false, {1, 1, 1}, same_rail ? bw : bw / over, n.latency};
+      return {false, {1, 1, 1}, same_rail ? bw : bw / over, n.latency, &n.curve};
     case ScaleOutTopology::kTorus:
-      return torus_level(n.torus_dims, bw, n.latency);
+      return torus_level(n.torus_dims, bw, n.latency, &n.curve);
   }
-  return {false, {1, 1, 1}, bw / over, n.latency};
+  return {false, {1, 1, 1}, bw / over, n.latency, &n.curve};
 }
 
 /// How `ranks` members lie along each torus dimension: they fill the innermost dimension
@@ -155,6 +153,13 @@ Cost tree_all_reduce(const Level& l, Bytes s, int n) {
   return {l.latency * (2.0 * tree_depth(n)), s * 2.0 / l.bandwidth};
 }
 
+/// The cheaper of ring and tree at the large-message bus bandwidth, as NCCL's tuner picks.
+Cost all_reduce(const Level& l, Bytes s, int n) {
+  const Cost ring = ring_all_reduce(l, s, n);
+  const Cost tree = tree_all_reduce(l, s, n);
+  return ring.total() <= tree.total() ? ring : tree;
+}
+
 /// All-to-all where each rank's send buffer is `s` bytes, one n-th to each member (itself
 /// included). Flat: the (n-1)/n that leaves goes out at once. Torus: dimension-ordered routing;
 /// each dimension's links carry floor(m^2/4)/m of the buffer per byte sent (the middle link of a
@@ -181,6 +186,47 @@ Cost point_to_point(const Level& l, Bytes s) {
   return {l.latency, s / l.bandwidth};
 }
 
+/// The share of the level's large-message bus bandwidth that a step of `s` bytes per rank
+/// reaches (docs/model.md, "Bus bandwidth by message size"). A curve share is a measured
+/// all-reduce time at `ranks` ranks, t = S 2(n-1)/n / (busbw x share) (nccl-tests' definition);
+/// the latency that the model's all-reduce adds at that rank count is taken out of it, so the
+/// model reproduces the measurement there and adds only the latency of more steps elsewhere.
+/// Below the curve's smallest size the transfer keeps that size's rate (the latency regime
+/// takes over); never above 1.
+double share(const Level& l, Bytes s) {
+  if (l.curve == nullptr) return 1.0;
+  const BusBandwidthCurve& curve = *l.curve;
+  const Bytes at = max(s, curve.smallest());
+  const double measured = curve.share_at(at);
+  if (measured >= 1.0) return 1.0;
+  const Cost chosen = all_reduce(l, at, curve.ranks);
+  if (chosen.transfer <= Seconds(0.0)) return 1.0;
+  const Seconds transfer = ring_all_reduce(l, at, curve.ranks).transfer / measured - chosen.latency;
+  return transfer <= chosen.transfer ? 1.0 : chosen.transfer / transfer;
+}
+
+/// `c` for a step of `s` bytes per rank on `l`: its transfer at the curve's share.
+Cost sized(const Level& l, Bytes s, Cost c) {
+  c.transfer = c.transfer / share(l, s);
+  return c;
+}
+
+/// A collective inside one domain (k = 1), on the scale-up level alone.
+Seconds in_one_domain(Collective kind, Bytes bytes, int n, const Level& up) {
+  switch (kind) {
+    case Collective::kAllReduce:
+      return sized(up, bytes, all_reduce(up, bytes, n)).total();
+    case Collective::kReduceScatter:
+    case Collective::kAllGather:
+      return sized(up, bytes, gather(up, bytes, n)).total();
+    case Collective::kAllToAll:
+      return sized(up, bytes, all_to_all(up, bytes, n)).total();
+    case Collective::kPointToPoint:
+      return sized(up, bytes, point_to_point(up, bytes)).total();
+  }
+  return Seconds(0.0);
+}
+
 }  // namespace
 
 Seconds collective_time(Collective kind, Bytes bytes, const GroupPlacement& group,
@@ -190,32 +236,40 @@ Seconds collective_time(Collective kind, Bytes bytes, const GroupPlacement& grou
   const int p = std::clamp(group.ranks_per_domain, 1, n);  // members per domain
   const int k = n / p;                                     // domains
   const Level up = scale_up_level(system.scale_up);
+  if (k == 1) return in_one_domain(kind, bytes, n, up);
   const Level out = scale_out_level(system.scale_out, group.same_rail);
+  // Each level's share is looked up at the bytes per rank of the step that crosses it.
+  const Bytes across = bytes / p;
   switch (kind) {
-    case Collective::kAllReduce: {
-      // The cheaper of ring and tree, as NCCL's tuner picks (comm/collectives.cpp). Across
-      // domains: reduce-scatter in the domain, all-reduce of 1/p of the buffer across the
-      // domains (p NICs in parallel), all-gather in the domain.
-      if (k == 1)
-        return cheaper(ring_all_reduce(up, bytes, n), tree_all_reduce(up, bytes, n)).total();
-      const Cost inside = twice(gather(up, bytes, p));
-      return cheaper(pipelined(inside, ring_all_reduce(out, bytes / p, k)),
-                     pipelined(inside, tree_all_reduce(out, bytes / p, k)))
+    case Collective::kAllReduce:
+      // Reduce-scatter in the domain, all-reduce of 1/p of the buffer across the domains (p
+      // NICs in parallel), all-gather in the domain.
+      return pipelined(sized(up, bytes, twice(gather(up, bytes, p))),
+                       sized(out, across, all_reduce(out, across, k)))
           .total();
-    }
     case Collective::kReduceScatter:
     case Collective::kAllGather:
-      return pipelined(gather(up, bytes, p), gather(out, bytes / p, k)).total();
-    case Collective::kAllToAll:
+      return pipelined(sized(up, bytes, gather(up, bytes, p)),
+                       sized(out, across, gather(out, across, k)))
+          .total();
+    case Collective::kAllToAll: {
       // p/n of the buffer stays in the domain; (k-1)/k of it leaves through the device's NIC.
-      return concurrent(all_to_all(up, bytes * (static_cast<double>(p) / n), p),
-                        all_to_all(out, bytes, k));
+      const Bytes inside = bytes * (static_cast<double>(p) / n);
+      return concurrent(sized(up, inside, all_to_all(up, inside, p)),
+                        sized(out, bytes, all_to_all(out, bytes, k)));
+    }
     case Collective::kPointToPoint:
       // A group that spans domains has some neighbours in different domains; the slower hop
       // is the one a pipeline waits for.
-      return point_to_point(k == 1 ? up : out, bytes).total();
+      return sized(out, bytes, point_to_point(out, bytes)).total();
   }
   return Seconds(0.0);
+}
+
+Seconds scale_up_collective_time(Collective kind, Bytes bytes, int ranks,
+                                 const ScaleUpFabric& fabric) {
+  if (ranks < 2) return Seconds(0.0);
+  return in_one_domain(kind, bytes, ranks, scale_up_level(fabric));
 }
 
 GroupPlacement place_group(int size, int stride, const SystemSpec& system) {

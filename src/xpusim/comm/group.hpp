@@ -1,9 +1,10 @@
 #pragma once
 // Collectives over a group of ranks placed on a SystemSpec: which fabric each step crosses,
-// which algorithm the libraries use (NCCL, RCCL, XLA), and the time as latency plus bandwidth
-// terms. Formulas and sources: docs/model.md, "Collectives".
+// which algorithm the libraries use (NCCL, RCCL, XLA), and the time as latency plus a transfer
+// at the fabric's measured bus bandwidth for the message size. The one collective model of
+// xpusim: training, inference and serving all price communication here. Formulas and sources:
+// docs/model.md, "Collectives".
 
-#include "xpusim/comm/collectives.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/system/system.hpp"
 
@@ -27,6 +28,12 @@ struct GroupPlacement {
 /// for point-to-point. A group of one rank costs nothing. Allocates nothing.
 [[nodiscard]] Seconds collective_time(Collective kind, Bytes bytes, const GroupPlacement& group,
                                       const SystemSpec& system);
+
+/// The same collective among `ranks` members of one scale-up domain `fabric` (for tensor
+/// parallelism in inference and serving, with `scale_up_fabric(accelerator)`): exactly
+/// collective_time on a system whose one domain is `fabric`. Allocates nothing.
+[[nodiscard]] Seconds scale_up_collective_time(Collective kind, Bytes bytes, int ranks,
+                                               const ScaleUpFabric& fabric);
 
 /// Placement of a parallel dimension of `size` ranks whose neighbours are `stride` ranks
 /// apart in the global rank order, on `system`.

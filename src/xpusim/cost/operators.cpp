@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "xpusim/comm/collectives.hpp"
+#include "xpusim/comm/group.hpp"
 
 namespace xpusim {
 
@@ -225,11 +225,8 @@ class PassBuilder {
         shape_(shape),
         s_(shard(m, d.tensor_parallel)),
         tokens_(shape.new_tokens),
-        act_bytes_(bytes_per_element(d.activation_dtype)) {
-    link_.bandwidth = hw.scale_up_bandwidth;
-    link_.efficiency = hw.efficiency.scale_up_bandwidth_fraction;
-    link_.latency = hw.scale_up_latency;
-  }
+        act_bytes_(bytes_per_element(d.activation_dtype)),
+        fabric_(scale_up_fabric(hw)) {}
 
   PassCost build_layer(bool sliding, bool moe) {
     layer(sliding, moe, 1.0);
@@ -298,7 +295,8 @@ class PassBuilder {
     if (!with_comm_ || d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time = all_reduce_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    k.time = scale_up_collective_time(Collective::kAllReduce, bytes, d_.tensor_parallel, fabric_) +
+             hw_.efficiency.kernel_overhead;
     add(OpKind::kTensorParallelComm, k, count);
   }
 
@@ -306,8 +304,8 @@ class PassBuilder {
     if (!with_comm_ || d_.tensor_parallel <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time =
-        ring_all_gather_time(bytes, d_.tensor_parallel, link_) + hw_.efficiency.kernel_overhead;
+    k.time = scale_up_collective_time(Collective::kAllGather, bytes, d_.tensor_parallel, fabric_) +
+             hw_.efficiency.kernel_overhead;
     add(OpKind::kTensorParallelComm, k, count);
   }
 
@@ -486,7 +484,7 @@ class PassBuilder {
   Sharded s_;
   int64_t tokens_;
   double act_bytes_;
-  Link link_;
+  ScaleUpFabric fabric_;  ///< the accelerator's own domain (comm/group.hpp prices its collectives)
   PassCost cost_;
 };
 

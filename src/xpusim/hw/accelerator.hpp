@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "xpusim/core/bus_bandwidth_curve.hpp"
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/figures.hpp"
 #include "xpusim/core/units.hpp"
@@ -40,7 +41,10 @@ struct Efficiency {
   Seconds kernel_overhead;    ///< launch/boundary cost of every kernel
   Seconds matmul_fixed_time;  ///< pipeline fill and drain inside each matrix-multiply or attention
                               ///< kernel
+  /// Large-message all-reduce bus bandwidth / per-direction scale-up bandwidth (ring, nccl-tests).
   double scale_up_bandwidth_fraction = 0.0;
+  /// How the bus bandwidth falls below its large-message value for smaller messages.
+  BusBandwidthCurve scale_up_bus_bandwidth_curve;
   /// Share of the shorter of a kernel's compute and memory time hidden under the longer:
   /// time = max(c, m) + (1 - overlap) min(c, m) + kernel_overhead.
   double compute_memory_overlap_fraction = 1.0;

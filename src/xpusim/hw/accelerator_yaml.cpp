@@ -148,9 +148,12 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
   e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
   e.compute_memory_overlap_fraction =
       figures.required_fraction(eff, "compute_memory_overlap_fraction");
+  e.scale_up_bus_bandwidth_curve =
+      read_bus_bandwidth_curve(eff, "scale_up_bus_bandwidth_curve", figures);
   eff.finish({"gemm_fraction_of_peak", "attention_fraction_of_peak", "attention_overhead_tokens",
               "memory_bandwidth_fraction", "kernel_overhead_s", "matmul_fixed_time_s",
-              "scale_up_bandwidth_fraction", "compute_memory_overlap_fraction"});
+              "scale_up_bandwidth_fraction", "compute_memory_overlap_fraction",
+              "scale_up_bus_bandwidth_curve"});
 }
 
 void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {

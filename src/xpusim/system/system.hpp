@@ -36,6 +36,8 @@ struct ScaleUpFabric {
   std::array<int, 3> torus_dims{1, 1, 1};
   /// Achieved bus bandwidth / peak: the accelerator's `scale_up_bandwidth_fraction`.
   double efficiency = 1.0;
+  /// Bus bandwidth by message size: the accelerator's `scale_up_bus_bandwidth_curve`.
+  BusBandwidthCurve curve;
 };
 
 struct ScaleOutNetwork {
@@ -46,6 +48,9 @@ struct ScaleOutNetwork {
   std::array<int, 3> torus_dims{1, 1, 1};  ///< for kTorus: in units of scale-up domains
   /// Achieved / peak for large messages (kernel-level evidence; data/systems/README.md).
   double efficiency = 1.0;
+  /// Bus bandwidth by message size (`bus_bandwidth_curve`), indexed by the bytes per rank of the
+  /// cross-domain step.
+  BusBandwidthCurve curve;
 };
 
 struct SystemSpec {
@@ -91,6 +96,10 @@ struct SystemSpec {
 /// shape that fits inside the full one, e.g. 2048 devices of a 16x16x16 torus are 8x16x16).
 /// A scale-out torus has a fixed number of domains and cannot be resized.
 [[nodiscard]] SystemSpec with_nodes(SystemSpec system, int nodes);
+
+/// The accelerator's own scale-up domain as one switched fabric (its catalog bandwidth, latency,
+/// domain, efficiency and curve): what inference and serving price tensor parallelism on.
+[[nodiscard]] ScaleUpFabric scale_up_fabric(const AcceleratorSpec& accelerator);
 
 /// "switched", "torus", "ring"; "fat_tree", "rail_optimized", "torus" (the YAML spellings).
 [[nodiscard]] std::string_view to_string(ScaleUpTopology topology);

@@ -142,6 +142,7 @@ StatedScaleUp read_scale_up(YamlMap& root, FigureReader& figures, SystemSpec& sy
   }
   fabric.torus_dims = read_torus_dims(up, fabric.topology == ScaleUpTopology::kTorus);
   fabric.efficiency = chip.efficiency.scale_up_bandwidth_fraction;
+  fabric.curve = chip.efficiency.scale_up_bus_bandwidth_curve;
   inherit(system, "scale_up.efficiency", "efficiency.scale_up_bandwidth_fraction");
   up.finish({"topology", "bandwidth_bytes_per_s", "latency_s", "domain_devices", "torus_dims"});
   return stated;
@@ -155,9 +156,10 @@ void read_scale_out(YamlMap& root, FigureReader& figures, SystemSpec& system) {
   network.latency = Seconds(figures.required(out, "latency_s"));
   network.oversubscription = figures.required(out, "oversubscription");
   network.efficiency = figures.required_fraction(out, "efficiency");
+  network.curve = read_bus_bandwidth_curve(out, "bus_bandwidth_curve", figures);
   network.torus_dims = read_torus_dims(out, network.topology == ScaleOutTopology::kTorus);
   out.finish({"topology", "bandwidth_bytes_per_s", "latency_s", "oversubscription", "efficiency",
-              "torus_dims"});
+              "bus_bandwidth_curve", "torus_dims"});
 }
 
 /// Refuses a file that contradicts its accelerator or itself; each message names a key.
@@ -229,6 +231,18 @@ void check_consistency(YamlMap& root, const SystemSpec& s, const StatedScaleUp& 
 }
 
 }  // namespace
+
+ScaleUpFabric scale_up_fabric(const AcceleratorSpec& chip) {
+  ScaleUpFabric f;
+  f.topology = ScaleUpTopology::kSwitched;
+  f.bandwidth = chip.scale_up_bandwidth;
+  f.latency = chip.scale_up_latency;
+  f.domain_devices = chip.scale_up_domain_devices;
+  f.torus_dims = {1, 1, 1};
+  f.efficiency = chip.efficiency.scale_up_bandwidth_fraction;
+  f.curve = chip.efficiency.scale_up_bus_bandwidth_curve;
+  return f;
+}
 
 SystemSpec load_system_file(const fs::path& file, const fs::path& hardware_dir) {
   YamlMap root = YamlMap::load_file(file);
