@@ -295,9 +295,9 @@ const HardwareCase kHardwareCases[] = {
      "memory.bandwidth_bytes_per_s.value: expected > 0, got -3350000000000"},
     {"FractionAboveOne",
      [](YAML::Node& y) {
-       at(y, {"efficiency", "matmul_fraction_of_peak"})["value"] = "80.3";
+       at(y, {"efficiency", "gemm_fraction_of_peak", "bf16"})["value"] = "80.3";
      },
-     "efficiency.matmul_fraction_of_peak.value: expected a fraction in (0, 1], got 80.3"},
+     "efficiency.gemm_fraction_of_peak.bf16.value: expected a fraction in (0, 1], got 80.3"},
     {"AbsurdMemoryCapacity",
      [](YAML::Node& y) {
        at(y, {"memory", "capacity_bytes"})["value"] = "1e15";

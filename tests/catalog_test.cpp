@@ -43,7 +43,8 @@ TEST(HardwareCatalog, FiguresArePhysicallyPlausible) {
     EXPECT_GT(hw.memory_bandwidth.value(), 1e10) << hw.id;
     EXPECT_GT(hw.tdp.value(), 10.0) << hw.id;
     const Efficiency& e = hw.efficiency;
-    for (double fraction : {e.matmul_fraction_of_peak, e.attention_fraction_of_peak,
+    const double best_attention = *e.attention_fraction(e.best_attention_kernel(), false);
+    for (double fraction : {e.gemm_fraction(GemmKind::kBf16), best_attention,
                             e.memory_bandwidth_fraction, e.scale_up_bandwidth_fraction}) {
       EXPECT_GT(fraction, 0.2) << hw.id;
       EXPECT_LE(fraction, 1.0) << hw.id;

@@ -105,9 +105,52 @@ TEST(Gemm, LargeGemmRunsAtTheCalibratedFractionOfPeak) {
   const AcceleratorSpec hw = testing::hw("h100-sxm");
   const KernelCost c = gemm_cost({16384, 16384, 16384, 1}, hw, Deployment{});
   const double achieved = (c.flops / c.time).value();
-  const double calibrated = hw.peak(DType::kBf16)->value() * hw.efficiency.matmul_fraction_of_peak;
+  const double calibrated =
+      hw.peak(DType::kBf16)->value() * hw.efficiency.gemm_fraction(GemmKind::kBf16);
   EXPECT_LE(achieved, calibrated);
   EXPECT_GT(achieved, 0.9 * calibrated);
+}
+
+TEST(Gemm, Fp8RunsAtItsOwnMeasuredShareNotBf16s) {
+  // H100: FP8 MAMF 0.709 of 1979 TFLOP/s, BF16 0.803 of 989: FP8 is 1.77x BF16, not 2x.
+  const AcceleratorSpec hw = testing::hw("h100-sxm");
+  Deployment fp8;
+  fp8.weight_dtype = DType::kFp8;
+  const GemmShape big{16384, 16384, 16384, 1};
+  const double bf16_rate =
+      (gemm_cost(big, hw, Deployment{}).flops / gemm_cost(big, hw, Deployment{}).time).value();
+  const double fp8_rate = (gemm_cost(big, hw, fp8).flops / gemm_cost(big, hw, fp8).time).value();
+  EXPECT_NEAR(fp8_rate / bf16_rate, (1978.9 * 0.709) / (989.4 * 0.803), 0.03);
+  fp8.fp8_kind = GemmKind::kFp8Blockwise;
+  const double blockwise = (gemm_cost(big, hw, fp8).flops / gemm_cost(big, hw, fp8).time).value();
+  EXPECT_GT(blockwise, fp8_rate);  // DeepGEMM's measured share is higher than cuBLASLt's
+}
+
+TEST(Gemm, MissingKindFallsBackAlongTheDocumentedChain) {
+  const AcceleratorSpec hw = testing::hw("h100-sxm");  // no mxfp8 figure on Hopper
+  EXPECT_EQ(hw.efficiency.gemm_fraction(GemmKind::kMxfp8),
+            hw.efficiency.gemm_fraction(GemmKind::kFp8));
+  EXPECT_EQ(hw.efficiency.gemm_fraction(GemmKind::kFp16),
+            hw.efficiency.gemm_fraction(GemmKind::kBf16));
+}
+
+TEST(Attention, ChosenKernelSetsTheRateAndShortSequencesRunSlower) {
+  const AcceleratorSpec hw = testing::hw("h100-sxm");
+  const ModelSpec model = testing::model("llama-3.1-8b");
+  Deployment flash3, flash2;
+  flash3.attention_kernel = AttentionKernel::kFlash3;
+  flash2.attention_kernel = AttentionKernel::kFlash2;
+  const PassShape shape{2, 8192, 0};
+  const auto attention = [&](const Deployment& d) {
+    return cost_layer_forward(model, hw, d, shape, false, false)
+        .by_op[static_cast<std::size_t>(OpKind::kAttention)]
+        .time;
+  };
+  EXPECT_GT(attention(flash2) / attention(flash3), 1.5);  // FA2 0.339 vs FA3 0.623 of peak
+  EXPECT_LT(attention_length_factor(512, hw), attention_length_factor(8192, hw));
+  EXPECT_NEAR(attention_length_factor(16384, hw), 1.0, 1e-12);
+  const PassCost f = cost_layer_forward(model, hw, flash3, shape, false, false);
+  EXPECT_GT(f.attention_backward / attention(flash3), 2.5);  // more FLOPs at a lower rate
 }
 
 TEST(Gemm, SkinnyGemmStreamsWeightsAtTheCalibratedBandwidth) {

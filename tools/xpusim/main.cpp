@@ -180,7 +180,9 @@ int main(int argc, char** argv) {
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
       validate->add_subcommand("inference", "single-node inference records");
-  auto* validate_training_cmd = validate->add_subcommand("training", "training records at scale");
+  auto* validate_training_cmd = validate->add_subcommand(
+      "training", "training records at scale: the published set, then the development set");
+  add_format(validate_training_cmd, false);
 
   try {
     app.parse(argc, argv);
@@ -307,8 +309,13 @@ int main(int argc, char** argv) {
       std::cout << validation_text(report);
       return report.passed() ? 0 : 1;
     } else if (validate_training_cmd->parsed()) {
+      // The exit status follows the published set; the development set reports progress.
       const auto report = validate_training(data);
-      std::cout << validation_text(report);
+      const auto dev = validate_training_dev(data);
+      if (json)
+        print_json({{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
+      else
+        std::cout << validation_text(report) << "\n" << training_dev_text(dev);
       return report.passed() ? 0 : 1;
     }
   } catch (const Error& e) {

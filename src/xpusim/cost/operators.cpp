@@ -83,6 +83,10 @@ BytesPerSecond achievable_bandwidth(const AcceleratorSpec& hw) {
 
 enum class KernelClass { kMatmul, kStreaming };
 
+/// FlashAttention's backward does 2.5x the forward FLOPs (Dao 2023: two GEMMs forward, five
+/// backward).
+constexpr double kAttentionBackwardFlops = 2.5;
+
 /// Roofline with partial overlap of compute and memory traffic, plus the fixed costs: the
 /// launch of every kernel, and the pipeline fill and drain of matrix-multiply kernels.
 Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw, KernelClass kind) {
@@ -108,6 +112,41 @@ DType gemm_compute_dtype(const Deployment& d, const AcceleratorSpec& hw) {
   return d.activation_dtype;
 }
 
+GemmKind gemm_kind(const Deployment& d, const AcceleratorSpec& hw) {
+  switch (gemm_compute_dtype(d, hw)) {
+    case DType::kFp32:
+      return GemmKind::kFp32;
+    case DType::kTf32:
+      return GemmKind::kTf32;
+    case DType::kBf16:
+      return GemmKind::kBf16;
+    case DType::kFp16:
+      return GemmKind::kFp16;
+    case DType::kFp8:
+      return d.fp8_kind;
+    case DType::kInt8:
+      return GemmKind::kInt8;
+    case DType::kInt4:  // weight-only: never a compute type
+    case DType::kFp4:
+      return GemmKind::kNvfp4;
+  }
+  return GemmKind::kBf16;
+}
+
+AttentionKernel attention_kernel(const Deployment& d, const AcceleratorSpec& hw) {
+  if (d.attention_kernel && hw.efficiency.attention_fraction(*d.attention_kernel, false))
+    return *d.attention_kernel;
+  return hw.efficiency.best_attention_kernel();
+}
+
+double attention_length_factor(double kv_tokens, const AcceleratorSpec& hw) {
+  // The figures are read at 16k tokens, where the fixed per-sequence work is already small.
+  constexpr double kMeasuredAt = 16384.0;
+  const double s0 = hw.efficiency.attention_overhead_tokens;
+  const double s = std::max(1.0, kv_tokens);
+  return s * (kMeasuredAt + s0) / (kMeasuredAt * (s + s0));
+}
+
 double weight_bytes_per_element(const Deployment& d) {
   double bytes = bytes_per_element(d.weight_dtype);
   if (d.weight_dtype == DType::kInt4)
@@ -116,9 +155,9 @@ double weight_bytes_per_element(const Deployment& d) {
 }
 
 KernelCost gemm_cost(const GemmShape& s, const AcceleratorSpec& hw, const Deployment& d) {
-  const DType compute = gemm_compute_dtype(d, hw);
-  const FlopsPerSecond peak = hw.peak(compute).value_or(*hw.peak(DType::kBf16));
-  const double unit_rate = peak.value() * hw.efficiency.matmul_fraction_of_peak / hw.compute_units;
+  const GemmKind kind = gemm_kind(d, hw);
+  const FlopsPerSecond peak = hw.peak(peak_dtype(kind)).value_or(*hw.peak(DType::kBf16));
+  const double unit_rate = peak.value() * hw.efficiency.gemm_fraction(kind) / hw.compute_units;
 
   // Tile and wave quantization: output tiles of the library's usual shape; skinny problems
   // get a small-M kernel (M rounded up to a power of two, at least 16) and split-K so that
@@ -360,13 +399,24 @@ class PassBuilder {
       return;
     }
     const FlopsPerSecond peak = hw_.peak(d_.activation_dtype).value_or(*hw_.peak(DType::kBf16));
+    const AttentionKernel kernel = attention_kernel(d_, hw_);
+    const double per_sequence =
+        kv_read / static_cast<double>(std::max<int64_t>(1, shape_.sequences));
+    const FlopsPerSecond rate = peak * attention_length_factor(per_sequence, hw_);
     KernelCost k;
     k.flops = Flops(flops);
     k.bytes = Bytes(bytes);
-    k.compute_time = k.flops / (peak * hw_.efficiency.attention_fraction_of_peak);
+    k.compute_time = k.flops / (rate * *hw_.efficiency.attention_fraction(kernel, false));
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
     k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kMatmul);
     add(OpKind::kAttention, k, count);
+    // Backward (FlashAttention-2, Dao 2023): 2.5x the forward FLOPs; reads q, k, v, o and the
+    // output gradient, writes the three input gradients.
+    const Seconds backward_compute = k.flops * kAttentionBackwardFlops /
+                                     (rate * *hw_.efficiency.attention_fraction(kernel, true));
+    const Seconds backward_memory = k.bytes * 2.0 / achievable_bandwidth(hw_);
+    cost_.attention_backward +=
+        kernel_time(backward_compute, backward_memory, hw_, KernelClass::kMatmul) * count;
   }
 
   /// Scores stored in memory: QK^T as a batched GEMM over every (query, key) pair (masked ones
@@ -378,8 +428,10 @@ class PassBuilder {
     const int64_t per_sequence = shape_.new_tokens / std::max<int64_t>(1, shape_.sequences);
     const int64_t batch = shape_.sequences * s_.heads;
     const int64_t keys = static_cast<int64_t>(kv_len);
-    const Deployment activations{d_.tensor_parallel, d_.activation_dtype, d_.activation_dtype,
-                                 d_.kv_dtype};
+    Deployment activations;
+    activations.tensor_parallel = d_.tensor_parallel;
+    activations.weight_dtype = activations.activation_dtype = d_.activation_dtype;
+    activations.kv_dtype = d_.kv_dtype;
     add(OpKind::kAttention,
         gemm_cost({per_sequence, keys, m_.qk_head_dim(), batch}, hw_, activations), count);
     add(OpKind::kAttention,

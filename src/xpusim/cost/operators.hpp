@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "xpusim/core/dtype.hpp"
@@ -56,6 +57,10 @@ struct Deployment {
   int expert_parallel = 1;
   /// Training a model with hidden dropout: bias-dropout-add kernels after attention and MLP.
   bool dropout = false;
+  /// The scaled-FP8 kernel family fp8 GEMMs run as (tensorwise, blockwise, MX).
+  GemmKind fp8_kind = GemmKind::kFp8;
+  /// The fused attention kernel; nullopt: the chip's fastest (ignored when !fused_attention).
+  std::optional<AttentionKernel> attention_kernel;
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
@@ -95,6 +100,9 @@ struct OpTotals {
 /// Time and work of a pass per device, in total and per operator kind.
 struct PassCost {
   Seconds time;
+  /// Backward time of the fused attention kernels of the pass (training): 2.5x the forward
+  /// FLOPs at the kernel's backward rate, q, k, v, o and their gradients through memory.
+  Seconds attention_backward;
   Seconds compute_time;  ///< sum over kernels of their compute-bound time
   Seconds memory_time;   ///< sum over kernels of their memory-bound time
   Flops flops;           ///< per device
@@ -150,5 +158,17 @@ struct KernelCost {
 
 /// The data type the matrix units compute in for this deployment on this device.
 [[nodiscard]] DType gemm_compute_dtype(const Deployment& deployment, const AcceleratorSpec& hw);
+
+/// The GEMM kernel family of this deployment's weight GEMMs on this device.
+[[nodiscard]] GemmKind gemm_kind(const Deployment& deployment, const AcceleratorSpec& hw);
+
+/// The fused attention kernel a deployment runs: its choice where the chip has figures for it,
+/// else the chip's fastest.
+[[nodiscard]] AttentionKernel attention_kernel(const Deployment& deployment,
+                                               const AcceleratorSpec& hw);
+
+/// Share of the long-sequence attention rate a kernel reaches on sequences of `kv_tokens`:
+/// s (16384 + s0) / (16384 (s + s0)), s0 = the chip's attention_overhead_tokens.
+[[nodiscard]] double attention_length_factor(double kv_tokens, const AcceleratorSpec& hw);
 
 }  // namespace xpusim

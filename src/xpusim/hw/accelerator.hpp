@@ -25,10 +25,17 @@ struct CloudPrice {
   std::string date;
 };
 
-/// Calibration of the roofline against measured kernels (see docs/model.md).
+/// Calibration of the roofline against measured kernels (see docs/model.md, section 6).
 struct Efficiency {
-  double matmul_fraction_of_peak = 0.0;
-  double attention_fraction_of_peak = 0.0;
+  /// Achieved / dense peak of large GEMMs, per kernel family; nullopt where not measured (the
+  /// family then takes the share of its `fallback`). bf16 is always present.
+  std::array<std::optional<double>, kGemmKindCount> gemm_fraction_of_peak{};
+  /// Fused attention forward and backward rate / bf16 dense peak, per kernel the chip runs.
+  std::array<std::optional<double>, kAttentionKernelCount> attention_forward_fraction{};
+  std::array<std::optional<double>, kAttentionKernelCount> attention_backward_fraction{};
+  /// Per-sequence fixed work of a fused attention kernel in key/value tokens: the rate at
+  /// sequence length s is fraction x s / (s + overhead) (fitted on a FlashAttention sweep).
+  double attention_overhead_tokens = 0.0;
   double memory_bandwidth_fraction = 0.0;
   Seconds kernel_overhead;    ///< launch/boundary cost of every kernel
   Seconds matmul_fixed_time;  ///< pipeline fill and drain inside each matrix-multiply or attention
@@ -37,6 +44,31 @@ struct Efficiency {
   /// Share of the shorter of a kernel's compute and memory time hidden under the longer:
   /// time = max(c, m) + (1 - overlap) min(c, m) + kernel_overhead.
   double compute_memory_overlap_fraction = 1.0;
+
+  /// Share of peak of `kind`, following the fallback chain to the nearest measured family.
+  [[nodiscard]] double gemm_fraction(GemmKind kind) const {
+    for (std::optional<GemmKind> k = kind; k; k = fallback(*k)) {
+      if (auto f = gemm_fraction_of_peak[index_of(*k)]) return *f;
+    }
+    return 0.0;  // unreachable for a parsed chip: bf16 is required
+  }
+  /// Share of bf16 peak of `kernel` forward or backward, or nullopt when the chip has no figure.
+  [[nodiscard]] std::optional<double> attention_fraction(AttentionKernel kernel,
+                                                         bool backward) const {
+    return (backward ? attention_backward_fraction : attention_forward_fraction)[index_of(kernel)];
+  }
+  /// The fused kernel with the highest forward rate on this chip.
+  [[nodiscard]] AttentionKernel best_attention_kernel() const {
+    AttentionKernel best = AttentionKernel::kUnfused;
+    double rate = 0.0;
+    for (AttentionKernel k : kAllAttentionKernels) {
+      if (auto f = attention_forward_fraction[index_of(k)]; f && *f > rate) {
+        best = k;
+        rate = *f;
+      }
+    }
+    return best;
+  }
 };
 
 struct AcceleratorSpec {

@@ -93,20 +93,64 @@ void read_power_and_price(YamlMap& root, FigureReader& figures, AcceleratorSpec&
   price->finish({"purchase_usd", "cloud_usd_per_hour"});
 }
 
+void read_gemm_fractions(YamlMap& eff, FigureReader& figures, Efficiency& e) {
+  YamlMap gemm = eff.required_map("gemm_fraction_of_peak");
+  std::vector<std::string> names;
+  for (GemmKind kind : kAllGemmKinds) {
+    const std::string name(to_string(kind));
+    names.push_back(name);
+    if (gemm.has(name))
+      e.gemm_fraction_of_peak[index_of(kind)] = figures.required_fraction(gemm, name);
+  }
+  gemm.finish(names);
+  if (!e.gemm_fraction_of_peak[index_of(GemmKind::kBf16)])
+    gemm.fail("bf16",
+              "missing (required: every chip needs a measured or estimated bf16 GEMM share)");
+}
+
+void read_attention_fractions(YamlMap& eff, FigureReader& figures, Efficiency& e) {
+  YamlMap attention = eff.required_map("attention_fraction_of_peak");
+  std::vector<std::string> names;
+  for (AttentionKernel kernel : kAllAttentionKernels) {
+    if (kernel == AttentionKernel::kUnfused) continue;  // priced from its GEMMs
+    for (bool backward : {false, true}) {
+      const std::string name =
+          fmt::format("{}_{}", to_string(kernel), backward ? "backward" : "forward");
+      names.push_back(name);
+      if (!attention.has(name)) continue;
+      auto& table = backward ? e.attention_backward_fraction : e.attention_forward_fraction;
+      table[index_of(kernel)] = figures.required_fraction(attention, name);
+    }
+  }
+  attention.finish(names);
+  for (AttentionKernel kernel : kAllAttentionKernels) {
+    const bool forward = e.attention_forward_fraction[index_of(kernel)].has_value();
+    const bool backward = e.attention_backward_fraction[index_of(kernel)].has_value();
+    if (forward != backward) {
+      attention.fail(fmt::format("{}_{}", to_string(kernel), forward ? "backward" : "forward"),
+                     "missing (a kernel needs both its forward and its backward figure)");
+    }
+  }
+  if (e.best_attention_kernel() == AttentionKernel::kUnfused)
+    eff.fail("attention_fraction_of_peak",
+             "expected at least one fused kernel's forward and backward figures");
+}
+
 void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
   YamlMap eff = root.required_map("efficiency");
   Efficiency& e = spec.efficiency;
-  e.matmul_fraction_of_peak = figures.required_fraction(eff, "matmul_fraction_of_peak");
-  e.attention_fraction_of_peak = figures.required_fraction(eff, "attention_fraction_of_peak");
+  read_gemm_fractions(eff, figures, e);
+  read_attention_fractions(eff, figures, e);
+  e.attention_overhead_tokens = figures.required(eff, "attention_overhead_tokens");
   e.memory_bandwidth_fraction = figures.required_fraction(eff, "memory_bandwidth_fraction");
   e.kernel_overhead = Seconds(figures.required(eff, "kernel_overhead_s"));
   e.matmul_fixed_time = Seconds(figures.required(eff, "matmul_fixed_time_s"));
   e.scale_up_bandwidth_fraction = figures.required_fraction(eff, "scale_up_bandwidth_fraction");
   e.compute_memory_overlap_fraction =
       figures.required_fraction(eff, "compute_memory_overlap_fraction");
-  eff.finish({"matmul_fraction_of_peak", "attention_fraction_of_peak", "memory_bandwidth_fraction",
-              "kernel_overhead_s", "matmul_fixed_time_s", "scale_up_bandwidth_fraction",
-              "compute_memory_overlap_fraction"});
+  eff.finish({"gemm_fraction_of_peak", "attention_fraction_of_peak", "attention_overhead_tokens",
+              "memory_bandwidth_fraction", "kernel_overhead_s", "matmul_fixed_time_s",
+              "scale_up_bandwidth_fraction", "compute_memory_overlap_fraction"});
 }
 
 void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {

@@ -400,4 +400,120 @@ std::string validation_text(const ValidationReport& report) {
   return out;
 }
 
+nlohmann::json validation_json(const ValidationReport& report) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& o : report.outcomes) {
+    rows.push_back({{"id", o.id},
+                    {"metric", o.metric},
+                    {"measured", o.measured},
+                    {"predicted", o.predicted},
+                    {"relative_error", o.relative_error()},
+                    {"chosen", o.detail}});
+  }
+  return {{"title", report.title},
+          {"records", rows},
+          {"median_abs_error", report.median_abs_error()},
+          {"median_tolerance", report.median_tolerance},
+          {"per_row_tolerance", report.per_row_tolerance},
+          {"not_covered", report.not_covered},
+          {"passed", report.passed()}};
+}
+
+namespace {
+
+Table summary_table(const std::vector<ErrorSummary>& rows) {
+  Table table({"axis", "family", "records", "median |error|", "within 20%", "worst", "error"});
+  for (const auto& s : rows) {
+    table.add_row({s.axis, s.family, fmt::format("{}", s.count),
+                   s.count ? fmt::format("{:.1f}%", 100.0 * s.median_abs_error) : "-",
+                   s.count ? fmt::format("{:.0f}%", 100.0 * s.share_within_20pct) : "-", s.worst_id,
+                   s.count ? fmt::format("{:+.1f}%", 100.0 * s.worst_error) : "-"});
+  }
+  return table;
+}
+
+nlohmann::json summary_json(const std::vector<ErrorSummary>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : rows) {
+    out.push_back({{"axis", s.axis},
+                   {"family", s.family},
+                   {"records", s.count},
+                   {"median_abs_error", s.median_abs_error},
+                   {"share_within_20pct", s.share_within_20pct},
+                   {"worst_id", s.worst_id},
+                   {"worst_error", s.worst_error}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string training_dev_text(const DevValidationReport& report) {
+  Table table({"record", "metric", "measured", "predicted", "error", "tol", "status"});
+  for (const auto& o : report.outcomes) {
+    const std::string predicted = o.predicted ? fmt::format("{:.4g}", *o.predicted) : "-";
+    std::string error = o.predicted ? fmt::format("{:+.1f}%", 100.0 * o.relative_error()) : "-";
+    std::string status;
+    if (!o.missing.empty()) {
+      if (o.predicted) error = "(" + error + ")";
+      status = fmt::format("needs: {}", fmt::join(o.missing, ", "));
+    } else {
+      status = std::abs(o.relative_error()) <= o.tolerance ? "ok" : "outside tolerance";
+    }
+    if (!o.detail.empty()) status += "; " + o.detail;
+    table.add_row({o.id, o.metric == "tokens_per_s_per_device" ? "tok/s/dev" : "TFLOP/s/dev",
+                   fmt::format("{:.4g}", o.measured), predicted, error,
+                   fmt::format("{:.0f}%", 100.0 * o.tolerance), status});
+  }
+  std::string out = report.title.empty() ? "" : report.title + "\n\n";
+  out += table.to_text();
+  out +=
+      "\n(error in parentheses: provisional, today's closest approximation of a missing "
+      "feature; not counted)\n\nRecords that run:\n";
+  out += summary_table(report.summary).to_text();
+  out += "\nEvery record with a prediction, provisional ones included:\n";
+  out += summary_table(report.provisional_summary).to_text();
+  Table blockers({"missing feature", "records"});
+  for (const auto& [name, count] : report.blockers)
+    blockers.add_row({name, fmt::format("{}", count)});
+  out += "\nMissing features (src/xpusim/validate/features.hpp):\n" + blockers.to_text();
+  out +=
+      fmt::format("\ntarget (median |error| <= {:.0f}%, >= {:.0f}% of records within 20%): {}\n",
+                  100.0 * report.target_median_abs_error, 100.0 * report.target_share_within_20pct,
+                  report.target_met() ? "met" : "not met");
+  return out;
+}
+
+nlohmann::json training_dev_json(const DevValidationReport& report) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& o : report.outcomes) {
+    rows.push_back(
+        {{"id", o.id},
+         {"metric", o.metric},
+         {"measured", o.measured},
+         {"predicted", o.predicted ? nlohmann::json(*o.predicted) : nlohmann::json()},
+         {"relative_error", o.predicted ? nlohmann::json(o.relative_error()) : nlohmann::json()},
+         {"tolerance", o.tolerance},
+         {"tolerance_reason", o.tolerance_reason},
+         {"runs", o.runs()},
+         {"needs_missing", o.missing},
+         {"detail", o.detail},
+         {"accelerator", o.accelerator},
+         {"precision", o.precision},
+         {"architecture", o.architecture},
+         {"framework", o.framework}});
+  }
+  nlohmann::json blockers = nlohmann::json::array();
+  for (const auto& [name, count] : report.blockers)
+    blockers.push_back({{"feature", name}, {"records", count}});
+  return {{"title", report.title},
+          {"records", rows},
+          {"summary", summary_json(report.summary)},
+          {"provisional_summary", summary_json(report.provisional_summary)},
+          {"missing_features", blockers},
+          {"target_median_abs_error", report.target_median_abs_error},
+          {"target_share_within_20pct", report.target_share_within_20pct},
+          {"target_met", report.target_met()}};
+}
+
 }  // namespace xpusim

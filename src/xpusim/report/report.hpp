@@ -47,5 +47,11 @@ namespace xpusim {
 
 /// Predicted against measured, with the errors, the tolerance and the verdict.
 [[nodiscard]] std::string validation_text(const ValidationReport& report);
+/// `xpusim validate ... --format json`: rows, median and verdict of a published set.
+[[nodiscard]] nlohmann::json validation_json(const ValidationReport& report);
+/// The training development set: per record predicted, measured, error or "needs: X"; the
+/// summary per family (records that run, then provisional ones) and the missing features.
+[[nodiscard]] std::string training_dev_text(const DevValidationReport& report);
+[[nodiscard]] nlohmann::json training_dev_json(const DevValidationReport& report);
 
 }  // namespace xpusim

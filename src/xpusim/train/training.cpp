@@ -77,6 +77,10 @@ Seconds backward_of(const PassCost& forward) {
   Seconds total;
   for (std::size_t i = 0; i < kOpKindCount; ++i) {
     const auto kind = static_cast<OpKind>(i);
+    if (kind == OpKind::kAttention && forward.attention_backward > Seconds(0.0)) {
+      total += forward.attention_backward;  // the fused kernel's own backward rate
+      continue;
+    }
     const double factor = is_gemm(kind)                ? kGemmBackward
                           : kind == OpKind::kAttention ? kAttentionBackward
                                                        : kElementwiseBackward;

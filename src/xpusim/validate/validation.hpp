@@ -4,6 +4,7 @@
 // record tunes the model.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,67 @@ struct ValidationReport {
 
 /// Predicts every training record with its own configuration and FLOP convention.
 [[nodiscard]] ValidationReport validate_training(const std::filesystem::path& data_dir);
+
+/// One record of the training development set (data/validation/training_dev.json).
+struct DevOutcome {
+  std::string id;
+  std::string metric;  ///< "tokens_per_s_per_device" or "model_tflops_per_device"
+  double measured = 0.0;
+  /// Today's prediction; nullopt when the record cannot be evaluated (see `detail`). For a record
+  /// with missing features it is provisional: today's closest approximation, never counted.
+  std::optional<double> predicted;
+  double tolerance = 0.0;
+  std::string tolerance_reason;
+  std::vector<std::string> missing;  ///< features of its "needs" the library lacks today
+  std::string detail;                ///< why there is no prediction, or what xpusim noticed
+  // The families the summary groups by.
+  std::string accelerator;   ///< accelerator catalog id (or the record's system id)
+  std::string precision;     ///< recipe name ("bf16", "fp8-current", "mxfp8", ...)
+  std::string architecture;  ///< "dense" or "moe"
+  std::string framework;     ///< the stack id's family ("torchtitan", "megatron-bridge", ...)
+  [[nodiscard]] bool runs() const { return missing.empty() && predicted.has_value(); }
+  [[nodiscard]] double relative_error() const {
+    return (predicted.value_or(0.0) - measured) / measured;
+  }
+};
+
+/// Counts and error statistics of one group of records.
+struct ErrorSummary {
+  std::string axis;    ///< "all", "accelerator", "precision", "architecture", "framework"
+  std::string family;  ///< the group's value on that axis
+  int count = 0;
+  double median_abs_error = 0.0;
+  double share_within_20pct = 0.0;  ///< share with |error| <= 0.20
+  std::string worst_id;
+  double worst_error = 0.0;  ///< signed relative error of the record with the largest |error|
+};
+
+/// The summary of (id, signed relative error) pairs; empty input gives count 0.
+[[nodiscard]] ErrorSummary summarize_errors(
+    const std::vector<std::pair<std::string, double>>& errors);
+
+struct DevValidationReport {
+  std::string title;
+  std::vector<DevOutcome> outcomes;  ///< every record, in file order
+  double target_median_abs_error = 0.0;
+  double target_share_within_20pct = 0.0;
+  /// Records that run, overall and per family (axis "all" first).
+  std::vector<ErrorSummary> summary;
+  /// Every record with a prediction, provisional ones included, the same way.
+  std::vector<ErrorSummary> provisional_summary;
+  /// Missing feature -> records it blocks, most first (then by name).
+  std::vector<std::pair<std::string, int>> blockers;
+  /// The target over the records that run: median |error| and share within 20%.
+  [[nodiscard]] bool target_met() const;
+};
+
+/// Summaries per axis of the outcomes `use` selects (the "all" row first, families by name).
+[[nodiscard]] std::vector<ErrorSummary> summarize_by_family(const std::vector<DevOutcome>& outcomes,
+                                                            bool include_provisional);
+
+/// Evaluates every record of data/validation/training_dev.json whose needs today's library has
+/// (and provisionally those whose missing features are approximated), with the catalogs under
+/// `data_dir`.
+[[nodiscard]] DevValidationReport validate_training_dev(const std::filesystem::path& data_dir);
 
 }  // namespace xpusim

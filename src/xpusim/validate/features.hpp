@@ -1,0 +1,68 @@
+#pragma once
+// The named modelling features that validation records may need (data/validation/
+// training_dev.json, each record's "needs"). This is the ONE list: a feature lands by flipping
+// its `implemented` flag here; a record whose needs are all implemented is then evaluated and
+// counted. A name a record uses that is not listed here is an input error.
+
+#include <array>
+#include <string_view>
+
+namespace xpusim {
+
+struct TrainingFeature {
+  std::string_view name;
+  bool implemented;  ///< the library models it today
+  /// While missing: today's closest approximation still gives a provisional prediction (shown,
+  /// never counted); false when the record cannot be expressed at all (no model, no chip, ...).
+  bool approximated;
+  std::string_view what;
+};
+
+inline constexpr std::array kTrainingFeatures = {
+    TrainingFeature{"fp8-recipe", false, true,
+                    "FP8 recipes (delayed/current scaling): GEMM efficiency per GemmKind, "
+                    "quantize and amax costs; today fp8 GEMMs at the fp8 peak and bf16 efficiency"},
+    TrainingFeature{"mxfp8", false, true, "MXFP8 block-32 GEMMs (Blackwell); today as fp8"},
+    TrainingFeature{"nvfp4", false, true, "NVFP4 block-16 GEMMs (Blackwell); today as fp8"},
+    TrainingFeature{"fp8-attention", false, true, "FP8 attention (TE DPA); today bf16 attention"},
+    TrainingFeature{"fsdp-fp8-allgather", false, true,
+                    "FSDP all-gather of fp8 weights (torchao); today bf16 gathers"},
+    TrainingFeature{"fsdp-per-layer", false, true,
+                    "FSDP2 / ZeRO-3 per-layer all-gather and reduce-scatter overlapped with "
+                    "compute; today whole-model gathers hidden under the last backward"},
+    TrainingFeature{"fsdp-expert-degree", false, true,
+                    "a separate FSDP degree for routed experts (torchtitan MoE)"},
+    TrainingFeature{"moe-load-imbalance", false, true,
+                    "uneven tokens per expert (dropless routing on real data); today balanced"},
+    TrainingFeature{"moe-capacity-factor", false, true,
+                    "token-dropping MoE with a capacity factor (dense dispatch)"},
+    TrainingFeature{"cpu-offload", false, true,
+                    "activations offloaded to host memory (MaxText remat policy 'offload')"},
+    TrainingFeature{"maxtext-remat-policy", false, true,
+                    "MaxText 'custom' remat policies; today selective recomputation"},
+    TrainingFeature{"uneven-pipeline", false, false,
+                    "pipeline stages with unequal layer counts (layers not divisible by pp x vpp, "
+                    "embedding/loss as stages)"},
+    TrainingFeature{
+        "partial-scale-up-domain", false, false,
+        "clusters that use part of each scale-up domain (e.g. 256 GPUs of NVL72 racks)"},
+    TrainingFeature{"lora", false, false,
+                    "LoRA fine-tuning: frozen base weights, adapters with gradients and optimizer"},
+    TrainingFeature{"maxtext-auto-sharding", false, false,
+                    "MaxText's sharding of the record's unstated config (plan not stated)"},
+    TrainingFeature{"unstated-plan", false, false,
+                    "a plan search standing in for a parallel plan the source does not state"},
+    TrainingFeature{"model-llama4", false, false,
+                    "Llama 4 (llama4_text) configs in the model loader: MoE with a shared expert, "
+                    "chunked attention"},
+    TrainingFeature{"model-nemotron4", false, false,
+                    "Nemotron-4 (nemotron) configs: squared-ReLU MLP, LayerNorm1p, partial RoPE"},
+    TrainingFeature{"hw-mi355x", false, false, "an AMD Instinct MI355X entry in data/hardware"},
+    TrainingFeature{"record-inconsistent", false, false,
+                    "the source's degrees do not multiply to its device count: re-read the source"},
+};
+
+/// The entry named `name`, or nullptr.
+[[nodiscard]] const TrainingFeature* find_training_feature(std::string_view name);
+
+}  // namespace xpusim
