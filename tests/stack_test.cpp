@@ -124,6 +124,9 @@ TEST(StackCatalog, KernelAndRecipeNamesRoundTrip) {
   for (AttentionKernel k : kAllAttentionKernels) EXPECT_EQ(parse_attention_kernel(to_string(k)), k);
   for (PrecisionRecipe r : kAllPrecisionRecipes) EXPECT_EQ(parse_precision_recipe(to_string(r)), r);
   EXPECT_EQ(parse_precision_recipe("fp8_delayed"), std::nullopt);
+  EXPECT_EQ(gemm_kind(PrecisionRecipe::kFp8Current), GemmKind::kFp8);
+  EXPECT_EQ(gemm_kind(PrecisionRecipe::kFp8Blockwise), GemmKind::kFp8Blockwise);
+  EXPECT_EQ(gemm_kind(PrecisionRecipe::kNvfp4), GemmKind::kNvfp4);
 }
 
 // --- Bad input -----------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ TEST(StackBadInput, FractionOutsideZeroToOneAndNegativeTimes) {
 TEST(StackBadInput, UnknownChoicesListTheAllowedOnes) {
   EXPECT_EQ(message("nvidia_hopper: flash3", "nvidia_hopper: flash4"),
             "FILE: kernels.attention.nvidia_hopper: unknown value 'flash4' (did you mean: flash2, "
-            "flash3?); expected one of flash2, flash3, cudnn, ck, splash, unfused");
+            "flash3?); expected one of flash2, flash3, cudnn, ck, splash, vendor, unfused");
   EXPECT_EQ(message("recipes: [bf16]", "recipes: [bf16, fp8_delayed]"),
             "FILE: training.recipes[1]: unknown value 'fp8_delayed' (did you mean: fp8-delayed?); "
             "expected one of bf16, fp8-delayed, fp8-current, fp8-blockwise, mxfp8, nvfp4");

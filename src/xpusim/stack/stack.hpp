@@ -22,7 +22,7 @@
 
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/figures.hpp"
-#include "xpusim/core/kernel_kinds.hpp"
+#include "xpusim/core/recipe.hpp"
 #include "xpusim/core/units.hpp"
 
 namespace xpusim {

@@ -1,31 +1,6 @@
-#include "xpusim/core/kernel_kinds.hpp"
+#include "xpusim/core/recipe.hpp"
 
 namespace xpusim {
-
-std::string_view to_string(AttentionKernel kernel) {
-  switch (kernel) {
-    case AttentionKernel::kFlash2:
-      return "flash2";
-    case AttentionKernel::kFlash3:
-      return "flash3";
-    case AttentionKernel::kCudnn:
-      return "cudnn";
-    case AttentionKernel::kCk:
-      return "ck";
-    case AttentionKernel::kSplash:
-      return "splash";
-    case AttentionKernel::kUnfused:
-      return "unfused";
-  }
-  return "?";
-}
-
-std::optional<AttentionKernel> parse_attention_kernel(std::string_view name) {
-  for (AttentionKernel kernel : kAllAttentionKernels) {
-    if (to_string(kernel) == name) return kernel;
-  }
-  return std::nullopt;
-}
 
 std::string_view to_string(PrecisionRecipe recipe) {
   switch (recipe) {
@@ -50,6 +25,23 @@ std::optional<PrecisionRecipe> parse_precision_recipe(std::string_view name) {
     if (to_string(recipe) == name) return recipe;
   }
   return std::nullopt;
+}
+
+GemmKind gemm_kind(PrecisionRecipe recipe) {
+  switch (recipe) {
+    case PrecisionRecipe::kBf16:
+      return GemmKind::kBf16;
+    case PrecisionRecipe::kFp8Delayed:
+    case PrecisionRecipe::kFp8Current:
+      return GemmKind::kFp8;
+    case PrecisionRecipe::kFp8Blockwise:
+      return GemmKind::kFp8Blockwise;
+    case PrecisionRecipe::kMxfp8:
+      return GemmKind::kMxfp8;
+    case PrecisionRecipe::kNvfp4:
+      return GemmKind::kNvfp4;
+  }
+  return GemmKind::kBf16;
 }
 
 }  // namespace xpusim
