@@ -12,11 +12,13 @@
 
 #include "serve_command.hpp"
 #include "train_command.hpp"
+#include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/infer/compare.hpp"
 #include "xpusim/model/catalog.hpp"
+#include "xpusim/report/calibration_report.hpp"
 #include "xpusim/report/report.hpp"
 #include "xpusim/report/stack_report.hpp"
 #include "xpusim/stack/stack.hpp"
@@ -184,6 +186,14 @@ int main(int argc, char** argv) {
       "training", "training records at scale: the published set, then the development set");
   add_format(validate_training_cmd, false);
 
+  std::string probe_file, calibrate_hw = "h200-sxm";
+  auto* calibrate_cmd = app.add_subcommand(
+      "calibrate", "efficiency figures for a hardware YAML from a probe file (tools/probe)");
+  calibrate_cmd->add_option("PROBE", probe_file, "JSON written by tools/probe/run.sh")->required();
+  calibrate_cmd->add_option("--hw", calibrate_hw,
+                            "catalog id or YAML path whose peaks the figures divide by "
+                            "(default h200-sxm)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -304,6 +314,12 @@ int main(int argc, char** argv) {
       cli::run_serve_command(serve_flags, data, settings.format);
     } else if (plan->parsed()) {
       cli::run_plan_command(plan_flags, data, settings.format);
+    } else if (calibrate_cmd->parsed()) {
+      const Probe probe = load_probe_file(probe_file);
+      const AcceleratorSpec a = load_accelerator(calibrate_hw, data / "hardware");
+      const Calibration calibration = calibrate(probe, a);
+      const auto checks = compare_end_to_end(probe, with_calibration(a, calibration));
+      std::cout << calibration_yaml(a.id, calibration, checks);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);

@@ -13,6 +13,11 @@ namespace xpusim {
 /// by name, a missing or mistyped key names the file and the key.
 [[nodiscard]] ModelSpec load_model_file(const std::filesystem::path& file);
 
+/// The same from the text of a config.json; `name` locates it in messages, `id` becomes the
+/// model's id.
+[[nodiscard]] ModelSpec parse_model_config(const std::string& text, const std::string& name,
+                                           const std::string& id);
+
 /// Ids of the catalog's models (file stems of `models_dir/*.json`), sorted.
 [[nodiscard]] std::vector<std::string> model_ids(const std::filesystem::path& models_dir);
 

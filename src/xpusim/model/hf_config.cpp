@@ -440,6 +440,15 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string id = file.stem().string() == "config" ? file.parent_path().filename().string()
+                                                          : file.stem().string();
+  ModelSpec model = parse_model_config(text, name, id);
+  model.file = file;
+  return model;
+}
+
+ModelSpec parse_model_config(const std::string& text, const std::string& name,
+                             const std::string& id) {
   Json json;
   try {
     json = Json::parse(text);
@@ -453,9 +462,7 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
     throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
   const ConfigReader config(json, name);
   ModelSpec model;
-  model.file = file;
-  model.id = file.stem().string() == "config" ? file.parent_path().filename().string()
-                                              : file.stem().string();
+  model.id = id;
   if (!config.has("model_type"))
     config.fail("model_type", "missing (required to know the architecture)");
   model.model_type = config.text_or("model_type", "");
