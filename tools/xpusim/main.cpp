@@ -20,6 +20,8 @@
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
 #include "xpusim/report/report.hpp"
+#include "xpusim/report/stack_report.hpp"
+#include "xpusim/stack/stack.hpp"
 #include "xpusim/system/system.hpp"
 #include "xpusim/validate/validation.hpp"
 
@@ -112,6 +114,16 @@ int main(int argc, char** argv) {
       system_cmd->add_subcommand("show", "every figure of one system with its source");
   system_show->add_option("ID", system_ref, "catalog id or path to a YAML file")->required();
   add_format(system_show, false);
+
+  auto* stack_cmd = app.add_subcommand("stack", "the software stack catalog");
+  stack_cmd->require_subcommand(1);
+  auto* stack_list = stack_cmd->add_subcommand("list", "list the catalog's software stacks");
+  add_format(stack_list, false);
+  std::string stack_ref;
+  auto* stack_show =
+      stack_cmd->add_subcommand("show", "one stack's kernels, parallelism and figures");
+  stack_show->add_option("ID", stack_ref, "catalog id or path to a YAML file")->required();
+  add_format(stack_show, false);
 
   InferenceRequest request;
   std::string weight_dtype = "bf16", kv_dtype = "bf16";
@@ -243,6 +255,21 @@ int main(int argc, char** argv) {
         print_json(system_json(spec));
       else
         std::cout << system_text(spec);
+    } else if (stack_list->parsed()) {
+      const auto all = load_all_stacks(data / "stacks");
+      if (json) {
+        nlohmann::json array = nlohmann::json::array();
+        for (const auto& one : all) array.push_back(stack_json(one));
+        print_json(array);
+      } else {
+        std::cout << stack_list_text(all);
+      }
+    } else if (stack_show->parsed()) {
+      const auto spec = load_stack(stack_ref, data / "stacks");
+      if (json)
+        print_json(stack_json(spec));
+      else
+        std::cout << stack_text(spec);
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");

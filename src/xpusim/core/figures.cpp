@@ -47,10 +47,28 @@ double FigureReader::required_fraction(YamlMap& parent, const std::string& key) 
   return value;
 }
 
+double FigureReader::required_non_negative(YamlMap& parent, const std::string& key) {
+  YamlMap figure = parent.required_map(key);
+  return read_checked(figure, parent.key_path(key), {}, true);
+}
+
+double FigureReader::required_closed_fraction(YamlMap& parent, const std::string& key) {
+  const double value = required_non_negative(parent, key);
+  if (value > 1.0)
+    parent.fail(key + ".value", fmt::format("expected a fraction in [0, 1], got {}", value));
+  return value;
+}
+
 double FigureReader::read(YamlMap& figure, const std::string& key_path,
                           const std::vector<std::string>& extra) {
+  return read_checked(figure, key_path, extra, false);
+}
+
+double FigureReader::read_checked(YamlMap& figure, const std::string& key_path,
+                                  const std::vector<std::string>& extra, bool allow_zero) {
   const double value = figure.required_number("value");
-  if (value <= 0.0) figure.fail("value", fmt::format("expected > 0, got {}", value));
+  if (allow_zero && value < 0.0) figure.fail("value", fmt::format("expected >= 0, got {}", value));
+  if (!allow_zero && value <= 0.0) figure.fail("value", fmt::format("expected > 0, got {}", value));
   Provenance provenance;
   const auto source = figure.optional_string("source");
   const auto estimate = figure.optional_string("estimate");

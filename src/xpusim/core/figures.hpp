@@ -50,12 +50,18 @@ class FigureReader {
   int required_count(YamlMap& parent, const std::string& key);
   /// A fraction in (0, 1].
   double required_fraction(YamlMap& parent, const std::string& key);
+  /// A required figure >= 0 (zero allowed: e.g. a cost that a stack does not pay).
+  double required_non_negative(YamlMap& parent, const std::string& key);
+  /// A fraction in [0, 1] (zero allowed: e.g. no overlap at all).
+  double required_closed_fraction(YamlMap& parent, const std::string& key);
   /// The figure mapping `figure` (already taken from its parent) at `key_path`, which may also
   /// hold the keys in `extra` (the caller reads them first, e.g. a price's `date`).
   double read(YamlMap& figure, const std::string& key_path, const std::vector<std::string>& extra);
 
  private:
   [[nodiscard]] std::vector<std::string> source_ids() const;
+  double read_checked(YamlMap& figure, const std::string& key_path,
+                      const std::vector<std::string>& extra, bool allow_zero);
 
   const std::vector<Source>& sources_;
   std::vector<Figure>& figures_;

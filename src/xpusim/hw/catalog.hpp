@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "xpusim/core/catalog.hpp"  // looks_like_path
 #include "xpusim/hw/accelerator.hpp"
 
 namespace xpusim {
@@ -23,8 +24,5 @@ namespace xpusim {
 /// Every accelerator of the catalog, in id order.
 [[nodiscard]] std::vector<AcceleratorSpec> load_all_accelerators(
     const std::filesystem::path& hardware_dir);
-
-/// True when `ref` names a file rather than a catalog id.
-[[nodiscard]] bool looks_like_path(const std::string& ref);
 
 }  // namespace xpusim

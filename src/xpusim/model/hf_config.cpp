@@ -483,16 +483,7 @@ ModelSpec parse_model_config(const std::string& text, const std::string& name,
 }
 
 std::vector<std::string> model_ids(const std::filesystem::path& models_dir) {
-  std::vector<std::string> ids;
-  if (!std::filesystem::is_directory(models_dir)) {
-    throw Error(Error::Kind::kNotFound,
-                fmt::format("{}: model catalog directory not found", models_dir.string()));
-  }
-  for (const auto& entry : std::filesystem::directory_iterator(models_dir)) {
-    if (entry.path().extension() == ".json") ids.push_back(entry.path().stem().string());
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  return catalog_ids(models_dir, ".json", "model");
 }
 
 ModelSpec load_model(const std::string& ref, const std::filesystem::path& models_dir) {

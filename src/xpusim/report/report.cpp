@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "xpusim/report/figure_report.hpp"
 #include "xpusim/report/table.hpp"
 
 namespace xpusim {
@@ -9,19 +10,6 @@ namespace xpusim {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string provenance_text(const AcceleratorSpec& hw, const Provenance& p) {
-  std::string text;
-  if (p.estimate.empty()) {
-    for (const auto& s : hw.sources) {
-      if (s.id == p.source_id) text = s.title;
-    }
-  } else {
-    text = "estimate: " + p.estimate;
-  }
-  if (!p.note.empty()) text += " (" + p.note + ")";
-  return text;
-}
 
 std::string gb(Bytes b) {
   return fmt::format("{:.1f}", b.value() / 1e9);
@@ -47,17 +35,6 @@ Json pass_breakdown_json(const PassCost& pass) {
 
 std::string cost_text(const std::optional<double>& usd) {
   return usd ? fmt::format("{:.3f}", *usd) : "n/a";
-}
-
-Json figure_json(const Figure& f) {
-  Json entry = {{"key", f.key}, {"value", f.value}};
-  if (f.provenance.estimate.empty()) {
-    entry["source"] = f.provenance.source_id;
-  } else {
-    entry["estimate"] = f.provenance.estimate;
-  }
-  if (!f.provenance.note.empty()) entry["note"] = f.provenance.note;
-  return entry;
 }
 
 }  // namespace
@@ -90,7 +67,7 @@ std::string accelerator_text(const AcceleratorSpec& hw) {
   std::string out = fmt::format("{} ({}), {}, {}\n", hw.name, hw.id, hw.vendor, hw.launch_year);
   Table table({"figure", "value", "source"});
   for (const auto& f : hw.figures)
-    table.add_row({f.key, fmt::format("{:g}", f.value), provenance_text(hw, f.provenance)});
+    table.add_row({f.key, fmt::format("{:g}", f.value), provenance_text(hw.sources, f.provenance)});
   out += table.to_text() + "\nSources:\n";
   for (const auto& s : hw.sources) out += fmt::format("  [{}] {} {}\n", s.id, s.title, s.url);
   return out;
@@ -108,19 +85,6 @@ std::string accelerator_list_text(const std::vector<AcceleratorSpec>& all) {
 }
 
 namespace {
-
-std::string provenance_text(const std::vector<Source>& sources, const Provenance& p) {
-  std::string text;
-  if (p.estimate.empty()) {
-    for (const auto& s : sources) {
-      if (s.id == p.source_id) text = s.title;
-    }
-  } else {
-    text = "estimate: " + p.estimate;
-  }
-  if (!p.note.empty()) text += " (" + p.note + ")";
-  return text;
-}
 
 std::string gb_per_s(BytesPerSecond b) {
   return fmt::format("{:g} GB/s", b.value() / 1e9);

@@ -62,16 +62,7 @@ std::string_view to_string(ScaleOutTopology topology) {
 }
 
 std::vector<std::string> system_ids(const fs::path& systems_dir) {
-  if (!fs::is_directory(systems_dir)) {
-    throw Error(Error::Kind::kNotFound,
-                fmt::format("{}: system catalog directory not found", systems_dir.string()));
-  }
-  std::vector<std::string> ids;
-  for (const auto& entry : fs::directory_iterator(systems_dir)) {
-    if (entry.path().extension() == ".yaml") ids.push_back(entry.path().stem().string());
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  return catalog_ids(systems_dir, ".yaml", "system");
 }
 
 SystemSpec load_system(const std::string& ref, const fs::path& systems_dir,
