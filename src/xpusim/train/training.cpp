@@ -717,6 +717,34 @@ struct SlotTimes {
   Seconds offload_per_layer;  ///< one layer's kept activations over the host link, one way
 };
 
+/// The tensor-parallel collectives of the embedding and LM head slots (Megatron-LM
+/// mpu/layers.py, model/language_model.py): the vocabulary-parallel embedding sums its shards
+/// (an all-reduce of X, a reduce-scatter under sp) in the forward; the LM head copies its
+/// input to every tp rank, so its backward all-reduces the input gradient (sp: an all-gather
+/// forward, a reduce-scatter backward). The cross-entropy's T-element reductions are left out.
+struct SlotCollectives {
+  Seconds embedding_forward, loss_forward, loss_backward;
+};
+
+SlotCollectives slot_collectives(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                                 const ParallelPlan& p) {
+  SlotCollectives c;
+  if (p.tp == 1) return c;
+  const PassShape shape = micro_batch_shape(job, p);
+  const Bytes hidden(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) *
+                     bytes_per_element(DType::kBf16));
+  const GroupPlacement tp = place_group(p.tp, 1, sys);
+  if (p.sequence_parallel) {
+    c.embedding_forward = collective_time(Collective::kReduceScatter, hidden, tp, sys);
+    c.loss_forward = collective_time(Collective::kAllGather, hidden, tp, sys);
+    c.loss_backward = c.embedding_forward;
+  } else {
+    c.embedding_forward = collective_time(Collective::kAllReduce, hidden, tp, sys);
+    c.loss_backward = c.embedding_forward;
+  }
+  return c;
+}
+
 SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                      const ParallelPlan& p, const MicroBatchCost& costs) {
   const LayerCost& layer = costs.layer;
@@ -729,10 +757,11 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
       max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
   t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm;
   t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
-  t.embedding_forward = costs.embedding_forward;
+  const SlotCollectives slot_comm = slot_collectives(m, sys, job, p);
+  t.embedding_forward = costs.embedding_forward + slot_comm.embedding_forward;
   t.embedding_backward = costs.embedding_backward;
-  t.loss_forward = costs.head_forward - costs.embedding_forward;
-  t.loss_backward = costs.head_backward - costs.embedding_backward;
+  t.loss_forward = costs.head_forward - costs.embedding_forward + slot_comm.loss_forward;
+  t.loss_backward = costs.head_backward - costs.embedding_backward + slot_comm.loss_backward;
   if (p.offload_activations && sys.accelerator.host_link_bandwidth)
     t.offload_per_layer = Bytes(kept_per_layer(m, job, p)) / *sys.accelerator.host_link_bandwidth;
   return t;
