@@ -246,8 +246,8 @@ StageParameters parameters_of(const ParameterShares& shares, const StageLoad& lo
 }
 
 /// The heaviest stage's parameters (the one whose gradient reduction and update take longest).
-StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
-  const ParameterShares shares = parameter_shares(m, p);
+StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p,
+                                 const ParameterShares& shares) {
   StageParameters heaviest;
   for (int stage = 0; stage < p.pp; ++stage) {
     const StageParameters s = parameters_of(shares, stage_load(m, p, stage), m.tied_embeddings);
@@ -274,8 +274,15 @@ double kept_per_layer(const ModelSpec& m, const TrainingJob& job, const Parallel
   return tokens * static_cast<double>(m.hidden) * 2.0 / (p.sequence_parallel ? p.tp : 1);
 }
 
+/// A layer's activations per micro-batch: the full set and what is kept until the backward.
+struct LayerActivations {
+  double full = 0.0;
+  double kept = 0.0;
+};
+
 TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p,
-                            const ParameterShares& shares, int stage, int64_t micro_batches) {
+                            const ParameterShares& shares, const LayerActivations& act, int stage,
+                            int64_t micro_batches) {
   const StageLoad load = stage_load(m, p, stage);
   const StageParameters params = parameters_of(shares, load, m.tied_embeddings);
   const GradientGroups replicas = gradient_groups(p);
@@ -292,14 +299,14 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
   const double layers = static_cast<double>(load.layers);
   const double tokens = static_cast<double>(p.micro_batch * job.seq_len / p.cp);
   const double hidden = tokens * static_cast<double>(m.hidden) * 2.0;
-  const double per_layer = layer_activation_bytes(m, job, p).value();
-  const double kept = kept_per_layer(m, job, p) * layers * in_flight(p, stage, micro_batches);
+  const double per_layer = act.full;
+  const double kept = act.kept * layers * in_flight(p, stage, micro_batches);
   // Under full recomputation one layer's full set is rebuilt at a time.
   const double rebuilt = p.recompute == Recompute::kFull && load.layers > 0 ? per_layer : 0.0;
   double activations = kept + rebuilt;
   if (p.offload_activations && load.layers > 0) {
     // Two layers stay on the device: the one being sent or fetched and the one in use.
-    const double resident = std::min(kept, 2.0 * kept_per_layer(m, job, p)) + rebuilt;
+    const double resident = std::min(kept, 2.0 * act.kept) + rebuilt;
     mem.host += Bytes(activations - resident);
     activations = resident;
   }
@@ -318,11 +325,11 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
 
 /// The stage that needs the most device memory, with its figures.
 TrainingMemory memory_of(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p,
-                         int64_t micro_batches) {
-  const ParameterShares shares = parameter_shares(m, p);
+                         const ParameterShares& shares, int64_t micro_batches) {
+  const LayerActivations act{layer_activation_bytes(m, job, p).value(), kept_per_layer(m, job, p)};
   TrainingMemory worst;
   for (int stage = 0; stage < p.pp; ++stage) {
-    const TrainingMemory mem = stage_memory(m, job, p, shares, stage, micro_batches);
+    const TrainingMemory mem = stage_memory(m, job, p, shares, act, stage, micro_batches);
     if (stage == 0 || mem.total() > worst.total()) worst = mem;
   }
   return worst;
@@ -684,38 +691,7 @@ bool plan_is_valid(const ModelSpec& m, const SystemSpec& sys, const TrainingJob&
   return check_plan(m, sys, job, p, [](auto) { return false; });
 }
 
-MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
-                                const ParallelPlan& p) {
-  MicroBatchCost cost;
-  cost.layer = layer_cost(m, sys, job, p, place(sys, p));
-  const PassCost head = cost_embedding_and_head_forward(
-      m, sys.accelerator, deployment_for(m, job, p), micro_batch_shape(job, p));
-  cost.head_forward = head.time;
-  cost.head_backward = backward_of(head);
-  cost.embedding_forward = op_time(head, OpKind::kEmbedding);
-  cost.embedding_backward = cost.embedding_forward * kElementwiseBackward;
-  return cost;
-}
-
-TrainingResult evaluate_training(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
-                                 const ParallelPlan& p) {
-  return finish_step(m, sys, job, p, micro_batch_cost(m, sys, job, p));
-}
-
 namespace {
-
-/// One micro-batch's times per transformer layer and per slot on a stage, as the pipeline runs
-/// them (exposed collectives and recomputation included).
-struct SlotTimes {
-  Seconds layer_forward;                          ///< F_l + tp_l + cpF + ep_l
-  Seconds layer_backward;                         ///< B_l + tp_l + cpB + ep_l + R_l
-  Seconds recompute;                              ///< R_l
-  Seconds cp_forward;                             ///< cpF
-  Seconds cp_backward;                            ///< cpB
-  Seconds embedding_forward, embedding_backward;  ///< the 'E' slot
-  Seconds loss_forward, loss_backward;            ///< the 'L' slot: final norm, LM head, loss
-  Seconds offload_per_layer;  ///< one layer's kept activations over the host link, one way
-};
 
 /// The tensor-parallel collectives of the embedding and LM head slots (Megatron-LM
 /// mpu/layers.py, model/language_model.py): the vocabulary-parallel embedding sums its shards
@@ -745,6 +721,45 @@ SlotCollectives slot_collectives(const ModelSpec& m, const SystemSpec& sys, cons
   return c;
 }
 
+}  // namespace
+
+MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                                const ParallelPlan& p) {
+  MicroBatchCost cost;
+  cost.layer = layer_cost(m, sys, job, p, place(sys, p));
+  const PassCost head = cost_embedding_and_head_forward(
+      m, sys.accelerator, deployment_for(m, job, p), micro_batch_shape(job, p));
+  cost.head_forward = head.time;
+  cost.head_backward = backward_of(head);
+  cost.embedding_forward = op_time(head, OpKind::kEmbedding);
+  cost.embedding_backward = cost.embedding_forward * kElementwiseBackward;
+  const SlotCollectives slot_comm = slot_collectives(m, sys, job, p);
+  cost.embedding_tp_forward = slot_comm.embedding_forward;
+  cost.head_tp_forward = slot_comm.loss_forward;
+  cost.head_tp_backward = slot_comm.loss_backward;
+  return cost;
+}
+
+TrainingResult evaluate_training(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                                 const ParallelPlan& p) {
+  return finish_step(m, sys, job, p, micro_batch_cost(m, sys, job, p));
+}
+
+namespace {
+
+/// One micro-batch's times per transformer layer and per slot on a stage, as the pipeline runs
+/// them (exposed collectives and recomputation included).
+struct SlotTimes {
+  Seconds layer_forward;                          ///< F_l + tp_l + cpF + ep_l
+  Seconds layer_backward;                         ///< B_l + tp_l + cpB + ep_l + R_l
+  Seconds recompute;                              ///< R_l
+  Seconds cp_forward;                             ///< cpF
+  Seconds cp_backward;                            ///< cpB
+  Seconds embedding_forward, embedding_backward;  ///< the 'E' slot
+  Seconds loss_forward, loss_backward;            ///< the 'L' slot: final norm, LM head, loss
+  Seconds offload_per_layer;  ///< one layer's kept activations over the host link, one way
+};
+
 SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                      const ParallelPlan& p, const MicroBatchCost& costs) {
   const LayerCost& layer = costs.layer;
@@ -757,11 +772,10 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
       max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
   t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm;
   t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
-  const SlotCollectives slot_comm = slot_collectives(m, sys, job, p);
-  t.embedding_forward = costs.embedding_forward + slot_comm.embedding_forward;
+  t.embedding_forward = costs.embedding_forward + costs.embedding_tp_forward;
   t.embedding_backward = costs.embedding_backward;
-  t.loss_forward = costs.head_forward - costs.embedding_forward + slot_comm.loss_forward;
-  t.loss_backward = costs.head_backward - costs.embedding_backward + slot_comm.loss_backward;
+  t.loss_forward = costs.head_forward - costs.embedding_forward + costs.head_tp_forward;
+  t.loss_backward = costs.head_backward - costs.embedding_backward + costs.head_tp_backward;
   if (p.offload_activations && sys.accelerator.host_link_bandwidth)
     t.offload_per_layer = Bytes(kept_per_layer(m, job, p)) / *sys.accelerator.host_link_bandwidth;
   return t;
@@ -842,17 +856,12 @@ namespace {
 /// the embedding and the one that holds the LM head copy, after the backward and before the
 /// optimizer (finalize_model_grads: _allreduce_word_embedding_grads); nothing when they are
 /// one stage or the embedding is untied.
-Seconds tied_embedding_sync(const ModelSpec& m, const SystemSpec& sys, const ParallelPlan& p) {
+Seconds tied_embedding_sync(const ModelSpec& m, const SystemSpec& sys, const ParallelPlan& p,
+                            const ParameterShares& shares) {
+  // The embedding is on stage 0 and the loss on stage pp - 1 (plan_problem holds layouts to it).
   if (!m.tied_embeddings || p.pp == 1) return Seconds(0.0);
-  int first = 0, last = 0;
-  for (int stage = 0; stage < p.pp; ++stage) {
-    const StageLoad load = stage_load(m, p, stage);
-    if (load.embedding) first = stage;
-    if (load.loss) last = stage;
-  }
-  if (first == last) return Seconds(0.0);
-  const Bytes gradient(parameter_shares(m, p).embedding * kGradientBytes);
-  const int stride = p.tp * p.cp * p.dp * (last - first);
+  const Bytes gradient(shares.embedding * kGradientBytes);
+  const int stride = p.tp * p.cp * p.dp * (p.pp - 1);
   return collective_time(Collective::kAllReduce, gradient, place_group(2, stride, sys), sys);
 }
 
@@ -878,6 +887,7 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   const int64_t micro_batches = job.global_batch / (static_cast<int64_t>(p.dp) * p.micro_batch);
   const double mb = static_cast<double>(micro_batches);
 
+  const ParameterShares shares = parameter_shares(m, p);
   // The slowest stage sets the pipeline's pace; the others fill and drain around it.
   const SlotTimes slots = slot_times(m, sys, job, p, costs);
   const PipelinePace pace = pipeline_pace(m, p, slots);
@@ -911,12 +921,12 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
     const Bytes boundary(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) * 2.0 /
                          p.tp);
     const Seconds send = collective_time(Collective::kPointToPoint, boundary, groups.pp, sys);
-    bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0)) + tied_embedding_sync(m, sys, p);
+    bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0)) + tied_embedding_sync(m, sys, p, shares);
   }
 
   // Gradient reduction over the data-parallel group (ZeRO 1-2: reduce-scatter + all-gather
   // of the same volume; ZeRO 3 gathers the weights again for the forward and backward).
-  const StageParameters params = stage_parameters(m, p);
+  const StageParameters params = stage_parameters(m, p, shares);
   const GradientGroups replicas = gradient_groups(p);
   const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
   const GroupPlacement expert_group =
@@ -964,7 +974,7 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   r.model_tflops_per_device = r.model_flops_per_step / r.step_time.value() / devices / 1e12;
   r.mfu = r.model_flops_per_step / (r.step_time.value() * devices * peak);
   r.hfu = r.hardware_flops_per_step / (r.step_time.value() * devices * peak);
-  r.memory = memory_of(m, job, p, micro_batches);
+  r.memory = memory_of(m, job, p, shares, micro_batches);
   r.memory_capacity = hw.memory_capacity;
   r.fits = r.memory.total() <= hw.memory_capacity;
   return r;

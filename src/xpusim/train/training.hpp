@@ -166,6 +166,9 @@ struct MicroBatchCost {
   Seconds head_backward;
   Seconds embedding_forward;  ///< the embedding's share of head_forward (the 'E' slot)
   Seconds embedding_backward;
+  Seconds embedding_tp_forward;  ///< the vocabulary-parallel embedding's tp reduction
+  Seconds head_tp_forward;       ///< the LM head input's tp gather (sp only)
+  Seconds head_tp_backward;      ///< the LM head input gradient's tp reduction
 };
 
 /// One model chunk of one micro-batch on its stage, as the pipeline schedule runs it:
