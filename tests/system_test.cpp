@@ -22,6 +22,7 @@
 
 #include "test_files.hpp"
 #include "test_support.hpp"
+#include "xpusim/comm/group.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/system/system.hpp"
 
@@ -198,13 +199,102 @@ TEST(WithNodes, FewerDevicesThanADomainAreASliceOfIt) {
 TEST(WithNodes, RefusesWhatCannotBeBuilt) {
   EXPECT_EQ(error_of([] { (void)with_nodes(shipped("dgx-h100-superpod"), 0); }),
             "command line: --nodes: expected at least 1, got 0");
-  EXPECT_EQ(error_of([] { (void)with_nodes(shipped("gb200-nvl72"), 20); }),
-            "command line: --nodes: 20 nodes of 4 devices (80) do not fill whole scale-up domains "
-            "of 72 devices in gb200-nvl72; use a multiple of 18 nodes, or fewer for a slice of one "
-            "domain");
+  EXPECT_EQ(error_of([] { (void)with_nodes(shipped("tpu-v4-pod"), 1025); }),
+            "command line: --nodes: 1025 nodes of 4 devices (4100) do not fill whole scale-up "
+            "domains of 4096 devices in tpu-v4-pod, a torus that cannot be partly used; use a "
+            "multiple of 1024 nodes, or fewer for a slice of one domain");
   EXPECT_EQ(error_of([] { (void)with_nodes(shipped("tpu-v4-pod"), 17); }),
             "command line: --nodes: no torus slice of 68 devices fits in the 16x16x16 domain of "
             "tpu-v4-pod");
+}
+
+TEST(WithNodes, DevicesThatDoNotFillWholeDomainsSpreadEvenlyOverTheFewest) {
+  // 256 GPUs on NVL72 racks: 4 racks of 64 (16 trays each), not 3 full racks and a part.
+  const auto racks = with_nodes(shipped("gb200-nvl72"), 64);
+  EXPECT_EQ(racks.devices(), 256);
+  EXPECT_EQ(racks.scale_up.domain_devices, 64);
+  ASSERT_EQ(racks.notes.size(), 1u);
+  EXPECT_EQ(racks.notes[0],
+            "256 devices do not fill whole scale-up domains of 72: they spread over 4 domains, 64 "
+            "devices used in each");
+  // 80 GPUs: 2 racks of 40 (10 trays each).
+  EXPECT_EQ(with_nodes(shipped("gb200-nvl72"), 20).scale_up.domain_devices, 40);
+  // A tensor-parallel group of 64 then fits one domain; one of 72 no longer exists.
+  const GroupPlacement tp64 = place_group(64, 1, racks);
+  EXPECT_EQ(tp64.ranks_per_domain, 64);
+  EXPECT_EQ(place_group(8, 64, racks).ranks_per_domain, 1);  // dp across the 4 racks
+}
+
+TEST(WithNodes, GrowingPastTheFileSaysSo) {
+  const auto grown = with_nodes(shipped("dgx-h100-superpod"), 1024);
+  ASSERT_EQ(grown.notes.size(), 1u);
+  EXPECT_EQ(grown.notes[0],
+            "dgx-h100-superpod has 127 nodes; 1024 assume its scale-out network grows with it at "
+            "the same per-device bandwidth and oversubscription");
+  EXPECT_TRUE(with_nodes(shipped("dgx-h100-superpod"), 16).notes.empty());
+}
+
+TEST(DevicesPerDomain, UsesPartOfEachDomainAndKeepsTheRacks) {
+  const auto part = with_devices_per_domain(shipped("gb200-nvl72"), 64);
+  EXPECT_EQ(part.scale_up.domain_devices, 64);
+  EXPECT_EQ(part.devices(), 8 * 64);
+  EXPECT_EQ(part.nodes, 8 * 16);
+  EXPECT_EQ(part.notes.at(0), "64 of the 72 devices of each of the 8 scale-up domains in use");
+  // Then --nodes: 256 GPUs on 4 racks of 64.
+  const auto sized = with_nodes(part, 64);
+  EXPECT_EQ(sized.devices(), 256);
+  EXPECT_EQ(sized.scale_up.domain_devices, 64);
+  EXPECT_EQ(error_of([] { (void)with_devices_per_domain(shipped("gb200-nvl72"), 66); }),
+            "gb200-nvl72: devices per scale-up domain: 66 is not whole nodes of 4 devices");
+  EXPECT_EQ(error_of([] { (void)with_devices_per_domain(shipped("gb200-nvl72"), 76); }),
+            "gb200-nvl72: devices per scale-up domain: expected 1 to the domain's 72 devices, got "
+            "76");
+  EXPECT_EQ(error_of([] { (void)with_devices_per_domain(shipped("tpu-v4-pod"), 2048); }),
+            "tpu-v4-pod: devices per scale-up domain: the 4096-device domain is a torus and cannot "
+            "be partly used");
+}
+
+// --- default_system -----------------------------------------------------------------------------
+
+TEST(DefaultSystem, BuildsAClusterFromTheCatalogAndStatesItsAssumptions) {
+  const AcceleratorSpec h200 = testing::hw("h200-sxm");
+  const SystemSpec s = default_system(h200, 4, 0);
+  EXPECT_EQ(s.devices_per_node, 8);
+  EXPECT_EQ(s.devices(), 32);
+  EXPECT_EQ(s.scale_up.domain_devices, 8);
+  EXPECT_EQ(s.scale_up.bandwidth, h200.scale_up_bandwidth);
+  EXPECT_EQ(s.scale_out.topology, ScaleOutTopology::kRailOptimized);
+  EXPECT_EQ(s.scale_out.bandwidth, *h200.scale_out_bandwidth);
+  EXPECT_EQ(s.scale_out.oversubscription, 1.0);
+  ASSERT_EQ(s.notes.size(), 2u);
+  EXPECT_EQ(s.notes[0],
+            "default system (no system file): nodes of 8 h200-sxm, switched scale-up domains of 8 "
+            "at the chip's 450 GB/s per device");
+  EXPECT_EQ(s.notes[1],
+            "assumed between domains: a non-blocking rail-optimized fat tree at the chip's 50 GB/s "
+            "scale-out per device, 5 us latency, efficiency 0.70 (estimates)");
+  // Every figure has a provenance: the chip's, or a stated estimate.
+  for (const Figure& f : s.figures) EXPECT_FALSE(f.provenance.estimate.empty()) << f.key;
+  EXPECT_EQ(s.inherited.size(), 5u);
+  // 8 GPUs of an NVL72: one slice of a domain; 256 on racks of 64.
+  const AcceleratorSpec gb200 = testing::hw("gb200");
+  EXPECT_EQ(default_system(gb200, 2, 4).scale_up.domain_devices, 8);
+  const SystemSpec racks = default_system(gb200, 64, 4);
+  EXPECT_EQ(racks.devices(), 256);
+  EXPECT_EQ(racks.scale_up.domain_devices, 64);
+  EXPECT_EQ(default_system(gb200, 64, 4, 32).scale_up.domain_devices, 32);
+}
+
+TEST(DefaultSystem, RefusesWhatTheCatalogCannotBuild) {
+  const AcceleratorSpec mi300x = testing::hw("mi300x");
+  EXPECT_EQ(default_system(mi300x, 1, 0).devices(), 8);  // one domain needs no scale-out
+  EXPECT_EQ(error_of([&] { (void)default_system(mi300x, 2, 0); }),
+            "default system of mi300x: scale_out.bandwidth_bytes_per_s: 16 devices exceed one "
+            "8-device scale-up domain, and the chip's file gives no scale-out bandwidth; write a "
+            "system file");
+  EXPECT_EQ(error_of([&] { (void)default_system(mi300x, 1, 3); }),
+            "default system of mi300x: devices per node: expected a divisor of the chip's "
+            "8-device scale-up domain, got 3");
 }
 
 // --- Bad input: one change each to a shipped file -----------------------------------------------

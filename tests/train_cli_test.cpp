@@ -95,4 +95,77 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
                   "xpusim: ");
 }
 
+TEST(TrainCli, HwAndNodesBuildADefaultSystemAndSaySo) {
+  const std::string args =
+      "train --model llama-3.1-8b --hw h200-sxm --nodes 2 --tp 8 --global-batch 16 --seq-len 4096";
+  const CliResult text = run(args);
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("on default-h200-sxm (16 x h200-sxm)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("note: default system (no system file)"), std::string::npos);
+  EXPECT_NE(text.out.find("note: assumed between domains: a non-blocking rail-optimized fat tree"),
+            std::string::npos);
+  const CliResult json = run(args + " --format json");
+  ASSERT_EQ(json.status, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["devices"], 16);
+  EXPECT_EQ(j["system_notes"].size(), 2u);
+  expect_one_line(run("train --model llama-3.1-8b --hw h200-sxm --global-batch 16 --seq-len 4096"),
+                  "xpusim: command line: --nodes: --hw needs --nodes (at least 1)");
+  expect_one_line(run("train --model llama-3.1-8b --hw h200-sxm --system dgx-h100-superpod "
+                      "--nodes 1 --global-batch 16 --seq-len 4096"),
+                  "xpusim: command line: --system: give either --system or --hw (with --nodes)");
+}
+
+TEST(TrainCli, PartialDomainsAndGrowthAreNotes) {
+  const std::string base =
+      "train --model llama-3.1-8b --system gb200-nvl72 --tp 8 --global-batch 256 --seq-len 4096 ";
+  const CliResult derived = run(base + "--nodes 64 --format json");
+  ASSERT_EQ(derived.status, 0) << derived.err;
+  const auto j = nlohmann::json::parse(derived.out);
+  EXPECT_EQ(j["devices"], 256);
+  ASSERT_EQ(j["system_notes"].size(), 1u);
+  EXPECT_EQ(j["system_notes"][0],
+            "256 devices do not fill whole scale-up domains of 72: they spread over 4 domains, 64 "
+            "devices used in each");
+  const CliResult stated = run(base + "--devices-per-domain 64 --nodes 64 --format json");
+  ASSERT_EQ(stated.status, 0) << stated.err;
+  EXPECT_EQ(nlohmann::json::parse(stated.out)["devices"], 256);
+  const CliResult grown = run(
+      "train --model llama-3.1-8b --system gb200-nvl72 --tp 8 --global-batch 144 --seq-len 4096 "
+      "--nodes 288");
+  ASSERT_EQ(grown.status, 0) << grown.err;
+  EXPECT_NE(grown.out.find("note: gb200-nvl72 has 144 nodes; 288 assume its scale-out network "
+                           "grows with it"),
+            std::string::npos)
+      << grown.out;
+}
+
+TEST(TrainCli, UnevenStagesAndOffloadFlags) {
+  const std::string base =
+      "train --model llama-3.1-8b --system dgx-h100-superpod --nodes 1 --pp 4 --global-batch 64 "
+      "--seq-len 4096 --format json ";
+  const CliResult counts = run(base + "--last-stage-layers 5");
+  ASSERT_EQ(counts.status, 0) << counts.err;
+  const auto c = nlohmann::json::parse(counts.out);
+  EXPECT_EQ(c["plan"]["last_stage_layers"], 5);
+  EXPECT_TRUE(c["plan"]["first_stage_layers"].is_null());
+  const CliResult layout = run(base + "--pipeline-layout 'Et*9|t*9|t*9|t*5L'");
+  ASSERT_EQ(layout.status, 0) << layout.err;
+  const auto l = nlohmann::json::parse(layout.out);
+  EXPECT_EQ(l["plan"]["pipeline_layout"], "Et*9|t*9|t*9|t*5L");
+  EXPECT_DOUBLE_EQ(l["step_time_s"].get<double>(), c["step_time_s"].get<double>());
+  const CliResult off = run(base + "--offload-optimizer --offload-activations");
+  ASSERT_EQ(off.status, 0) << off.err;
+  const auto o = nlohmann::json::parse(off.out);
+  EXPECT_GT(o["breakdown"]["offload_s"].get<double>(), 0.0);
+  EXPECT_GT(o["host_memory_per_device_bytes"].get<double>(), 0.0);
+  EXPECT_EQ(o["memory_breakdown_bytes"]["optimizer_states"], 0.0);
+  expect_one_line(run(base + "--pipeline-layout 'Et*9|x'"),
+                  "xpusim: command line: --pipeline-layout: pipeline layout 'Et*9|x': at character "
+                  "6: unexpected 'x'");
+  expect_one_line(run(base + "--pipeline-layout 'Et*9|t*9|t*9|t*5L' --last-stage-layers 5"),
+                  "xpusim: command line: --pipeline-layout: replaces --first-stage-layers and "
+                  "--last-stage-layers; give one");
+}
+
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/report/training_report.hpp"
@@ -13,6 +14,8 @@
 
 namespace xpusim {
 namespace {
+
+using testing::error_of;
 
 SystemSpec system(const std::string& id, int nodes) {
   return with_nodes(load_system(id, testing::data_dir() / "systems", testing::hardware_dir()),
@@ -265,6 +268,234 @@ TEST(Search, FindsFittingPlansBestFirstAndBeatsAHandPickedOne) {
   const SearchResult serial = search_training(m, s, j, o);
   EXPECT_EQ(serial.evaluated, r.evaluated);
   EXPECT_EQ(serial.best.front().result.step_time, r.best.front().result.step_time);
+}
+
+// --- uneven pipeline stages ------------------------------------------------------------------
+
+TEST(PipelineLayout, ParsesMegatronCoreLayoutStrings) {
+  const auto layout = parse_pipeline_layout("Et*3|t*4|(t*4|)*2t*3L");
+  ASSERT_EQ(layout.size(), 5u);
+  EXPECT_EQ(layout[0], (ChunkSlots{3, true, false}));
+  EXPECT_EQ(layout[1], (ChunkSlots{4, false, false}));
+  EXPECT_EQ(layout[3], (ChunkSlots{4, false, false}));
+  EXPECT_EQ(layout[4], (ChunkSlots{3, false, true}));
+  EXPECT_EQ(to_string(layout), "Et*3|t*4|t*4|t*4|t*3L");
+  EXPECT_EQ(parse_pipeline_layout("E, tt|tt, L"), parse_pipeline_layout("Et*2|t*2L"));
+  EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("Et*3|x"); }),
+            "pipeline layout 'Et*3|x': at character 6: unexpected 'x'; expected E, t, L, |, (, ), "
+            "*n or ','");
+  EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("(t|t"); }),
+            "pipeline layout '(t|t': at character 1: '(' is never closed");
+  EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("Et*|L"); }),
+            "pipeline layout 'Et*|L': at character 3: '*' needs a count");
+}
+
+TEST(PipelineLayout, StagesHoldTheirChunksSlots) {
+  const ModelSpec m = testing::model("llama-2-70b");  // 80 layers
+  ParallelPlan p = plan(8, 4, 1, 1);
+  p.first_stage_layers = 19;
+  p.last_stage_layers = 19;
+  EXPECT_EQ(stage_load(m, p, 0).layers, 19);
+  EXPECT_EQ(stage_load(m, p, 1).layers, 21);
+  EXPECT_EQ(stage_load(m, p, 3).layers, 19);
+  EXPECT_TRUE(stage_load(m, p, 0).embedding);
+  EXPECT_TRUE(stage_load(m, p, 3).loss);
+  EXPECT_FALSE(stage_load(m, p, 1).embedding || stage_load(m, p, 1).loss);
+  // A layout of 8 chunks on pp 4 x vpp 2: stage s holds chunks s and s + 4.
+  ParallelPlan q = plan(8, 4, 1, 1);
+  q.vpp = 2;
+  q.layout = parse_pipeline_layout("Et*9|t*10|t*10|t*10|t*10|t*10|t*10|t*11L");
+  EXPECT_EQ(stage_load(m, q, 0).layers, 19);
+  EXPECT_EQ(stage_load(m, q, 3).layers, 21);
+  EXPECT_TRUE(stage_load(m, q, 3).loss);
+}
+
+TEST(PipelineLayout, LayoutsNeedNotDivideTheLayersButMustBeWhole) {
+  const ModelSpec m = testing::model("llama-2-70b");
+  const SystemSpec s = system("dgx-h100-superpod", 3);
+  const TrainingJob j = job(64, 4096);
+  ParallelPlan p = plan(8, 3, 1, 1);  // 80 layers do not split over 3 stages
+  EXPECT_EQ(plan_problem(m, s, j, p), "pp x vpp = 3 does not divide the 80 layers");
+  p.first_stage_layers = 26;
+  p.last_stage_layers = 26;
+  EXPECT_EQ(plan_problem(m, s, j, p), std::nullopt);
+  p.first_stage_layers = 60;
+  EXPECT_EQ(plan_problem(m, s, j, p),
+            "80 layers less 60 on the first and 26 on the last stage do not split evenly over the "
+            "other 1 stages");
+  p.first_stage_layers.reset();
+  p.last_stage_layers.reset();
+  p.layout = parse_pipeline_layout("Et*27|t*27|t*26L");
+  EXPECT_EQ(plan_problem(m, s, j, p), std::nullopt);
+  p.layout = parse_pipeline_layout("Et*27|t*27|t*26");
+  EXPECT_EQ(plan_problem(m, s, j, p),
+            "the pipeline layout needs one embedding 'E', in the first chunk, and one loss 'L', in "
+            "the last");
+  p.layout = parse_pipeline_layout("Et*27|t*26|t*25L");
+  EXPECT_EQ(plan_problem(m, s, j, p), "the pipeline layout holds 78 layers; the model has 80");
+  p.layout = parse_pipeline_layout("Et*40|t*40L");
+  EXPECT_EQ(plan_problem(m, s, j, p), "the pipeline layout has 2 chunks; pp x vpp = 3 needs 3");
+}
+
+TEST(PipelineLayout, TheSlowestStageSetsTheStep) {
+  const ModelSpec m = testing::model("llama-2-70b");
+  const SystemSpec s = system("dgx-h100-superpod", 4);
+  const TrainingJob j = job(64, 4096);
+  ParallelPlan even = plan(8, 4, 1, 1);
+  ParallelPlan heavy = even;  // two layers moved from stage 1 onto stage 2
+  heavy.layout = parse_pipeline_layout("Et*20|t*18|t*22|t*20L");
+  const TrainingResult a = evaluate_training(m, s, j, even);
+  const TrainingResult b = evaluate_training(m, s, j, heavy);
+  EXPECT_EQ(a.slowest_stage, 3);  // the LM head
+  EXPECT_EQ(b.slowest_stage, 2);
+  EXPECT_GT(b.step_time, a.step_time);
+  // Its 22 layers run every micro-batch: forward scales with the slowest stage's layers.
+  const MicroBatchCost c = micro_batch_cost(m, s, j, heavy);
+  EXPECT_NEAR(b.breakdown.forward.value(),
+              (c.layer.forward * 22.0).value() * static_cast<double>(b.micro_batches), 1e-9);
+  // The parts still add up to the step.
+  const StepBreakdown& d = b.breakdown;
+  const Seconds parts = d.forward + d.backward + d.recompute + d.tp_comm + d.cp_comm + d.ep_comm +
+                        d.pp_comm + d.pipeline_bubble + d.dp_comm + d.optimizer + d.offload;
+  EXPECT_NEAR(parts.value(), b.step_time.value(), 1e-9 * b.step_time.value());
+}
+
+TEST(PipelineLayout, ALighterLastStageBalancesTheHeadAndALighterFirstStageItsMemory) {
+  // Llama 3.1 8B: a 128k vocabulary makes the LM head about two layers' work.
+  const ModelSpec m = testing::model("llama-3.1-8b");
+  const SystemSpec s = system("dgx-h100-superpod", 1);
+  const TrainingJob j = job(64, 4096);
+  const ParallelPlan even = plan(1, 4, 2, 1);  // 8 | 8 | 8 | 8 + head
+  ParallelPlan light_last = even;              // 9 | 9 | 9 | 5 + head
+  light_last.last_stage_layers = 5;
+  const TrainingResult a = evaluate_training(m, s, j, even);
+  const TrainingResult b = evaluate_training(m, s, j, light_last);
+  EXPECT_EQ(a.slowest_stage, 3);
+  EXPECT_NE(b.slowest_stage, 3);
+  EXPECT_LT(b.step_time, a.step_time);
+  // The first stage holds pp micro-batches of activations in flight: the most memory.
+  const ModelSpec big = testing::model("llama-2-70b");
+  const SystemSpec s4 = system("dgx-h100-superpod", 4);
+  const ParallelPlan even70 = plan(8, 4, 1, 1);  // 20 layers per stage
+  const TrainingResult c = evaluate_training(big, s4, j, even70);
+  EXPECT_EQ(c.memory.stage, 0);
+  ParallelPlan light_first = even70;  // 17 | 21 | 21 | 21
+  light_first.first_stage_layers = 17;
+  const TrainingResult d = evaluate_training(big, s4, j, light_first);
+  EXPECT_LT(d.memory.total(), c.memory.total());
+  EXPECT_NE(d.memory.stage, 0);
+}
+
+TEST(PipelineSchedule, UnevenStagesMatchTheClosedForm) {
+  // 1F1B: the slowest stage runs every micro-batch, the others fill and drain around it:
+  // length = m t_max + sum of the other stages' t (exact when the last stage is the slowest).
+  const int pp = 4;
+  const int64_t m = 16;
+  const std::vector<Seconds> forward = {Seconds(1.0), Seconds(1.1), Seconds(0.9), Seconds(1.4)};
+  std::vector<Seconds> backward;
+  double sum = 0.0, slowest = 0.0;
+  for (const Seconds f : forward) {
+    backward.push_back(f * 2.0);
+    sum += 3.0 * f.value();
+    slowest = std::max(slowest, 3.0 * f.value());
+  }
+  const PipelineSchedule s = simulate_pipeline(pp, 1, m, forward, backward, Seconds(0.0));
+  EXPECT_NEAR(s.length.value(), static_cast<double>(m) * slowest + (sum - slowest), 1e-9);
+}
+
+TEST(PipelineSchedule, EvenChunksGiveTheSameScheduleEitherWay) {
+  const PipelineSchedule a = simulate_pipeline(4, 2, 8, Seconds(1.0), Seconds(2.0), Seconds(0.1));
+  const PipelineSchedule b = simulate_pipeline(4, 2, 8, std::vector<Seconds>(8, Seconds(1.0)),
+                                               std::vector<Seconds>(8, Seconds(2.0)), Seconds(0.1));
+  EXPECT_EQ(a.length, b.length);
+  EXPECT_EQ(a.ops.size(), b.ops.size());
+}
+
+TEST(Trace, UnevenStagesLastAsLongAsTheStep) {
+  const ModelSpec m = testing::model("llama-2-70b");
+  const SystemSpec s = system("dgx-h100-superpod", 4);
+  const TrainingJob j = job(64, 4096);
+  for (int vpp : {1, 2}) {
+    ParallelPlan p = plan(8, 4, 1, 1);
+    p.vpp = vpp;
+    p.layout = parse_pipeline_layout(vpp == 1 ? "Et*20|t*22|t*20|t*18L"
+                                              : "Et*10|t*11|t*10|t*9|t*10|t*11|t*10|t*9L");
+    const TrainingResult r = evaluate_training(m, s, j, p);
+    const nlohmann::json trace = training_trace(m, s, j, p, r);
+    double end = 0.0;
+    for (const auto& e : trace["traceEvents"]) {
+      if (e["ph"] == "X") end = std::max(end, e["ts"].get<double>() + e["dur"].get<double>());
+    }
+    EXPECT_NEAR(end / 1e6, r.step_time.value(), 0.03 * r.step_time.value()) << vpp;
+  }
+}
+
+TEST(Search, ExploresLighterFirstAndLastStages) {
+  const ModelSpec m = testing::model("llama-2-70b");  // 80 layers: pp 3 needs uneven stages
+  const SystemSpec s = system("dgx-h100-superpod", 3);
+  const TrainingJob j = job(48, 4096);
+  SearchOptions o;
+  o.top_k = 200;
+  const SearchResult r = search_training(m, s, j, o);
+  bool uneven = false;
+  for (const auto& ranked : r.best) {
+    EXPECT_FALSE(plan_problem(m, s, j, ranked.plan).has_value());
+    uneven = uneven || ranked.plan.first_stage_layers || ranked.plan.last_stage_layers;
+  }
+  EXPECT_TRUE(uneven);
+  o.uneven_stages = false;
+  EXPECT_LT(search_training(m, s, j, o).evaluated, r.evaluated);
+}
+
+// --- CPU offload --------------------------------------------------------------------------------
+
+TEST(Offload, OptimizerStatesMoveToTheHostAndStreamOverTheHostLink) {
+  const ModelSpec m = testing::model("llama-2-7b");
+  const SystemSpec s = system("dgx-h100-superpod", 1);
+  const TrainingJob j = job(64, 4096);
+  ParallelPlan p = plan(1, 1, 8, 1);
+  p.zero_stage = 1;
+  const TrainingResult base = evaluate_training(m, s, j, p);
+  p.offload_optimizer = true;
+  const TrainingResult off = evaluate_training(m, s, j, p);
+  EXPECT_EQ(off.memory.optimizer_states, Bytes(0.0));
+  EXPECT_NEAR(off.memory.host.value(), base.memory.optimizer_states.value(), 1.0);
+  EXPECT_NEAR((base.memory.total() - off.memory.total()).value(),
+              base.memory.optimizer_states.value(), 1.0);
+  // 12 bytes of master weight and moments per owned parameter, each way, over PCIe 5.0 x16.
+  const double link = s.accelerator.host_link_bandwidth->value();
+  EXPECT_NEAR(off.breakdown.offload.value(), base.memory.optimizer_states.value() / link, 1e-9);
+  EXPECT_NEAR((off.step_time - base.step_time).value(), off.breakdown.offload.value(), 1e-9);
+}
+
+TEST(Offload, ActivationsMoveToTheHostAndOnlyTheUnhiddenTransferCosts) {
+  const ModelSpec m = testing::model("llama-2-7b");
+  const SystemSpec s = system("dgx-h100-superpod", 1);
+  const TrainingJob j = job(64, 4096);
+  ParallelPlan p = plan(1, 1, 8, 2);
+  const TrainingResult base = evaluate_training(m, s, j, p);
+  p.offload_activations = true;
+  const TrainingResult off = evaluate_training(m, s, j, p);
+  EXPECT_LT(off.memory.activations, base.memory.activations * 0.2);
+  EXPECT_NEAR((off.memory.host + off.memory.activations).value(), base.memory.activations.value(),
+              1.0);
+  // A layer's activations (~4.5 GB per layer at b = 2) take longer over 64 GB/s than its
+  // compute: the rest is exposed.
+  EXPECT_GT(off.breakdown.offload, Seconds(0.0));
+  EXPECT_NEAR((off.step_time - base.step_time).value(), off.breakdown.offload.value(), 1e-9);
+  // Full recomputation keeps only each layer's input: small enough to hide under compute.
+  p.recompute = Recompute::kFull;
+  EXPECT_EQ(evaluate_training(m, s, j, p).breakdown.offload, Seconds(0.0));
+}
+
+TEST(Offload, NeedsAHostLinkFigure) {
+  const ModelSpec m = testing::model("llama-2-7b");
+  const SystemSpec s = system("dgx-a100-superpod", 1);
+  ParallelPlan p = plan(1, 1, 8, 1);
+  p.offload_optimizer = true;
+  EXPECT_EQ(plan_problem(m, s, job(64, 2048), p),
+            "offloading to host memory needs a100-sxm-80gb's host-link bandwidth "
+            "(host_link.bandwidth_bytes_per_s), which its file does not give");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
+#include "xpusim/hw/catalog.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/training_report.hpp"
 #include "xpusim/system/system.hpp"
@@ -38,6 +39,44 @@ TrainingJob job_from(const TrainFlags& f) {
   return job;
 }
 
+void pipeline_split_from(const TrainFlags& f, ParallelPlan& p) {
+  if (f.first_stage_layers < 0)
+    bad_flag("--first-stage-layers",
+             fmt::format("expected at least 1, got {}", f.first_stage_layers));
+  if (f.last_stage_layers < 0)
+    bad_flag("--last-stage-layers",
+             fmt::format("expected at least 1, got {}", f.last_stage_layers));
+  if (f.first_stage_layers > 0) p.first_stage_layers = f.first_stage_layers;
+  if (f.last_stage_layers > 0) p.last_stage_layers = f.last_stage_layers;
+  if (f.pipeline_layout.empty()) return;
+  if (p.first_stage_layers || p.last_stage_layers)
+    bad_flag("--pipeline-layout",
+             "replaces --first-stage-layers and --last-stage-layers; give one");
+  try {
+    p.layout = parse_pipeline_layout(f.pipeline_layout);
+  } catch (const Error& e) {
+    bad_flag("--pipeline-layout", e.what());
+  }
+}
+
+/// --system (with --nodes and --devices-per-domain), or --hw with --nodes.
+SystemSpec system_from(const TrainFlags& f, const std::filesystem::path& data) {
+  if (f.system.empty() == f.hw.empty())
+    bad_flag("--system", "give either --system or --hw (with --nodes)");
+  SystemSpec system;
+  if (!f.hw.empty()) {
+    if (f.nodes < 1) bad_flag("--nodes", "--hw needs --nodes (at least 1)");
+    return default_system(load_accelerator(f.hw, data / "hardware"), f.nodes, f.devices_per_node,
+                          f.devices_per_domain);
+  }
+  if (f.devices_per_node != 0)
+    bad_flag("--devices-per-node", "only with --hw (a system file sets its own nodes)");
+  system = load_system(f.system, data / "systems", data / "hardware");
+  if (f.devices_per_domain != 0) system = with_devices_per_domain(system, f.devices_per_domain);
+  if (f.nodes != 0) system = with_nodes(system, f.nodes);
+  return system;
+}
+
 ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
   ParallelPlan p;
   p.tp = f.tp;
@@ -48,6 +87,9 @@ ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
   p.sequence_parallel = f.sp;
   p.micro_batch = f.micro_batch;
   p.zero_stage = f.zero;
+  pipeline_split_from(f, p);
+  p.offload_optimizer = f.offload_optimizer;
+  p.offload_activations = f.offload_activations;
   const auto recompute = parse_recompute(f.recompute);
   if (!recompute)
     bad_flag("--recompute", fmt::format("expected none, selective or full, got '{}'", f.recompute));
@@ -73,8 +115,26 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand(
       "train", "one training step at cluster scale, or --search over parallel plans");
   cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
-  cmd->add_option("--system", f.system, "system id or path to a YAML file")->required();
+  cmd->add_option("--system", f.system, "system id or path to a YAML file");
+  cmd->add_option(
+      "--hw", f.hw,
+      "accelerator id or path: a default system of --nodes nodes (instead of --system)");
   cmd->add_option("--nodes", f.nodes, "nodes (default: the system file's)");
+  cmd->add_option("--devices-per-node", f.devices_per_node,
+                  "with --hw: devices per node (default: up to 8, dividing the scale-up domain)");
+  cmd->add_option("--devices-per-domain", f.devices_per_domain,
+                  "devices in use of each scale-up domain (64 of an NVL72's 72)");
+  cmd->add_option("--first-stage-layers", f.first_stage_layers,
+                  "layers on the first pipeline stage (Megatron "
+                  "--decoder-first-pipeline-num-layers)");
+  cmd->add_option("--last-stage-layers", f.last_stage_layers,
+                  "layers on the last pipeline stage (--decoder-last-pipeline-num-layers)");
+  cmd->add_option("--pipeline-layout", f.pipeline_layout,
+                  "Megatron-Core pipeline_model_parallel_layout, e.g. 'Et*3|t*4|t*4|t*3L'");
+  cmd->add_flag("--offload-optimizer", f.offload_optimizer,
+                "optimizer states in host memory, streamed over the host link (ZeRO-Offload)");
+  cmd->add_flag("--offload-activations", f.offload_activations,
+                "saved activations to host memory and back (Megatron/TE activation offloading)");
   cmd->add_option("--tp", f.tp, "tensor parallelism");
   cmd->add_option("--pp", f.pp, "pipeline parallelism");
   cmd->add_option("--vpp", f.vpp, "virtual stages per pipeline stage (interleaved 1F1B)");
@@ -100,8 +160,7 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
 void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ModelSpec model = load_model(f.model, data / "models");
-  SystemSpec system = load_system(f.system, data / "systems", data / "hardware");
-  if (f.nodes != 0) system = with_nodes(system, f.nodes);
+  const SystemSpec system = system_from(f, data);
   const TrainingJob job = job_from(f);
   if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
   const Economics economics = load_economics(data / "economics.yaml");
@@ -114,6 +173,8 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
     if (f.top < 1) bad_flag("--top", fmt::format("expected at least 1, got {}", f.top));
     SearchOptions options;
     options.top_k = f.top;
+    options.offload_optimizer = f.offload_optimizer;
+    options.offload_activations = f.offload_activations;
     const SearchResult s = search_training(model, system, job, options);
     if (json) {
       nlohmann::json array = nlohmann::json::array();

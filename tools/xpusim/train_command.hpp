@@ -11,7 +11,15 @@ namespace xpusim::cli {
 struct TrainFlags {
   std::string model;
   std::string system;
-  int nodes = 0;  ///< 0: the system file's node count
+  std::string hw;              ///< with --nodes: a default system of this accelerator
+  int nodes = 0;               ///< 0: the system file's node count
+  int devices_per_node = 0;    ///< with --hw; 0: the default
+  int devices_per_domain = 0;  ///< 0: every device of each scale-up domain
+  int first_stage_layers = 0;  ///< 0: an even share
+  int last_stage_layers = 0;
+  std::string pipeline_layout;
+  bool offload_optimizer = false;
+  bool offload_activations = false;
   int tp = 1, pp = 1, vpp = 1, cp = 1, ep = 1;
   bool sp = false;
   int64_t global_batch = 0;

@@ -99,6 +99,8 @@ struct AcceleratorSpec {
   int scale_up_domain_devices = 0;
   Seconds scale_up_latency;
   std::optional<BytesPerSecond> scale_out_bandwidth;  ///< per device, per direction
+  /// To host memory (PCIe, NVLink-C2C), per device, per direction; used by CPU offload.
+  std::optional<BytesPerSecond> host_link_bandwidth;
 
   Watts tdp;
   std::optional<PurchasePrice> purchase_price;

@@ -70,6 +70,10 @@ void read_fabrics(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
     spec.scale_out_bandwidth = BytesPerSecond(figures.required(*out, "bandwidth_bytes_per_s"));
     out->finish({"bandwidth_bytes_per_s"});
   }
+  if (auto host = root.optional_map("host_link")) {
+    spec.host_link_bandwidth = BytesPerSecond(figures.required(*host, "bandwidth_bytes_per_s"));
+    host->finish({"bandwidth_bytes_per_s"});
+  }
 }
 
 void read_power_and_price(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec) {
@@ -177,6 +181,9 @@ void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
   if (spec.efficiency.kernel_overhead > Seconds(1e-2))
     root.fail("efficiency.kernel_overhead_s.value",
               "expected at most 0.01 s; is the unit seconds?");
+  if (spec.host_link_bandwidth && *spec.host_link_bandwidth > BytesPerSecond(1e13))
+    root.fail("host_link.bandwidth_bytes_per_s.value",
+              "expected at most 1e13 bytes/s; is the unit bytes per second?");
   if (spec.scale_up_latency > Seconds(1e-2))
     root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
 }
@@ -210,7 +217,7 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
   read_power_and_price(root, figures, spec);
   read_efficiency(root, figures, spec);
   root.finish({"id", "name", "vendor", "architecture", "launch_year", "sources", "compute",
-               "memory", "scale_up", "scale_out", "power", "price", "efficiency"});
+               "memory", "scale_up", "scale_out", "host_link", "power", "price", "efficiency"});
   check_consistency(root, spec);
   return spec;
 }

@@ -12,22 +12,34 @@ namespace {
 using Json = nlohmann::json;
 
 Json plan_json(const ParallelPlan& p) {
-  return {{"tp", p.tp},
-          {"pp", p.pp},
-          {"vpp", p.vpp},
-          {"cp", p.cp},
-          {"ep", p.ep},
-          {"dp", p.dp},
-          {"sp", p.sequence_parallel},
-          {"micro_batch", p.micro_batch},
-          {"recompute", std::string(to_string(p.recompute))},
-          {"zero", p.zero_stage}};
+  return {
+      {"tp", p.tp},
+      {"pp", p.pp},
+      {"vpp", p.vpp},
+      {"cp", p.cp},
+      {"ep", p.ep},
+      {"dp", p.dp},
+      {"sp", p.sequence_parallel},
+      {"micro_batch", p.micro_batch},
+      {"recompute", std::string(to_string(p.recompute))},
+      {"zero", p.zero_stage},
+      {"first_stage_layers", p.first_stage_layers ? Json(*p.first_stage_layers) : Json(nullptr)},
+      {"last_stage_layers", p.last_stage_layers ? Json(*p.last_stage_layers) : Json(nullptr)},
+      {"pipeline_layout", p.layout.empty() ? Json(nullptr) : Json(to_string(p.layout))},
+      {"offload_optimizer", p.offload_optimizer},
+      {"offload_activations", p.offload_activations}};
 }
 
 std::string plan_text(const ParallelPlan& p) {
-  return fmt::format("tp{} pp{} vpp{} cp{} ep{} dp{}{} mb{} rc:{} zero{}", p.tp, p.pp, p.vpp, p.cp,
-                     p.ep, p.dp, p.sequence_parallel ? " sp" : "", p.micro_batch,
-                     to_string(p.recompute), p.zero_stage);
+  std::string out = fmt::format("tp{} pp{} vpp{} cp{} ep{} dp{}{} mb{} rc:{} zero{}", p.tp, p.pp,
+                                p.vpp, p.cp, p.ep, p.dp, p.sequence_parallel ? " sp" : "",
+                                p.micro_batch, to_string(p.recompute), p.zero_stage);
+  if (p.first_stage_layers) out += fmt::format(" first{}", *p.first_stage_layers);
+  if (p.last_stage_layers) out += fmt::format(" last{}", *p.last_stage_layers);
+  if (!p.layout.empty()) out += " layout:" + to_string(p.layout);
+  if (p.offload_optimizer) out += " offload:opt";
+  if (p.offload_activations) out += " offload:act";
+  return out;
 }
 
 std::vector<std::pair<const char*, Seconds>> breakdown_items(const StepBreakdown& b) {
@@ -35,7 +47,14 @@ std::vector<std::pair<const char*, Seconds>> breakdown_items(const StepBreakdown
           {"recompute_s", b.recompute}, {"tp_comm_s", b.tp_comm},
           {"cp_comm_s", b.cp_comm},     {"ep_comm_s", b.ep_comm},
           {"pp_comm_s", b.pp_comm},     {"pipeline_bubble_s", b.pipeline_bubble},
-          {"dp_comm_s", b.dp_comm},     {"optimizer_s", b.optimizer}};
+          {"dp_comm_s", b.dp_comm},     {"optimizer_s", b.optimizer},
+          {"offload_s", b.offload}};
+}
+
+std::string notes_text(const SystemSpec& system) {
+  std::string out;
+  for (const auto& note : system.notes) out += fmt::format("  note: {}\n", note);
+  return out;
 }
 
 }  // namespace
@@ -68,6 +87,10 @@ Json training_json(const ModelSpec& model, const SystemSpec& system, const Train
               {"activations", r.memory.activations.value()},
               {"comm_buffers", r.memory.comm_buffers.value()},
               {"workspace", r.memory.workspace.value()}}},
+            {"memory_stage", r.memory.stage},
+            {"host_memory_per_device_bytes", r.memory.host.value()},
+            {"slowest_stage", r.slowest_stage},
+            {"system_notes", system.notes},
             {"fits", r.fits},
             {"breakdown", breakdown}};
   if (budget) {
@@ -99,6 +122,13 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
       "  memory           {:10.1f} GB per device of {:.1f} GB -> {} (margin {:+.1f} GB)\n",
       r.memory.total().value() / 1e9, r.memory_capacity.value() / 1e9,
       r.fits ? "fits" : "DOES NOT FIT", margin_gb);
+  if (plan.pp > 1) {
+    out += fmt::format("  pipeline         slowest stage {}, most memory on stage {}\n",
+                       r.slowest_stage, r.memory.stage);
+  }
+  if (r.memory.host.value() > 0.0)
+    out += fmt::format("  host memory      {:10.1f} GB per device (offloaded)\n",
+                       r.memory.host.value() / 1e9);
   Table parts({"step breakdown", "seconds", "share"});
   for (const auto& [key, value] : breakdown_items(r.breakdown)) {
     parts.add_row({key, fmt::format("{:.4f}", value.value()),
@@ -113,6 +143,7 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
       "buffers {:.1f}, workspace {:.1f}\n",
       m.weights.value() / 1e9, m.gradients.value() / 1e9, m.optimizer_states.value() / 1e9,
       m.activations.value() / 1e9, m.comm_buffers.value() / 1e9, m.workspace.value() / 1e9);
+  out += notes_text(system);
   if (budget) {
     out += fmt::format(
         "  {:.3g} tokens: {:.1f} days, {:.3g} device-hours, {:.3g} MWh (with PUE), cost {}\n",
@@ -131,6 +162,8 @@ std::string search_text(const ModelSpec& model, const SystemSpec& system, const 
       "{}:\n\n",
       model.id, system.id, system.devices(), system.accelerator.id, job.global_batch, job.seq_len,
       s.evaluated, s.fitting, s.best.size());
+  out += notes_text(system);
+  if (!system.notes.empty()) out += "\n";
   if (s.best.empty()) {
     return out +
            (s.evaluated == 0
@@ -158,15 +191,15 @@ std::string search_text(const ModelSpec& model, const SystemSpec& system, const 
 
 Json training_trace(const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
                     const ParallelPlan& plan, const TrainingResult& r) {
-  (void)system;
   const double m = static_cast<double>(r.micro_batches);
   const StepBreakdown& b = r.breakdown;
-  // Per chunk, per micro-batch: the stage's share of the step's compute and exposed comm.
-  const double chunks = m * plan.vpp;
-  const Seconds forward =
-      (b.forward + b.tp_comm * 0.5 + b.cp_comm * 0.5 + b.ep_comm * 0.5) / chunks;
-  const Seconds backward =
-      (b.backward + b.recompute + b.tp_comm * 0.5 + b.cp_comm * 0.5 + b.ep_comm * 0.5) / chunks;
+  // Per chunk and micro-batch: its layers and slots as the step prices them (uneven stages).
+  std::vector<Seconds> forward, backward;
+  for (const ChunkTime& c :
+       chunk_times(model, system, job, plan, micro_batch_cost(model, system, job, plan))) {
+    forward.push_back(c.forward);
+    backward.push_back(c.backward);
+  }
   const Seconds send =
       plan.pp > 1 ? b.pp_comm / (2.0 * (m * plan.vpp + plan.pp - 1.0)) : Seconds(0.0);
   const PipelineSchedule schedule =

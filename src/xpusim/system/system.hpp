@@ -68,6 +68,9 @@ struct SystemSpec {
   /// absent, and always the scale-up efficiency), keyed by the system key path
   /// ("scale_up.bandwidth_bytes_per_s"); provenance source ids refer to `accelerator.sources`.
   std::vector<Figure> inherited;
+  /// What a reader of results must know about how this system came to be, in plain words: the
+  /// assumptions of a default system, a cluster grown past its file, domains partly used.
+  std::vector<std::string> notes;
 
   [[nodiscard]] int devices() const { return devices_per_node * nodes; }
 };
@@ -91,15 +94,33 @@ struct SystemSpec {
                                                        const std::filesystem::path& hardware_dir);
 
 /// The same system with `nodes` nodes (for --nodes); throws Error(kInput) when nodes < 1.
-/// A cluster of at least one scale-up domain must fill whole domains; a smaller one is a slice
-/// of one domain: its domain shrinks to the devices it has (for a torus, to the most cube-like
-/// shape that fits inside the full one, e.g. 2048 devices of a 16x16x16 torus are 8x16x16).
-/// A scale-out torus has a fixed number of domains and cannot be resized.
+/// A cluster of at least one scale-up domain that does not fill whole domains spreads evenly
+/// over the fewest domains that take whole nodes (256 GPUs on NVL72 racks: 4 racks of 64), and
+/// says so in `notes`; a torus domain cannot be partly used. A smaller one is a slice of one
+/// domain: its domain shrinks to the devices it has (for a torus, to the most cube-like shape
+/// that fits inside the full one, e.g. 2048 devices of a 16x16x16 torus are 8x16x16). More
+/// nodes than the file has are a note: the scale-out network is taken to grow with the same
+/// per-device bandwidth and oversubscription. A scale-out torus has a fixed number of domains
+/// and cannot be resized.
 [[nodiscard]] SystemSpec with_nodes(SystemSpec system, int nodes);
 
 /// The accelerator's own scale-up domain as one switched fabric (its catalog bandwidth, latency,
 /// domain, efficiency and curve): what inference and serving price tensor parallelism on.
 [[nodiscard]] ScaleUpFabric scale_up_fabric(const AcceleratorSpec& accelerator);
+
+/// The same racks or pods with only `devices` of each scale-up domain in use (64 of an NVL72's
+/// 72): whole nodes, at most the domain, a switched or ring domain. The number of domains is
+/// kept; the nodes follow. Throws Error(kInput) otherwise.
+[[nodiscard]] SystemSpec with_devices_per_domain(SystemSpec system, int devices);
+
+/// A cluster of `chip` from the catalog alone: `nodes` nodes of `devices_per_node` devices (0:
+/// the largest divisor of the chip's scale-up domain up to 8), switched scale-up domains of the
+/// chip's size and figures, and between domains a non-blocking rail-optimized fat tree at the
+/// chip's scale_out bandwidth (needed once the devices exceed one domain), with estimated
+/// latency and efficiency. `devices_per_domain` (0: all) as with_devices_per_domain. `notes`
+/// states every assumption. Throws Error(kInput) on bad counts.
+[[nodiscard]] SystemSpec default_system(const AcceleratorSpec& chip, int nodes,
+                                        int devices_per_node, int devices_per_domain = 0);
 
 /// "switched", "torus", "ring"; "fat_tree", "rail_optimized", "torus" (the YAML spellings).
 [[nodiscard]] std::string_view to_string(ScaleUpTopology topology);

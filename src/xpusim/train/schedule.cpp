@@ -43,6 +43,16 @@ std::vector<OpId> stage_order(int stage, int pp, int vpp, int64_t m) {
 
 PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, Seconds forward, Seconds backward,
                                    Seconds send) {
+  const auto chunks = static_cast<std::size_t>(pp) * static_cast<std::size_t>(vpp);
+  return simulate_pipeline(pp, vpp, m, std::vector<Seconds>(chunks, forward),
+                           std::vector<Seconds>(chunks, backward), send);
+}
+
+PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, const std::vector<Seconds>& forward,
+                                   const std::vector<Seconds>& backward, Seconds send) {
+  const auto chunks = static_cast<std::size_t>(pp) * static_cast<std::size_t>(vpp);
+  if (forward.size() != chunks || backward.size() != chunks)
+    throw Error(Error::Kind::kInternal, "simulate_pipeline: one time per chunk (pp x vpp)");
   // done[stage][chunk][mb][backward] = end time, or -1 while not yet run.
   const auto index = [&](int stage, int chunk, int64_t mb, bool bwd) {
     return ((static_cast<int64_t>(stage) * vpp + chunk) * m + mb) * 2 + (bwd ? 1 : 0);
@@ -83,7 +93,9 @@ PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t m, Seconds forward, 
           ready = end + (ds != s ? send.value() : 0.0);
         }
         const double start = std::max(ready, free_at[static_cast<std::size_t>(s)]);
-        const double end = start + (op.backward ? backward : forward).value();
+        const std::size_t k = static_cast<std::size_t>(op.chunk) * static_cast<std::size_t>(pp) +
+                              static_cast<std::size_t>(s);
+        const double end = start + (op.backward ? backward[k] : forward[k]).value();
         done[static_cast<std::size_t>(index(s, op.chunk, op.micro_batch, op.backward))] = end;
         free_at[static_cast<std::size_t>(s)] = end;
         schedule.ops.push_back(

@@ -29,4 +29,11 @@ struct PipelineSchedule {
 [[nodiscard]] PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t micro_batches,
                                                  Seconds forward, Seconds backward, Seconds send);
 
+/// The same with a time per model chunk (uneven stages): `forward[k]`, `backward[k]` for chunk
+/// k = c pp + s, model chunk c on stage s (Megatron-Core's layout order); pp x vpp entries each.
+[[nodiscard]] PipelineSchedule simulate_pipeline(int pp, int vpp, int64_t micro_batches,
+                                                 const std::vector<Seconds>& forward,
+                                                 const std::vector<Seconds>& backward,
+                                                 Seconds send);
+
 }  // namespace xpusim

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <thread>
 
 #include "xpusim/core/parallel.hpp"
@@ -70,6 +71,45 @@ std::vector<Outer> outer_choices(const ModelSpec& m, const SystemSpec& sys,
   return out;
 }
 
+/// A pipeline split: Megatron's first and last stage layer counts (nullopt: an even share).
+struct StageSplit {
+  std::optional<int> first, last;
+};
+
+/// The even split when pp x vpp divides the layers, and the first and/or last stage one or two
+/// layers lighter than the others (c = (L + d_first + d_last) / pp layers on every other stage,
+/// each count a multiple of vpp): the lighter last stage balances the LM head, the lighter
+/// first stage its extra activations in flight. At most 9, in a fixed array (no allocation).
+struct StageSplits {
+  std::array<StageSplit, 9> items;
+  int count = 0;
+  const StageSplit* begin() const { return items.data(); }
+  const StageSplit* end() const { return items.data() + count; }
+};
+
+StageSplits stage_splits(const ModelSpec& m, int pp, int vpp, bool uneven) {
+  StageSplits out;
+  const auto layers = static_cast<int>(m.layers);
+  if (layers % (pp * vpp) == 0) out.items[out.count++] = {};
+  if (!uneven || pp < 2) return out;
+  for (int lighter_first = 0; lighter_first <= 2; ++lighter_first) {
+    for (int lighter_last = 0; lighter_last <= 2; ++lighter_last) {
+      if (lighter_first + lighter_last == 0) continue;
+      const int total = layers + lighter_first + lighter_last;
+      if (total % pp != 0) continue;
+      const int others = total / pp;
+      const int first = others - lighter_first, last = others - lighter_last;
+      if (first < vpp || last < vpp || others % vpp != 0 || first % vpp != 0 || last % vpp != 0)
+        continue;
+      StageSplit split;
+      if (lighter_first > 0) split.first = first;
+      if (lighter_last > 0) split.last = last;
+      out.items[out.count++] = split;
+    }
+  }
+  return out;
+}
+
 void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                   const SearchOptions& o, const Outer& outer, Worker& worker) {
   const int devices = sys.devices();
@@ -86,30 +126,36 @@ void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& 
   bool priced = false;
   MicroBatchCost costs;
   const int rest = devices / (plan.tp * plan.cp);
+  plan.offload_optimizer = o.offload_optimizer;
+  plan.offload_activations = o.offload_activations;
   for (int pp = 1; pp <= rest; ++pp) {
-    if (rest % pp != 0 || m.layers % pp != 0) continue;
+    if (rest % pp != 0) continue;
     plan.pp = pp;
     plan.dp = rest / pp;
     const int max_vpp = pp == 1 ? 1 : o.max_virtual_stages;
     for (int vpp = 1; vpp <= max_vpp; ++vpp) {
       plan.vpp = vpp;
-      for (Recompute rc : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-        // With FlashAttention, selective recomputation is what the attention kernel already
-        // does: the plan would repeat `none` exactly.
-        if (rc == Recompute::kSelective && job.fused_attention) continue;
-        plan.recompute = rc;
-        for (int zero = 0; zero <= 3; ++zero) {
-          plan.zero_stage = zero;
-          if (!plan_is_valid(m, sys, job, plan)) continue;
-          if (!priced) {
-            costs = micro_batch_cost(m, sys, job, plan);
-            priced = true;
+      for (const StageSplit& split : stage_splits(m, pp, vpp, o.uneven_stages)) {
+        plan.first_stage_layers = split.first;
+        plan.last_stage_layers = split.last;
+        for (Recompute rc : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
+          // With FlashAttention, selective recomputation is what the attention kernel already
+          // does: the plan would repeat `none` exactly.
+          if (rc == Recompute::kSelective && job.fused_attention) continue;
+          plan.recompute = rc;
+          for (int zero = 0; zero <= 3; ++zero) {
+            plan.zero_stage = zero;
+            if (!plan_is_valid(m, sys, job, plan)) continue;
+            if (!priced) {
+              costs = micro_batch_cost(m, sys, job, plan);
+              priced = true;
+            }
+            const TrainingResult result = finish_step(m, sys, job, plan, costs);
+            ++worker.evaluated;
+            if (!result.fits) continue;
+            ++worker.fitting;
+            worker.best.offer(plan, result);
           }
-          const TrainingResult result = finish_step(m, sys, job, plan, costs);
-          ++worker.evaluated;
-          if (!result.fits) continue;
-          ++worker.fitting;
-          worker.best.offer(plan, result);
         }
       }
     }

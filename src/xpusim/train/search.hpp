@@ -16,7 +16,10 @@ struct SearchOptions {
   std::vector<int64_t> micro_batches = {1, 2, 4, 8, 16};
   int max_virtual_stages = 8;
   int max_context_parallel = 16;
-  unsigned threads = 0;  ///< 0: every core
+  unsigned threads = 0;              ///< 0: every core
+  bool uneven_stages = true;         ///< also first/last stages one or two layers lighter
+  bool offload_optimizer = false;    ///< applied to every plan, not searched
+  bool offload_activations = false;  ///< applied to every plan, not searched
 };
 
 struct RankedPlan {

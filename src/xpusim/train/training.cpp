@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "xpusim/comm/group.hpp"
+#include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
 
 namespace xpusim {
@@ -193,11 +194,10 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
 
 /// Parameters one device holds for its pipeline stage before ZeRO sharding.
 struct StageParameters {
-  double first = 0.0;   ///< stage with the embedding
-  double last = 0.0;    ///< stage with the final norm and LM head
-  double expert = 0.0;  ///< of either, the routed-expert weights (replicated over dp cp / ep)
-  double max() const { return std::max(first, last); }
-  double dense() const { return max() - expert; }
+  double total = 0.0;   ///< the stage's layers, plus its embedding and LM head slots
+  double expert = 0.0;  ///< of which the routed-expert weights (replicated over dp cp / ep)
+  double max() const { return total; }
+  double dense() const { return total - expert; }
 };
 
 /// Replicas that share a parameter and reduce its gradient: Megatron reduces dense gradients
@@ -212,7 +212,15 @@ GradientGroups gradient_groups(const ParallelPlan& p) {
   return {replicas, replicas / p.ep};
 }
 
-StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
+/// A device's parameters per transformer layer and per slot, before ZeRO sharding.
+struct ParameterShares {
+  double per_layer = 0.0;         ///< dense and expert weights of one layer, split over tp (ep)
+  double expert_per_layer = 0.0;  ///< of which routed experts
+  double embedding = 0.0;         ///< the 'E' slot
+  double lm_head = 0.0;           ///< the 'L' slot (the embedding again when tied)
+};
+
+ParameterShares parameter_shares(const ModelSpec& m, const ParallelPlan& p) {
   const ParameterCount count = count_parameters(m);
   const double layers_total = static_cast<double>(count.total - count.embedding - count.lm_head);
   double expert = 0.0;  // routed-expert weights, split over ep as well as tp
@@ -221,61 +229,254 @@ StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p) {
         static_cast<double>((m.mlp == MlpKind::kGated ? 3 : 2) * m.hidden * m.moe->expert_ffn_dim);
     expert = one * static_cast<double>(m.moe->num_experts * m.moe_layers());
   }
-  const double per_stage = ((layers_total - expert) / p.tp + expert / (p.tp * p.ep)) / p.pp;
+  const double layers = static_cast<double>(m.layers);
+  ParameterShares shares;
+  shares.per_layer = ((layers_total - expert) / p.tp + expert / (p.tp * p.ep)) / layers;
+  shares.expert_per_layer = expert / (p.tp * p.ep) / layers;
+  shares.embedding = static_cast<double>(count.embedding) / p.tp;
+  shares.lm_head = static_cast<double>(m.tied_embeddings ? count.embedding : count.lm_head) / p.tp;
+  return shares;
+}
+
+StageParameters parameters_of(const ParameterShares& shares, const StageLoad& load,
+                              bool tied_embeddings) {
   StageParameters s;
-  s.expert = expert / (p.tp * p.ep) / p.pp;
-  s.first = per_stage + static_cast<double>(count.embedding) / p.tp;
-  s.last =
-      per_stage + static_cast<double>(m.tied_embeddings ? count.embedding : count.lm_head) / p.tp;
-  if (p.pp == 1)
-    s.first = s.last = per_stage + static_cast<double>(count.embedding + count.lm_head) / p.tp;
+  s.expert = shares.expert_per_layer * load.layers;
+  s.total = shares.per_layer * load.layers;
+  if (load.embedding) s.total += shares.embedding;
+  // A tied LM head on the embedding's own stage shares its weights.
+  if (load.loss && !(tied_embeddings && load.embedding)) s.total += shares.lm_head;
   return s;
 }
 
-TrainingMemory memory_of(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
-                         const ParallelPlan& p, int64_t micro_batches) {
-  const StageParameters stage = stage_parameters(m, p);
-  const double params = stage.max();
+/// The heaviest stage's parameters (the one whose gradient reduction and update take longest).
+StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p,
+                                 const ParameterShares& shares) {
+  StageParameters heaviest;
+  for (int stage = 0; stage < p.pp; ++stage) {
+    const StageParameters s = parameters_of(shares, stage_load(m, p, stage), m.tied_embeddings);
+    if (s.total > heaviest.total) heaviest = s;
+  }
+  return heaviest;
+}
+
+/// Micro-batches whose activations stage `stage` holds at the peak of Megatron's schedule:
+/// pp - stage under 1F1B; under the interleaved schedule its warm-up chunks plus one, in
+/// micro-batches (pp + (pp - 1)/vpp on the first stage: Korthikanti et al. 2022, section 4.2.3).
+double in_flight(const ParallelPlan& p, int stage, int64_t micro_batches) {
+  if (p.vpp == 1) return static_cast<double>(std::min<int64_t>(micro_batches, p.pp - stage));
+  const int64_t chunks =
+      std::min<int64_t>(micro_batches * p.vpp, 2 * (p.pp - stage - 1) + (p.vpp - 1) * p.pp + 1);
+  return static_cast<double>(chunks) / p.vpp;
+}
+
+/// Bytes of activations one layer keeps per micro-batch: the full set, or under full
+/// recomputation its input only (what activation offloading moves to the host).
+double kept_per_layer(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p) {
+  if (p.recompute != Recompute::kFull) return layer_activation_bytes(m, job, p).value();
+  const double tokens = static_cast<double>(p.micro_batch * job.seq_len / p.cp);
+  return tokens * static_cast<double>(m.hidden) * 2.0 / (p.sequence_parallel ? p.tp : 1);
+}
+
+/// A layer's activations per micro-batch: the full set and what is kept until the backward.
+struct LayerActivations {
+  double full = 0.0;
+  double kept = 0.0;
+};
+
+TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p,
+                            const ParameterShares& shares, const LayerActivations& act, int stage,
+                            int64_t micro_batches) {
+  const StageLoad load = stage_load(m, p, stage);
+  const StageParameters params = parameters_of(shares, load, m.tied_embeddings);
   const GradientGroups replicas = gradient_groups(p);
   // Parameters' worth of state per device once sharded over their replicas.
-  const double sharded = stage.dense() / replicas.dense + stage.expert / replicas.expert;
+  const double sharded = params.dense() / replicas.dense + params.expert / replicas.expert;
   TrainingMemory mem;
+  mem.stage = stage;
   const double weight_bytes = kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0);
-  mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params) * weight_bytes);
-  mem.gradients = Bytes((p.zero_stage >= 2 ? sharded : params) * kGradientBytes);
-  mem.optimizer_states = Bytes((p.zero_stage >= 1 ? sharded : params) * kOptimizerBytes);
+  mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params.max()) * weight_bytes);
+  mem.gradients = Bytes((p.zero_stage >= 2 ? sharded : params.max()) * kGradientBytes);
+  mem.optimizer_states = Bytes((p.zero_stage >= 1 ? sharded : params.max()) * kOptimizerBytes);
+  if (p.offload_optimizer) std::swap(mem.host, mem.optimizer_states);
 
-  // The first stage keeps the activations of pp micro-batches in flight under 1F1B; the
-  // interleaved schedule adds (pp - 1) / (pp vpp) (Korthikanti et al. 2022, section 4.2.3).
-  const double layers_per_stage = static_cast<double>(m.layers) / p.pp;
-  const double in_flight = static_cast<double>(std::min<int64_t>(micro_batches, p.pp)) *
-                           (p.vpp > 1 ? 1.0 + (p.pp - 1.0) / (p.pp * p.vpp) : 1.0);
+  const double layers = static_cast<double>(load.layers);
   const double tokens = static_cast<double>(p.micro_batch * job.seq_len / p.cp);
   const double hidden = tokens * static_cast<double>(m.hidden) * 2.0;
-  const double per_layer = layer_activation_bytes(m, job, p).value();
-  double activations = 0.0;
-  if (p.recompute == Recompute::kFull) {
-    // Only each layer's input is kept; one layer's full set is rebuilt at a time.
-    const double input = hidden / (p.sequence_parallel ? p.tp : 1);
-    activations = layers_per_stage * in_flight * input + per_layer;
-  } else {
-    activations = layers_per_stage * in_flight * per_layer;
+  const double per_layer = act.full;
+  const double kept = act.kept * layers * in_flight(p, stage, micro_batches);
+  // Under full recomputation one layer's full set is rebuilt at a time.
+  const double rebuilt = p.recompute == Recompute::kFull && load.layers > 0 ? per_layer : 0.0;
+  double activations = kept + rebuilt;
+  if (p.offload_activations && load.layers > 0) {
+    // Two layers stay on the device: the one being sent or fetched and the one in use.
+    const double resident = std::min(kept, 2.0 * act.kept) + rebuilt;
+    mem.host += Bytes(activations - resident);
+    activations = resident;
   }
-  // fp32 logits of the micro-batch for the loss on the last stage.
-  const double logits = tokens * static_cast<double>(m.vocab) / p.tp * 4.0;
-  mem.activations = Bytes(activations + logits);
+  // fp32 logits of the micro-batch for the loss.
+  if (load.loss) activations += tokens * static_cast<double>(m.vocab) / p.tp * 4.0;
+  mem.activations = Bytes(activations);
   mem.comm_buffers = Bytes(kBucketBytes + 2.0 * hidden);
   if (p.zero_stage >= 3) {
     // ZeRO-3 gathers a layer's weights before using them, prefetching the next one.
-    const double layer_params = params / std::max(1.0, layers_per_stage);
+    const double layer_params = params.max() / std::max(1.0, layers);
     mem.comm_buffers += Bytes(2.0 * layer_params * kWeightBytes);
   }
   mem.workspace = kRuntimeWorkspace;
-  (void)sys;
   return mem;
 }
 
+/// The stage that needs the most device memory, with its figures.
+TrainingMemory memory_of(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p,
+                         const ParameterShares& shares, int64_t micro_batches) {
+  const LayerActivations act{layer_activation_bytes(m, job, p).value(), kept_per_layer(m, job, p)};
+  TrainingMemory worst;
+  for (int stage = 0; stage < p.pp; ++stage) {
+    const TrainingMemory mem = stage_memory(m, job, p, shares, act, stage, micro_batches);
+    if (stage == 0 || mem.total() > worst.total()) worst = mem;
+  }
+  return worst;
+}
+
 }  // namespace
+
+namespace {
+
+/// Layers of pipeline stage `stage` without a layout: Megatron's first and last stage counts,
+/// the rest split evenly over the other stages.
+int stage_layers(const ModelSpec& m, const ParallelPlan& p, int stage) {
+  const bool first = p.first_stage_layers.has_value();
+  const bool last = p.last_stage_layers.has_value();
+  if (p.pp == 1) return static_cast<int>(m.layers);
+  if (stage == 0 && first) return *p.first_stage_layers;
+  if (stage == p.pp - 1 && last) return *p.last_stage_layers;
+  const int others = p.pp - (first ? 1 : 0) - (last ? 1 : 0);
+  const int64_t rest =
+      m.layers - p.first_stage_layers.value_or(0) - p.last_stage_layers.value_or(0);
+  return static_cast<int>(rest / others);
+}
+
+/// Chunk `k` of the pp x vpp chunks (on stage k mod pp, as its model chunk k / pp).
+ChunkSlots chunk_slots(const ModelSpec& m, const ParallelPlan& p, int k) {
+  if (!p.layout.empty()) return p.layout[static_cast<std::size_t>(k)];
+  const int chunks = p.pp * p.vpp;
+  return {stage_layers(m, p, k % p.pp) / p.vpp, k == 0, k == chunks - 1};
+}
+
+}  // namespace
+
+StageLoad stage_load(const ModelSpec& m, const ParallelPlan& p, int stage) {
+  StageLoad load;
+  for (int v = 0; v < p.vpp; ++v) {
+    const ChunkSlots c = chunk_slots(m, p, stage + v * p.pp);
+    load.layers += c.layers;
+    load.embedding = load.embedding || c.embedding;
+    load.loss = load.loss || c.loss;
+  }
+  return load;
+}
+
+namespace {
+
+[[noreturn]] void layout_error(std::string_view layout, std::size_t at, const std::string& what) {
+  throw Error(Error::Kind::kInput,
+              fmt::format("pipeline layout '{}': at character {}: {}", layout, at + 1, what));
+}
+
+/// Expands "(...)*n" and "X*n" into a flat run of 'E', 't', 'L' and '|' (recursive descent).
+class LayoutExpander {
+ public:
+  explicit LayoutExpander(std::string_view text) : text_(text) {}
+  std::string expand() {
+    std::string out = sequence();
+    if (pos_ < text_.size()) layout_error(text_, pos_, "unmatched ')'");
+    return out;
+  }
+
+ private:
+  std::string sequence() {
+    std::string out;
+    while (pos_ < text_.size() && text_[pos_] != ')') {
+      const char c = text_[pos_];
+      if (c == ',' || c == ' ') {
+        ++pos_;
+        continue;
+      }
+      std::string item;
+      if (c == '(') {
+        const std::size_t open = pos_++;
+        item = sequence();
+        if (pos_ >= text_.size()) layout_error(text_, open, "'(' is never closed");
+        ++pos_;
+      } else if (c == 'E' || c == 't' || c == 'L' || c == '|') {
+        item = std::string(1, c);
+        ++pos_;
+      } else {
+        layout_error(text_, pos_,
+                     fmt::format("unexpected '{}'; expected E, t, L, |, (, ), *n or ','", c));
+      }
+      const int64_t times = repeat();
+      for (int64_t i = 0; i < times; ++i) out += item;
+      if (out.size() > 1'000'000) layout_error(text_, pos_, "expands to over a million slots");
+    }
+    return out;
+  }
+  int64_t repeat() {
+    if (pos_ >= text_.size() || text_[pos_] != '*') return 1;
+    const std::size_t star = pos_++;
+    int64_t n = 0;
+    std::size_t digits = 0;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9' && digits < 7) {
+      n = n * 10 + (text_[pos_++] - '0');
+      ++digits;
+    }
+    if (digits == 0) layout_error(text_, star, "'*' needs a count");
+    return n;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout) {
+  const std::string flat = LayoutExpander(layout).expand();
+  std::vector<ChunkSlots> chunks(1);
+  for (char c : flat) {
+    switch (c) {
+      case '|':
+        chunks.emplace_back();
+        break;
+      case 't':
+        ++chunks.back().layers;
+        break;
+      case 'E':
+        chunks.back().embedding = true;
+        break;
+      case 'L':
+        chunks.back().loss = true;
+        break;
+      default:
+        break;
+    }
+  }
+  return chunks;
+}
+
+std::string to_string(const std::vector<ChunkSlots>& layout) {
+  std::string out;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const ChunkSlots& c = layout[i];
+    if (i > 0) out += '|';
+    if (c.embedding) out += 'E';
+    if (c.layers == 1) out += 't';
+    if (c.layers > 1) out += fmt::format("t*{}", c.layers);
+    if (c.loss) out += 'L';
+  }
+  return out;
+}
 
 Bytes layer_activation_bytes(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p) {
   // Korthikanti et al. 2022, section 4.1, for 16-bit activations: attention 11 s b h + 5 a s^2 b,
@@ -315,6 +516,99 @@ double megatron_flops_per_step(const ModelSpec& m, int64_t global_batch, int64_t
 
 namespace {
 
+/// The layers, embedding and loss of pipeline split `p`: a layout string, Megatron's first and
+/// last stage counts, or an even split.
+template <class Fail>
+bool check_layout(const ModelSpec& m, const ParallelPlan& p, Fail fail) {
+  const std::size_t chunks = static_cast<std::size_t>(p.pp) * p.vpp;
+  if (p.first_stage_layers || p.last_stage_layers) {
+    return fail([&] {
+      return std::string("a pipeline layout replaces the first and last stage layer counts");
+    });
+  }
+  if (p.layout.size() != chunks) {
+    return fail([&] {
+      return fmt::format("the pipeline layout has {} chunks; pp x vpp = {} needs {}",
+                         p.layout.size(), chunks, chunks);
+    });
+  }
+  int64_t layers = 0;
+  int embeddings = 0, losses = 0;
+  for (const ChunkSlots& c : p.layout) {
+    layers += c.layers;
+    embeddings += c.embedding ? 1 : 0;
+    losses += c.loss ? 1 : 0;
+  }
+  if (layers != m.layers) {
+    return fail([&] {
+      return fmt::format("the pipeline layout holds {} layers; the model has {}", layers, m.layers);
+    });
+  }
+  if (embeddings != 1 || !p.layout.front().embedding || losses != 1 || !p.layout.back().loss) {
+    return fail([&] {
+      return std::string(
+          "the pipeline layout needs one embedding 'E', in the first chunk, and one loss 'L', in "
+          "the last");
+    });
+  }
+  return true;
+}
+
+template <class Fail>
+bool check_pipeline_split(const ModelSpec& m, const ParallelPlan& p, Fail fail) {
+  if (!p.layout.empty()) return check_layout(m, p, fail);
+  if (!p.first_stage_layers && !p.last_stage_layers) {
+    if (m.layers % (static_cast<int64_t>(p.pp) * p.vpp) == 0) return true;
+    return fail([&] {
+      return fmt::format("pp x vpp = {} does not divide the {} layers", p.pp * p.vpp, m.layers);
+    });
+  }
+  if (p.pp < 2) {
+    return fail([&] {
+      return std::string("first and last stage layer counts need pipeline parallelism (pp > 1)");
+    });
+  }
+  const int first = p.first_stage_layers.value_or(0);
+  const int last = p.last_stage_layers.value_or(0);
+  if ((p.first_stage_layers && first < 1) || (p.last_stage_layers && last < 1)) {
+    return fail([&] {
+      return fmt::format("first and last stage layer counts must be at least 1, got {} and {}",
+                         first, last);
+    });
+  }
+  const int others = p.pp - (p.first_stage_layers ? 1 : 0) - (p.last_stage_layers ? 1 : 0);
+  const int64_t rest = m.layers - first - last;
+  if (others == 0 ? rest != 0 : rest < others || rest % others != 0) {
+    return fail([&] {
+      return fmt::format(
+          "{} layers less {} on the first and {} on the last stage do not split evenly over the "
+          "other {} stages",
+          m.layers, first, last, others);
+    });
+  }
+  const int64_t middle = others > 0 ? rest / others : p.vpp;
+  if (first % p.vpp != 0 || last % p.vpp != 0 || middle % p.vpp != 0) {
+    return fail([&] {
+      return fmt::format(
+          "vpp {} does not divide every stage's layers ({} first, {} others, {} last)", p.vpp,
+          first, middle, last);
+    });
+  }
+  return true;
+}
+
+template <class Fail>
+bool check_offload(const SystemSpec& sys, const ParallelPlan& p, Fail fail) {
+  if (!(p.offload_optimizer || p.offload_activations) || sys.accelerator.host_link_bandwidth)
+    return true;
+  return fail([&] {
+    return fmt::format(
+        "offloading to host memory needs {}'s host-link bandwidth "
+        "(host_link.bandwidth_bytes_per_s), which its file does not give",
+        sys.accelerator.id);
+  });
+}
+
 /// Checks every constraint; `fail(formatter)` is called with a lambda that builds the message,
 /// so the search's fast path formats nothing.
 template <class Fail>
@@ -347,13 +641,10 @@ bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& jo
   const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
   if (ffn % p.tp != 0)
     return fail([&] { return fmt::format("tp {} does not divide the MLP width {}", p.tp, ffn); });
-  if (m.layers % (static_cast<int64_t>(p.pp) * p.vpp) != 0) {
-    return fail([&] {
-      return fmt::format("pp x vpp = {} does not divide the {} layers", p.pp * p.vpp, m.layers);
-    });
-  }
   if (p.vpp > 1 && p.pp == 1)
     return fail([&] { return std::string("virtual stages need pipeline parallelism (pp > 1)"); });
+  if (!check_pipeline_split(m, p, fail)) return false;
+  if (!check_offload(sys, p, fail)) return false;
   if (p.cp > 1 && job.seq_len % (2 * p.cp) != 0) {
     return fail([&] {
       return fmt::format("cp {} needs a sequence length divisible by 2 cp, got {}", p.cp,
@@ -404,6 +695,38 @@ bool plan_is_valid(const ModelSpec& m, const SystemSpec& sys, const TrainingJob&
   return check_plan(m, sys, job, p, [](auto) { return false; });
 }
 
+namespace {
+
+/// The tensor-parallel collectives of the embedding and LM head slots (Megatron-LM
+/// mpu/layers.py, model/language_model.py): the vocabulary-parallel embedding sums its shards
+/// (an all-reduce of X, a reduce-scatter under sp) in the forward; the LM head copies its
+/// input to every tp rank, so its backward all-reduces the input gradient (sp: an all-gather
+/// forward, a reduce-scatter backward). The cross-entropy's T-element reductions are left out.
+struct SlotCollectives {
+  Seconds embedding_forward, loss_forward, loss_backward;
+};
+
+SlotCollectives slot_collectives(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                                 const ParallelPlan& p) {
+  SlotCollectives c;
+  if (p.tp == 1) return c;
+  const PassShape shape = micro_batch_shape(job, p);
+  const Bytes hidden(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) *
+                     bytes_per_element(DType::kBf16));
+  const GroupPlacement tp = place_group(p.tp, 1, sys);
+  if (p.sequence_parallel) {
+    c.embedding_forward = collective_time(Collective::kReduceScatter, hidden, tp, sys);
+    c.loss_forward = collective_time(Collective::kAllGather, hidden, tp, sys);
+    c.loss_backward = c.embedding_forward;
+  } else {
+    c.embedding_forward = collective_time(Collective::kAllReduce, hidden, tp, sys);
+    c.loss_backward = c.embedding_forward;
+  }
+  return c;
+}
+
+}  // namespace
+
 MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                                 const ParallelPlan& p) {
   MicroBatchCost cost;
@@ -412,6 +735,12 @@ MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const
       m, sys.accelerator, deployment_for(m, job, p), micro_batch_shape(job, p));
   cost.head_forward = head.time;
   cost.head_backward = backward_of(head);
+  cost.embedding_forward = op_time(head, OpKind::kEmbedding);
+  cost.embedding_backward = cost.embedding_forward * kElementwiseBackward;
+  const SlotCollectives slot_comm = slot_collectives(m, sys, job, p);
+  cost.embedding_tp_forward = slot_comm.embedding_forward;
+  cost.head_tp_forward = slot_comm.loss_forward;
+  cost.head_tp_backward = slot_comm.loss_backward;
   return cost;
 }
 
@@ -420,44 +749,175 @@ TrainingResult evaluate_training(const ModelSpec& m, const SystemSpec& sys, cons
   return finish_step(m, sys, job, p, micro_batch_cost(m, sys, job, p));
 }
 
+namespace {
+
+/// One micro-batch's times per transformer layer and per slot on a stage, as the pipeline runs
+/// them (exposed collectives and recomputation included).
+struct SlotTimes {
+  Seconds layer_forward;                          ///< F_l + tp_l + cpF + ep_l
+  Seconds layer_backward;                         ///< B_l + tp_l + cpB + ep_l + R_l
+  Seconds recompute;                              ///< R_l
+  Seconds cp_forward;                             ///< cpF
+  Seconds cp_backward;                            ///< cpB
+  Seconds embedding_forward, embedding_backward;  ///< the 'E' slot
+  Seconds loss_forward, loss_backward;            ///< the 'L' slot: final norm, LM head, loss
+  Seconds offload_per_layer;  ///< one layer's kept activations over the host link, one way
+};
+
+SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                     const ParallelPlan& p, const MicroBatchCost& costs) {
+  const LayerCost& layer = costs.layer;
+  SlotTimes t;
+  if (p.recompute == Recompute::kFull) t.recompute = layer.forward + layer.tp_comm;
+  if (p.recompute == Recompute::kSelective && !job.fused_attention)
+    t.recompute = layer.attention_forward;
+  t.cp_forward = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
+  t.cp_backward =
+      max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
+  t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm;
+  t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
+  t.embedding_forward = costs.embedding_forward + costs.embedding_tp_forward;
+  t.embedding_backward = costs.embedding_backward;
+  t.loss_forward = costs.head_forward - costs.embedding_forward + costs.head_tp_forward;
+  t.loss_backward = costs.head_backward - costs.embedding_backward + costs.head_tp_backward;
+  if (p.offload_activations && sys.accelerator.host_link_bandwidth)
+    t.offload_per_layer = Bytes(kept_per_layer(m, job, p)) / *sys.accelerator.host_link_bandwidth;
+  return t;
+}
+
+/// A chunk's forward and backward; its activations go to the host during the forward and come
+/// back during the backward, hidden under each as far as they last.
+struct ChunkCost {
+  Seconds forward, backward, offload_exposed;
+};
+
+ChunkCost chunk_cost(const SlotTimes& t, const ChunkSlots& c) {
+  ChunkCost cost;
+  cost.forward = t.layer_forward * c.layers;
+  cost.backward = t.layer_backward * c.layers;
+  if (c.embedding) {
+    cost.forward += t.embedding_forward;
+    cost.backward += t.embedding_backward;
+  }
+  if (c.loss) {
+    cost.forward += t.loss_forward;
+    cost.backward += t.loss_backward;
+  }
+  const Seconds transfer = t.offload_per_layer * c.layers;
+  cost.offload_exposed =
+      max(Seconds(0.0), transfer - cost.forward) + max(Seconds(0.0), transfer - cost.backward);
+  return cost;
+}
+
+/// The pipeline's pace: the slowest stage's micro-batch (all its chunks) and the sum over
+/// stages, from which the fill and drain follow.
+struct PipelinePace {
+  int slowest = 0;
+  ChunkCost stage;  ///< of the slowest stage, per micro-batch
+  Seconds sum;      ///< over all stages of their micro-batch time
+  [[nodiscard]] Seconds slot() const {
+    return stage.forward + stage.backward + stage.offload_exposed;
+  }
+};
+
+PipelinePace pipeline_pace(const ModelSpec& m, const ParallelPlan& p, const SlotTimes& t) {
+  PipelinePace pace;
+  for (int s = 0; s < p.pp; ++s) {
+    ChunkCost stage;
+    for (int v = 0; v < p.vpp; ++v) {
+      const ChunkCost c = chunk_cost(t, chunk_slots(m, p, s + v * p.pp));
+      stage.forward += c.forward;
+      stage.backward += c.backward;
+      stage.offload_exposed += c.offload_exposed;
+    }
+    const Seconds total = stage.forward + stage.backward + stage.offload_exposed;
+    pace.sum += total;
+    if (s == 0 || total > pace.slot()) {
+      pace.slowest = s;
+      pace.stage = stage;
+    }
+  }
+  return pace;
+}
+
+}  // namespace
+
+namespace {
+
+/// ZeRO-Offload's states streamed through the device for the update: the fp32 master weights
+/// and both moments of every owned parameter come in and go back over the host link, the two
+/// directions at once; nothing of it overlaps the backward.
+Seconds optimizer_offload_time(const SystemSpec& sys, const ParallelPlan& p, double owned) {
+  if (!p.offload_optimizer || !sys.accelerator.host_link_bandwidth) return Seconds(0.0);
+  return Bytes(owned * kOptimizerBytes) / *sys.accelerator.host_link_bandwidth;
+}
+
+}  // namespace
+
+namespace {
+
+/// Megatron all-reduces the gradient of a tied word embedding between the stage that holds
+/// the embedding and the one that holds the LM head copy, after the backward and before the
+/// optimizer (finalize_model_grads: _allreduce_word_embedding_grads); nothing when they are
+/// one stage or the embedding is untied.
+Seconds tied_embedding_sync(const ModelSpec& m, const SystemSpec& sys, const ParallelPlan& p,
+                            const ParameterShares& shares) {
+  // The embedding is on stage 0 and the loss on stage pp - 1 (plan_problem holds layouts to it).
+  if (!m.tied_embeddings || p.pp == 1) return Seconds(0.0);
+  const Bytes gradient(shares.embedding * kGradientBytes);
+  const int stride = p.tp * p.cp * p.dp * (p.pp - 1);
+  return collective_time(Collective::kAllReduce, gradient, place_group(2, stride, sys), sys);
+}
+
+}  // namespace
+
+std::vector<ChunkTime> chunk_times(const ModelSpec& m, const SystemSpec& sys,
+                                   const TrainingJob& job, const ParallelPlan& p,
+                                   const MicroBatchCost& costs) {
+  const SlotTimes t = slot_times(m, sys, job, p, costs);
+  std::vector<ChunkTime> out;
+  for (int k = 0; k < p.pp * p.vpp; ++k) {
+    const ChunkCost c = chunk_cost(t, chunk_slots(m, p, k));
+    const Seconds half = c.offload_exposed * 0.5;
+    out.push_back({c.forward + half, c.backward + half});
+  }
+  return out;
+}
+
 TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                            const ParallelPlan& p, const MicroBatchCost& costs) {
   const Placements groups = place(sys, p);
   const LayerCost& layer = costs.layer;
   const int64_t micro_batches = job.global_batch / (static_cast<int64_t>(p.dp) * p.micro_batch);
   const double mb = static_cast<double>(micro_batches);
-  const double layers_per_stage = static_cast<double>(m.layers) / p.pp;
 
-  // The last stage carries the LM head and is the slowest; it sets the pipeline's pace.
-  const Seconds head_forward = costs.head_forward;
-  const Seconds head_backward = costs.head_backward;
-  Seconds recompute_per_layer;
-  if (p.recompute == Recompute::kFull) recompute_per_layer = layer.forward + layer.tp_comm;
-  if (p.recompute == Recompute::kSelective && !job.fused_attention)
-    recompute_per_layer = layer.attention_forward;
-  const Seconds cp_exposed_f = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
-  const Seconds cp_exposed_b =
-      max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
-
-  const Seconds f_stage =
-      (layer.forward + layer.tp_comm + cp_exposed_f + layer.ep_comm) * layers_per_stage +
-      head_forward;
-  const Seconds b_stage =
-      (layer.backward + layer.tp_comm + cp_exposed_b + layer.ep_comm + recompute_per_layer) *
-          layers_per_stage +
-      head_backward;
+  const ParameterShares shares = parameter_shares(m, p);
+  // The slowest stage sets the pipeline's pace; the others fill and drain around it.
+  const SlotTimes slots = slot_times(m, sys, job, p, costs);
+  const PipelinePace pace = pipeline_pace(m, p, slots);
+  const StageLoad slow = stage_load(m, p, pace.slowest);
+  const double layers = static_cast<double>(slow.layers);
+  const Seconds b_stage = pace.stage.backward;
 
   TrainingResult r;
   r.micro_batches = micro_batches;
+  r.slowest_stage = pace.slowest;
   StepBreakdown& bd = r.breakdown;
-  bd.forward = (layer.forward * layers_per_stage + head_forward) * mb;
-  bd.backward = (layer.backward * layers_per_stage + head_backward) * mb;
-  bd.recompute = recompute_per_layer * layers_per_stage * mb;
-  bd.tp_comm = layer.tp_comm * (2.0 * layers_per_stage * mb);
-  bd.cp_comm = (cp_exposed_f + cp_exposed_b) * layers_per_stage * mb;
-  bd.ep_comm = layer.ep_comm * (2.0 * layers_per_stage * mb);
-  // 1F1B: pp - 1 micro-batch slots of fill and drain, shortened vpp-fold by interleaving.
-  bd.pipeline_bubble = (f_stage + b_stage) * ((p.pp - 1.0) / p.vpp);
+  const Seconds zero;
+  bd.forward = (layer.forward * layers + (slow.embedding ? slots.embedding_forward : zero) +
+                (slow.loss ? slots.loss_forward : zero)) *
+               mb;
+  bd.backward = (layer.backward * layers + (slow.embedding ? slots.embedding_backward : zero) +
+                 (slow.loss ? slots.loss_backward : zero)) *
+                mb;
+  bd.recompute = slots.recompute * layers * mb;
+  bd.tp_comm = layer.tp_comm * (2.0 * layers * mb);
+  bd.cp_comm = (slots.cp_forward + slots.cp_backward) * layers * mb;
+  bd.ep_comm = layer.ep_comm * (2.0 * layers * mb);
+  bd.offload = pace.stage.offload_exposed * mb;
+  // 1F1B: the other stages' micro-batch times of fill and drain ((pp - 1) slots when even),
+  // shortened vpp-fold by interleaving.
+  bd.pipeline_bubble = (pace.sum - pace.slot()) / static_cast<double>(p.vpp);
   if (p.pp > 1) {
     // Activations (split across tp by Megatron's scatter/gather) cross each stage boundary
     // once forward and once backward per micro-batch and model chunk.
@@ -465,12 +925,12 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
     const Bytes boundary(static_cast<double>(shape.sequences * shape.new_tokens * m.hidden) * 2.0 /
                          p.tp);
     const Seconds send = collective_time(Collective::kPointToPoint, boundary, groups.pp, sys);
-    bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0));
+    bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0)) + tied_embedding_sync(m, sys, p, shares);
   }
 
   // Gradient reduction over the data-parallel group (ZeRO 1-2: reduce-scatter + all-gather
   // of the same volume; ZeRO 3 gathers the weights again for the forward and backward).
-  const StageParameters params = stage_parameters(m, p);
+  const StageParameters params = stage_parameters(m, p, shares);
   const GradientGroups replicas = gradient_groups(p);
   const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
   const GroupPlacement expert_group =
@@ -495,8 +955,10 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   bd.optimizer = Bytes(owned * kAdamBytesPerParameter) /
                  (hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction);
 
-  r.step_time =
-      (f_stage + b_stage) * mb + bd.pipeline_bubble + bd.pp_comm + bd.dp_comm + bd.optimizer;
+  bd.offload += optimizer_offload_time(sys, p, owned);
+
+  r.step_time = (pace.stage.forward + pace.stage.backward) * mb + bd.offload + bd.pipeline_bubble +
+                bd.pp_comm + bd.dp_comm + bd.optimizer;
   const double tokens = static_cast<double>(job.global_batch * job.seq_len);
   r.tokens_per_s = tokens / r.step_time.value();
   // PaLM (Chowdhery et al. 2022, appendix B): 6N + 12 L H Q T per token, attention over the
@@ -516,7 +978,7 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   r.model_tflops_per_device = r.model_flops_per_step / r.step_time.value() / devices / 1e12;
   r.mfu = r.model_flops_per_step / (r.step_time.value() * devices * peak);
   r.hfu = r.hardware_flops_per_step / (r.step_time.value() * devices * peak);
-  r.memory = memory_of(m, sys, job, p, micro_batches);
+  r.memory = memory_of(m, job, p, shares, micro_batches);
   r.memory_capacity = hw.memory_capacity;
   r.fits = r.memory.total() <= hw.memory_capacity;
   return r;

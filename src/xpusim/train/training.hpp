@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/units.hpp"
@@ -17,6 +19,30 @@ namespace xpusim {
 enum class Recompute { kNone, kSelective, kFull };
 [[nodiscard]] std::string_view to_string(Recompute recompute);
 [[nodiscard]] std::optional<Recompute> parse_recompute(std::string_view name);
+
+/// What one model chunk (virtual pipeline stage) holds: Megatron-Core's layout slots.
+struct ChunkSlots {
+  int layers = 0;          ///< transformer layers ('t')
+  bool embedding = false;  ///< 'E': the input embedding
+  bool loss = false;       ///< 'L': final norm, LM head and loss
+  bool operator==(const ChunkSlots&) const = default;
+};
+
+/// Megatron-Core's `pipeline_model_parallel_layout`: chunks separated by '|', each a run of
+/// 'E', 't' and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks included), ',' and spaces
+/// are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers. Chunk k runs on pipeline
+/// stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming the position.
+[[nodiscard]] std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout);
+
+/// The layout back as text, one chunk per '|' ("Et*3|t*4|t*3L").
+[[nodiscard]] std::string to_string(const std::vector<ChunkSlots>& layout);
+
+/// What one pipeline stage (one device of the pp group) holds over all its model chunks.
+struct StageLoad {
+  int layers = 0;
+  bool embedding = false;
+  bool loss = false;
+};
 
 /// How the devices split the work. dp follows from the device count: devices / (tp pp cp).
 struct ParallelPlan {
@@ -30,7 +56,23 @@ struct ParallelPlan {
   int64_t micro_batch = 1;  ///< sequences per micro-batch
   Recompute recompute = Recompute::kNone;
   int zero_stage = 0;  ///< 0: plain data parallelism; 1-3: ZeRO stages (3 = FSDP)
+  /// Uneven pipeline (Megatron --decoder-first/last-pipeline-num-layers): layers on the first
+  /// and on the last stage, the rest split evenly over the others; nullopt: an even share.
+  std::optional<int> first_stage_layers;
+  std::optional<int> last_stage_layers;
+  /// Megatron-Core's pipeline_model_parallel_layout (pp x vpp chunks); overrides the counts
+  /// above. Empty: the embedding on the first stage, the loss on the last.
+  std::vector<ChunkSlots> layout;
+  /// ZeRO-Offload / FSDP CPUOffload: the fp32 master weights and Adam moments live in host
+  /// memory and are streamed over the host link for the update.
+  bool offload_optimizer = false;
+  /// Megatron/TransformerEngine activation offloading: saved activations go to host memory in
+  /// the forward and come back for the backward, overlapped with the compute.
+  bool offload_activations = false;
 };
+
+/// Stage `stage` (0 .. pp-1) of `plan` for `model`; the plan must have passed plan_problem.
+[[nodiscard]] StageLoad stage_load(const ModelSpec& model, const ParallelPlan& plan, int stage);
 
 /// What is trained and how the software behaves, independent of the split.
 struct TrainingJob {
@@ -54,6 +96,7 @@ struct StepBreakdown {
   Seconds pipeline_bubble;  ///< idle time of the pipeline fill and drain
   Seconds dp_comm;          ///< exposed gradient reduction / ZeRO gathers
   Seconds optimizer;        ///< Adam update of the parameters this device owns
+  Seconds offload;          ///< exposed host-link transfers of offloaded states and activations
 };
 
 struct TrainingMemory {
@@ -66,6 +109,8 @@ struct TrainingMemory {
   [[nodiscard]] Bytes total() const {
     return weights + gradients + optimizer_states + activations + comm_buffers + workspace;
   }
+  Bytes host;     ///< offloaded to host memory (optimizer states, activations); not in total()
+  int stage = 0;  ///< the pipeline stage these figures are for (the one that needs the most)
 };
 
 struct TrainingResult {
@@ -77,7 +122,8 @@ struct TrainingResult {
   double model_tflops_per_device = 0.0;
   double mfu = 0.0;
   double hfu = 0.0;
-  TrainingMemory memory;  ///< per device, on the stage that needs the most
+  TrainingMemory memory;  ///< per device, on the stage that needs the most (memory.stage)
+  int slowest_stage = 0;  ///< the pipeline stage that sets the pace
   Bytes memory_capacity;
   bool fits = false;
   int64_t micro_batches = 0;  ///< per data-parallel replica per step
@@ -118,7 +164,25 @@ struct MicroBatchCost {
   LayerCost layer;
   Seconds head_forward;  ///< embedding, final norm, LM head
   Seconds head_backward;
+  Seconds embedding_forward;  ///< the embedding's share of head_forward (the 'E' slot)
+  Seconds embedding_backward;
+  Seconds embedding_tp_forward;  ///< the vocabulary-parallel embedding's tp reduction
+  Seconds head_tp_forward;       ///< the LM head input's tp gather (sp only)
+  Seconds head_tp_backward;      ///< the LM head input gradient's tp reduction
 };
+
+/// One model chunk of one micro-batch on its stage, as the pipeline schedule runs it:
+/// its layers with their exposed collectives, recomputation and activation offload, plus the
+/// embedding and loss slots it holds.
+struct ChunkTime {
+  Seconds forward;
+  Seconds backward;
+};
+
+/// Every chunk of `plan` (pp x vpp, in layout order: chunk k on stage k mod pp).
+[[nodiscard]] std::vector<ChunkTime> chunk_times(const ModelSpec& model, const SystemSpec& system,
+                                                 const TrainingJob& job, const ParallelPlan& plan,
+                                                 const MicroBatchCost& costs);
 
 [[nodiscard]] MicroBatchCost micro_batch_cost(const ModelSpec& model, const SystemSpec& system,
                                               const TrainingJob& job, const ParallelPlan& plan);
