@@ -114,7 +114,8 @@ LayerMix layer_mix(const ModelSpec& m) {
 Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& plan) {
   Deployment d;
   d.tensor_parallel = plan.tp;
-  d.weight_dtype = job.dtype == DType::kFp8 ? DType::kFp8 : DType::kBf16;
+  d.weight_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;
+  d.fp8_kind = gemm_kind(job.recipe);
   d.fused_attention = job.fused_attention;
   d.expert_parallel = plan.ep;
   d.dropout = m.dropout;
@@ -294,7 +295,7 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
   const double sharded = params.dense() / replicas.dense + params.expert / replicas.expert;
   TrainingMemory mem;
   mem.stage = stage;
-  const double weight_bytes = kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0);
+  const double weight_bytes = kWeightBytes + (job.recipe == PrecisionRecipe::kBf16 ? 0.0 : 1.0);
   mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params.max()) * weight_bytes);
   mem.gradients = Bytes((p.zero_stage >= 2 ? sharded : params.max()) * kGradientBytes);
   mem.optimizer_states = Bytes((p.zero_stage >= 1 ? sharded : params.max()) * kOptimizerBytes);
@@ -974,7 +975,8 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   }
   r.hardware_flops_per_step = r.model_flops_per_step + repeated;
   const double devices = sys.devices();
-  const double peak = hw.peak(job.dtype).value_or(*hw.peak(DType::kBf16)).value();
+  const DType peak_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;
+  const double peak = hw.peak(peak_dtype).value_or(*hw.peak(DType::kBf16)).value();
   r.model_tflops_per_device = r.model_flops_per_step / r.step_time.value() / devices / 1e12;
   r.mfu = r.model_flops_per_step / (r.step_time.value() * devices * peak);
   r.hfu = r.hardware_flops_per_step / (r.step_time.value() * devices * peak);

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/recipe.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/stack/stack.hpp"
 #include "xpusim/system/system.hpp"
 
 namespace xpusim {
@@ -78,10 +80,26 @@ struct ParallelPlan {
 struct TrainingJob {
   int64_t global_batch = 0;  ///< sequences per optimizer step
   int64_t seq_len = 0;
-  DType dtype = DType::kBf16;    ///< bf16, or fp8 matrix multiplies (weights kept in bf16)
+  /// How the GEMMs are quantized (core/recipe.hpp); weights are kept in bf16 in every recipe.
+  PrecisionRecipe recipe = PrecisionRecipe::kBf16;
   bool fused_attention = true;   ///< FlashAttention; false: scores stored (Megatron-LM 2021)
   bool overlap_dp_comm = true;   ///< gradient reduction overlapped with the last backward pass
   bool overlap_tp_comm = false;  ///< tensor-parallel collectives overlapped with their GEMMs
+  /// How data parallelism gathers, reduces and prefetches (from the stack, stack/stack.hpp).
+  /// The default is Megatron's: bf16 gradients reduced once per step.
+  DataParallelSpec data_parallel = megatron_data_parallel();
+  /// The MoE token dispatcher and its host synchronisation; nullopt: all-to-all, no host sync.
+  std::optional<MoeDispatchSpec> moe_dispatch;
+  /// Tokens of the busiest expert over the mean (>= 1): the expert GEMMs and dispatch run at the
+  /// pace of the most loaded rank. 1: perfectly balanced routing.
+  double moe_load_imbalance = 1.0;
+
+  /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
+  [[nodiscard]] static DataParallelSpec megatron_data_parallel() {
+    DataParallelSpec spec;
+    spec.reduce_dtype = DType::kBf16;
+    return spec;
+  }
 };
 
 /// Where the time of a step goes, per device, on the slowest pipeline stage.

@@ -192,8 +192,9 @@ std::string framework_of(const std::string& stack) {
 }
 
 /// The GEMM data type that stands in for a recipe until recipes are modelled.
-DType dtype_for(const std::string& recipe) {
-  return recipe == "bf16" ? DType::kBf16 : DType::kFp8;
+PrecisionRecipe recipe_for(const std::string& recipe) {
+  if (auto parsed = parse_precision_recipe(recipe)) return *parsed;
+  return PrecisionRecipe::kFp8Delayed;  // a recipe named by its framework, tensorwise FP8
 }
 
 /// The outcome of one parsed record: evaluated when its inputs allow it.
@@ -235,7 +236,7 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   TrainingJob job;
   job.global_batch = *r.global_batch;
   job.seq_len = r.seq_len;
-  job.dtype = dtype_for(r.recipe);
+  job.recipe = recipe_for(r.recipe);
   job.fused_attention = r.fused_attention;
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
