@@ -371,7 +371,8 @@ StageLoad stage_load(const ModelSpec& m, const ParallelPlan& p, int stage) {
   StageLoad load;
   for (int v = 0; v < p.vpp; ++v) {
     const ChunkSlots c = chunk_slots(m, p, stage + v * p.pp);
-    load.layers += c.layers;
+    load.layers += c.layers + c.mtp_layers;
+    load.mtp_layers += c.mtp_layers;
     load.embedding = load.embedding || c.embedding;
     load.loss = load.loss || c.loss;
   }
@@ -385,7 +386,7 @@ namespace {
               fmt::format("pipeline layout '{}': at character {}: {}", layout, at + 1, what));
 }
 
-/// Expands "(...)*n" and "X*n" into a flat run of 'E', 't', 'L' and '|' (recursive descent).
+/// Expands "(...)*n" and "X*n" into a flat run of 'E', 't', 'm', 'L' and '|' (recursive descent).
 class LayoutExpander {
  public:
   explicit LayoutExpander(std::string_view text) : text_(text) {}
@@ -410,12 +411,12 @@ class LayoutExpander {
         item = sequence();
         if (pos_ >= text_.size()) layout_error(text_, open, "'(' is never closed");
         ++pos_;
-      } else if (c == 'E' || c == 't' || c == 'L' || c == '|') {
+      } else if (c == 'E' || c == 't' || c == 'm' || c == 'L' || c == '|') {
         item = std::string(1, c);
         ++pos_;
       } else {
         layout_error(text_, pos_,
-                     fmt::format("unexpected '{}'; expected E, t, L, |, (, ), *n or ','", c));
+                     fmt::format("unexpected '{}'; expected E, t, m, L, |, (, ), *n or ','", c));
       }
       const int64_t times = repeat();
       for (int64_t i = 0; i < times; ++i) out += item;
@@ -459,6 +460,9 @@ std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout) {
       case 'L':
         chunks.back().loss = true;
         break;
+      case 'm':
+        ++chunks.back().mtp_layers;
+        break;
       default:
         break;
     }
@@ -474,6 +478,8 @@ std::string to_string(const std::vector<ChunkSlots>& layout) {
     if (c.embedding) out += 'E';
     if (c.layers == 1) out += 't';
     if (c.layers > 1) out += fmt::format("t*{}", c.layers);
+    if (c.mtp_layers == 1) out += 'm';
+    if (c.mtp_layers > 1) out += fmt::format("m*{}", c.mtp_layers);
     if (c.loss) out += 'L';
   }
   return out;
@@ -794,8 +800,9 @@ struct ChunkCost {
 
 ChunkCost chunk_cost(const SlotTimes& t, const ChunkSlots& c) {
   ChunkCost cost;
-  cost.forward = t.layer_forward * c.layers;
-  cost.backward = t.layer_backward * c.layers;
+  // An MTP module is one more transformer layer and one more pass through the head and loss.
+  cost.forward = t.layer_forward * (c.layers + c.mtp_layers) + t.loss_forward * c.mtp_layers;
+  cost.backward = t.layer_backward * (c.layers + c.mtp_layers) + t.loss_backward * c.mtp_layers;
   if (c.embedding) {
     cost.forward += t.embedding_forward;
     cost.backward += t.embedding_backward;
@@ -905,11 +912,12 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   r.slowest_stage = pace.slowest;
   StepBreakdown& bd = r.breakdown;
   const Seconds zero;
+  const double heads = (slow.loss ? 1.0 : 0.0) + slow.mtp_layers;  // loss passes on the stage
   bd.forward = (layer.forward * layers + (slow.embedding ? slots.embedding_forward : zero) +
-                (slow.loss ? slots.loss_forward : zero)) *
+                slots.loss_forward * heads) *
                mb;
   bd.backward = (layer.backward * layers + (slow.embedding ? slots.embedding_backward : zero) +
-                 (slow.loss ? slots.loss_backward : zero)) *
+                 slots.loss_backward * heads) *
                 mb;
   bd.recompute = slots.recompute * layers * mb;
   bd.tp_comm = layer.tp_comm * (2.0 * layers * mb);

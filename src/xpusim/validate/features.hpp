@@ -40,11 +40,11 @@ inline constexpr std::array kTrainingFeatures = {
                     "activations offloaded to host memory (MaxText remat policy 'offload')"},
     TrainingFeature{"maxtext-remat-policy", false, true,
                     "MaxText 'custom' remat policies; today selective recomputation"},
-    TrainingFeature{"uneven-pipeline", false, false,
+    TrainingFeature{"uneven-pipeline", true, false,
                     "pipeline stages with unequal layer counts (layers not divisible by pp x vpp, "
                     "embedding/loss as stages)"},
     TrainingFeature{
-        "partial-scale-up-domain", false, false,
+        "partial-scale-up-domain", true, false,
         "clusters that use part of each scale-up domain (e.g. 256 GPUs of NVL72 racks)"},
     TrainingFeature{"lora", false, false,
                     "LoRA fine-tuning: frozen base weights, adapters with gradients and optimizer"},
@@ -57,7 +57,7 @@ inline constexpr std::array kTrainingFeatures = {
                     "chunked attention"},
     TrainingFeature{"model-nemotron4", false, false,
                     "Nemotron-4 (nemotron) configs: squared-ReLU MLP, LayerNorm1p, partial RoPE"},
-    TrainingFeature{"hw-mi355x", false, false, "an AMD Instinct MI355X entry in data/hardware"},
+    TrainingFeature{"hw-mi355x", true, false, "an AMD Instinct MI355X entry in data/hardware"},
     TrainingFeature{"record-inconsistent", false, false,
                     "the source's degrees do not multiply to its device count: re-read the source"},
 };

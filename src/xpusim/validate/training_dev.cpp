@@ -63,6 +63,8 @@ struct DevRecord {
   Recompute recompute = Recompute::kNone;
   int zero_stage = 0;
   bool sp = false;
+  std::string pipeline_layout;  ///< Megatron layout string; empty: an even split
+  bool offload_activations = false;
   std::optional<int64_t> global_batch;
   int64_t seq_len = 0;
   std::string recipe;
@@ -106,7 +108,8 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   const Json& plan = record_field<Json>(x, "plan", xw);
   const std::string pw = xw + ".plan";
   check_keys(plan,
-             {"tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch", "recompute", "zero_stage", "sp"},
+             {"tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch", "recompute", "zero_stage", "sp",
+              "pipeline_layout", "offload_activations"},
              pw);
   r.tp = nullable_int(plan, "tp", pw);
   r.pp = nullable_int(plan, "pp", pw);
@@ -120,6 +123,10 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   r.recompute = *recompute;
   r.zero_stage = record_field<int>(plan, "zero_stage", pw);
   r.sp = record_field<bool>(plan, "sp", pw);
+  if (plan.contains("pipeline_layout"))
+    r.pipeline_layout = record_field<std::string>(plan, "pipeline_layout", pw);
+  if (plan.contains("offload_activations"))
+    r.offload_activations = record_field<bool>(plan, "offload_activations", pw);
 
   const Json& job = record_field<Json>(x, "job", xw);
   const std::string jw = xw + ".job";
@@ -251,6 +258,14 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   plan.recompute = r.recompute;
   plan.zero_stage = r.zero_stage;
   plan.sequence_parallel = r.sp;
+  plan.offload_activations = r.offload_activations;
+  if (!r.pipeline_layout.empty()) {
+    try {
+      plan.layout = parse_pipeline_layout(r.pipeline_layout);
+    } catch (const Error& e) {
+      throw_input_error(where + ".plan", "pipeline_layout", e.what());
+    }
+  }
   if (const auto problem = plan_problem(model, system, job, plan)) {
     if (o.missing.empty()) throw_input_error(where, "plan", *problem);
     o.detail = "plan: " + *problem;
