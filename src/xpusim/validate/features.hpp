@@ -50,7 +50,7 @@ inline constexpr std::array kTrainingFeatures = {
                     "LoRA fine-tuning: frozen base weights, adapters with gradients and optimizer"},
     TrainingFeature{"maxtext-auto-sharding", false, false,
                     "MaxText's sharding of the record's unstated config (plan not stated)"},
-    TrainingFeature{"unstated-plan", false, false,
+    TrainingFeature{"unstated-plan", true, false,
                     "a plan search standing in for a parallel plan the source does not state"},
     TrainingFeature{"model-llama4", false, false,
                     "Llama 4 (llama4_text) configs in the model loader: MoE with a shared expert, "

@@ -13,6 +13,7 @@
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/model/catalog.hpp"
+#include "xpusim/train/search.hpp"
 #include "xpusim/train/training.hpp"
 #include "xpusim/validate/features.hpp"
 #include "xpusim/validate/record_fields.hpp"
@@ -204,6 +205,36 @@ PrecisionRecipe recipe_for(const std::string& recipe) {
   return PrecisionRecipe::kFp8Delayed;  // a recipe named by its framework, tensorwise FP8
 }
 
+DevOutcome finish_record(DevOutcome o, const DevRecord& r, const ModelSpec& model,
+                         const SystemSpec& system, const TrainingJob& job,
+                         const ParallelPlan& plan);
+
+bool needs(const DevRecord& r, std::string_view feature) {
+  return std::find(r.needs.begin(), r.needs.end(), feature) != r.needs.end();
+}
+
+/// The fastest fitting plan that keeps every degree the record does state (cp, ep, micro-batch,
+/// recomputation where given): the stand-in for a plan the source leaves out. An upper bound on
+/// what a tuned run reaches, which is why such records carry the wider tolerance.
+std::optional<ParallelPlan> searched_plan(const ModelSpec& model, const SystemSpec& system,
+                                          const TrainingJob& job, const DevRecord& r) {
+  SearchOptions options;
+  options.top_k = 1000;
+  options.threads = 1;  // the runner already spreads records over the cores
+  const SearchResult found = search_training(model, system, job, options);
+  for (const RankedPlan& ranked : found.best) {
+    const ParallelPlan& p = ranked.plan;
+    const auto keeps = [](const std::optional<int64_t>& stated, int64_t value) {
+      return !stated || *stated == value;
+    };
+    if (!ranked.result.fits) continue;
+    if (keeps(r.tp, p.tp) && keeps(r.pp, p.pp) && keeps(r.cp, p.cp) && keeps(r.ep, p.ep) &&
+        keeps(r.micro_batch, p.micro_batch) && keeps(r.dp, p.dp))
+      return p;
+  }
+  return std::nullopt;
+}
+
 /// The outcome of one parsed record: evaluated when its inputs allow it.
 DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data_dir) {
   DevOutcome o;
@@ -226,7 +257,9 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   const bool complete =
       r.tp && r.pp && r.vpp && r.cp && r.ep && r.dp && r.micro_batch && r.global_batch;
   const std::string where = fmt::format("{}: records[{}].xpusim", "training_dev.json", r.id);
-  if (!complete) {
+  const bool searchable = !complete && needs(r, "unstated-plan") && r.global_batch &&
+                          find_training_feature("unstated-plan")->implemented;
+  if (!complete && !searchable) {
     if (o.missing.empty())
       throw_input_error(where, "plan", "a value is null but the record names no missing feature");
     o.detail = "plan not stated";
@@ -247,6 +280,19 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   job.fused_attention = r.fused_attention;
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
+  if (searchable) {
+    const auto plan = searched_plan(model, system, job, r);
+    if (!plan) {
+      o.detail = "plan search: no fitting plan keeps the stated degrees";
+      return o;
+    }
+    DevOutcome searched = finish_record(o, r, model, system, job, *plan);
+    const std::string chosen = fmt::format(
+        "plan searched: tp {} pp {} dp {} micro-batch {} recompute {} zero {}", plan->tp, plan->pp,
+        plan->dp, plan->micro_batch, to_string(plan->recompute), plan->zero_stage);
+    searched.detail = searched.detail.empty() ? chosen : chosen + "; " + searched.detail;
+    return searched;
+  }
   ParallelPlan plan;
   plan.tp = static_cast<int>(*r.tp);
   plan.pp = static_cast<int>(*r.pp);
@@ -271,6 +317,12 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
     o.detail = "plan: " + *problem;
     return o;
   }
+  return finish_record(o, r, model, system, job, plan);
+}
+
+DevOutcome finish_record(DevOutcome o, const DevRecord& r, const ModelSpec& model,
+                         const SystemSpec& system, const TrainingJob& job,
+                         const ParallelPlan& plan) {
   const TrainingResult result = evaluate_training(model, system, job, plan);
   o.predicted = r.metric == "model_tflops_per_device"
                     ? result.model_tflops_per_device
