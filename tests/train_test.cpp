@@ -525,5 +525,32 @@ TEST(Offload, NeedsAHostLinkFigure) {
             "(host_link.bandwidth_bytes_per_s), which its file does not give");
 }
 
+// --- LoRA fine-tuning ------------------------------------------------------------------------
+
+TEST(Lora, FrozenWeightsSkipTheirGradientGemmsStateAndReduction) {
+  const ModelSpec m = testing::model("llama-2-70b");
+  const SystemSpec s = system("dgx-h100-superpod", 1);
+  TrainingJob full = job(64, 4096);
+  TrainingJob lora = full;
+  lora.lora_rank = 16;
+  const ParallelPlan p = plan(8, 1, 1, 1);
+  ASSERT_EQ(plan_problem(m, s, lora, p), std::nullopt);
+  const TrainingResult f = evaluate_training(m, s, full, p);
+  const TrainingResult l = evaluate_training(m, s, lora, p);
+  // The forward is the same; the backward loses one GEMM in three of its GEMM work.
+  EXPECT_DOUBLE_EQ(l.breakdown.forward.value(), f.breakdown.forward.value());
+  EXPECT_LT(l.breakdown.backward, f.breakdown.backward * 0.8);
+  EXPECT_GT(l.breakdown.backward, f.breakdown.forward);
+  // Rank-16 adapters on q, k, v, o: 16 x (2 x 8192 + 2 x (8192 + 1024) + 2 x 8192) per layer
+  // over tp 8, for 80 layers, with 12 bytes of Adam state each.
+  const double adapters = 16.0 * (8192 + 8192 + 2 * (8192 + 1024) + 8192 + 8192) / 8 * 80;
+  EXPECT_NEAR(l.memory.optimizer_states.value(), adapters * 12.0, 1.0);
+  EXPECT_LT(l.memory.total(), f.memory.total());
+  EXPECT_LT(l.breakdown.optimizer, f.breakdown.optimizer * 0.01);
+  EXPECT_GT(l.tokens_per_s, f.tokens_per_s * 1.2);
+  // Model FLOPs count what runs: 4N + attention instead of 6N + attention.
+  EXPECT_LT(l.model_flops_per_step, f.model_flops_per_step * 0.72);
+}
+
 }  // namespace
 }  // namespace xpusim

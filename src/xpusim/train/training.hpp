@@ -98,6 +98,10 @@ struct TrainingJob {
   /// Tokens of the busiest expert over the mean (>= 1): the expert GEMMs and dispatch run at the
   /// pace of the most loaded rank. 1: perfectly balanced routing.
   double moe_load_imbalance = 1.0;
+  /// LoRA fine-tuning (Hu et al. 2021): 0 trains every weight; r > 0 freezes the base weights
+  /// and trains rank-r adapters on the attention projections (q, k, v, o). Frozen GEMMs skip
+  /// their weight-gradient GEMM; only adapters carry gradients, optimizer state and reductions.
+  int lora_rank = 0;
 
   /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
   [[nodiscard]] static DataParallelSpec megatron_data_parallel() {

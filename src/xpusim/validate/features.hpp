@@ -46,7 +46,7 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{
         "partial-scale-up-domain", true, false,
         "clusters that use part of each scale-up domain (e.g. 256 GPUs of NVL72 racks)"},
-    TrainingFeature{"lora", false, false,
+    TrainingFeature{"lora", true, false,
                     "LoRA fine-tuning: frozen base weights, adapters with gradients and optimizer"},
     TrainingFeature{"maxtext-auto-sharding", false, false,
                     "MaxText's sharding of the record's unstated config (plan not stated)"},

@@ -73,6 +73,7 @@ struct DevRecord {
   bool fused_attention = true;
   bool overlap_dp_comm = true;
   bool overlap_tp_comm = false;
+  int lora_rank = 0;
   std::string metric;
   double measured = 0.0;
   double tolerance = 0.0;
@@ -133,7 +134,7 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   const std::string jw = xw + ".job";
   check_keys(job,
              {"global_batch", "seq_len", "recipe", "stack", "fused_attention", "overlap_dp_comm",
-              "overlap_tp_comm"},
+              "overlap_tp_comm", "lora_rank"},
              jw);
   r.global_batch = nullable_int(job, "global_batch", jw);
   r.seq_len = record_field<int64_t>(job, "seq_len", jw);
@@ -148,6 +149,8 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   r.fused_attention = record_field<bool>(job, "fused_attention", jw);
   r.overlap_dp_comm = record_field<bool>(job, "overlap_dp_comm", jw);
   r.overlap_tp_comm = record_field<bool>(job, "overlap_tp_comm", jw);
+  if (job.contains("lora_rank")) r.lora_rank = record_field<int>(job, "lora_rank", jw);
+  if (r.lora_rank < 0) throw_input_error(jw, "lora_rank", "expected >= 0");
 
   const Json& measured = record_field<Json>(x, "measured", xw);
   const std::string mw = xw + ".measured";
@@ -280,6 +283,7 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   job.fused_attention = r.fused_attention;
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
+  job.lora_rank = r.lora_rank;
   if (searchable) {
     const auto plan = searched_plan(model, system, job, r);
     if (!plan) {
