@@ -55,7 +55,7 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"model-llama4", false, false,
                     "Llama 4 (llama4_text) configs in the model loader: MoE with a shared expert, "
                     "chunked attention"},
-    TrainingFeature{"model-nemotron4", false, false,
+    TrainingFeature{"model-nemotron4", true, false,
                     "Nemotron-4 (nemotron) configs: squared-ReLU MLP, LayerNorm1p, partial RoPE"},
     TrainingFeature{"hw-mi355x", true, false, "an AMD Instinct MI355X entry in data/hardware"},
     TrainingFeature{"record-inconsistent", false, false,
