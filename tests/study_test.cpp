@@ -17,6 +17,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/serve/simulator.hpp"
 #include "xpusim/study/compare.hpp"
+#include "xpusim/study/sensitivity.hpp"
 #include "xpusim/system/system.hpp"
 
 namespace xpusim {
@@ -303,6 +304,118 @@ TEST(CompareTraining, EachChipOnNDevicesWithItsCostAndEnergy) {
   EXPECT_LE(t.rows[0].budget.wall_time, t.rows[1].budget.wall_time) << "fastest first";
 }
 
+// --- sensitivity -------------------------------------------------------------------------------
+
+Sensitivity infer_sensitivity(const std::string& model, const std::string& hw, int devices,
+                              int64_t batch, int64_t in, int64_t out) {
+  InferenceRequest r;
+  r.devices = devices;
+  r.batch = batch;
+  r.input_len = in;
+  r.output_len = out;
+  return sensitivity(WorkloadKind::kInfer, single_chip_system(testing::hw(hw)),
+                     infer_evaluation(testing::model(model), r, economics()));
+}
+
+const SensitivityRow& most_sensitive(const Sensitivity& s) {
+  const SensitivityRow* best = &s.rows.front();
+  for (const auto& row : s.rows) {
+    if (row.modelled && row.time_change < best->time_change) best = &row;
+  }
+  return *best;
+}
+
+bool is_bandwidth_or_flops(ResourceKind kind) {
+  return kind != ResourceKind::kMemoryCapacity && kind != ResourceKind::kOnchipSram;
+}
+
+/// More of a rate never slows, and time falls at most as fast as 1 / resource.
+void expect_monotone(const Sensitivity& s) {
+  const double fastest = 1.0 / (1.0 + s.step) - 1.0;
+  for (const auto& row : s.rows) {
+    if (!row.modelled || !row.changed.feasible) continue;
+    if (is_bandwidth_or_flops(row.resource.kind)) {
+      EXPECT_LE(row.time_change, 1e-12) << row.resource.name();
+    }
+    EXPECT_GE(row.time_change, fastest - 1e-9) << row.resource.name();
+  }
+}
+
+TEST(Sensitivity, MemoryBoundDecodeIsMostSensitiveToMemoryBandwidth) {
+  const Sensitivity s = infer_sensitivity("llama-2-7b", "h100-sxm", 1, 1, 128, 512);
+  expect_monotone(s);
+  EXPECT_EQ(most_sensitive(s).resource.kind, ResourceKind::kMemoryBandwidth);
+  EXPECT_LT(most_sensitive(s).time_elasticity, -0.5);
+}
+
+TEST(Sensitivity, LargeBatchPrefillIsMostSensitiveToMatrixFlops) {
+  const Sensitivity s = infer_sensitivity("llama-2-7b", "h100-sxm", 1, 16, 2048, 1);
+  expect_monotone(s);
+  const SensitivityRow& top = most_sensitive(s);
+  EXPECT_EQ(top.resource.kind, ResourceKind::kMatrixFlops);
+  EXPECT_EQ(top.resource.dtype, DType::kBf16);
+}
+
+TEST(Sensitivity, TrainingAndServingNeverSlowWithMoreBandwidth) {
+  const auto system = with_nodes(
+      load_system("dgx-h100-superpod", testing::data_dir() / "systems", testing::hardware_dir()),
+      2);
+  TrainingJob job;
+  job.global_batch = 64;
+  job.seq_len = 4096;
+  ParallelPlan plan;
+  plan.tp = 2;
+  plan.dp = 8;
+  plan.zero_stage = 1;
+  const auto train =
+      sensitivity(WorkloadKind::kTrain, system,
+                  train_evaluation(testing::model("llama-2-7b"), job, plan, 0.0, economics()));
+  expect_monotone(train);
+
+  ServeConfig c;
+  c.model = testing::model("llama-2-7b");
+  c.hw = testing::hw("h100-sxm");
+  c.economics = economics();
+  c.workload.arrival = ArrivalKind::kOffline;
+  c.workload.num_requests = 64;
+  c.workload.input.a = 512;
+  c.workload.output.a = 64;
+  const auto serve =
+      sensitivity(WorkloadKind::kServe, single_chip_system(c.hw), serve_evaluation(c));
+  expect_monotone(serve);
+}
+
+TEST(Sensitivity, SramIsListedButNotModelled) {
+  const Sensitivity s = infer_sensitivity("llama-2-7b", "maia100", 1, 1, 128, 128);
+  const auto it = std::find_if(s.rows.begin(), s.rows.end(), [](const SensitivityRow& r) {
+    return r.resource.kind == ResourceKind::kOnchipSram;
+  });
+  ASSERT_NE(it, s.rows.end());
+  EXPECT_FALSE(it->modelled);
+  EXPECT_FALSE(it->note.empty());
+}
+
+TEST(Sensitivity, CostFollowsTimeAtAFixedPrice) {
+  const Sensitivity s = infer_sensitivity("llama-2-7b", "h100-sxm", 1, 4, 512, 128);
+  for (const auto& row : s.rows) {
+    if (!row.modelled || !row.cost_change) continue;
+    EXPECT_NEAR(*row.cost_change, row.time_change, 1e-9) << row.resource.name();
+  }
+}
+
+TEST(Sensitivity, AWorkloadThatDoesNotRunIsAnError) {
+  try {
+    (void)infer_sensitivity("llama-2-70b", "h100-sxm", 1, 1, 128, 128);
+    FAIL() << "70B bf16 does not fit one H100";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("sensitivity: workload: does not run on the base "
+                                          "machine: needs ",
+                                          0),
+              0u)
+        << e.what();
+  }
+}
+
 // --- the command line: --hw-add and --price ----------------------------------------------------
 
 struct CliRun {
@@ -366,6 +479,22 @@ TEST(CompareCli, APriceThatIsNotANumber) {
   EXPECT_EQ(run.err,
             "xpusim: command line: --price: expected ID=USD_PER_DEVICE_HOUR, got "
             "'maia100=cheap'\n");
+}
+
+TEST(SensitivityCli, JsonHasARowPerResource) {
+  const CliRun run = run_cli(
+      "sensitivity infer --model llama-2-7b --hw h100-sxm --batch 1 --output-len 256 --format "
+      "json");
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j["kind"], "infer");
+  EXPECT_DOUBLE_EQ(j["step"].get<double>(), 0.10);
+  std::vector<std::string> names;
+  for (const auto& row : j["rows"]) names.push_back(row["resource"]);
+  for (const char* name : {"matrix_flops.bf16", "memory_bandwidth", "memory_capacity",
+                           "scale_up_bandwidth", "scale_out_bandwidth"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
 }
 
 TEST(CompareCli, AnAddedChipMayNotTakeACatalogId) {

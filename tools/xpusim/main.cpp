@@ -12,6 +12,7 @@
 
 #include "compare_command.hpp"
 #include "flags.hpp"
+#include "sensitivity_command.hpp"
 #include "serve_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
@@ -141,6 +142,10 @@ int main(int argc, char** argv) {
   auto* compare = cli::add_compare_command(app, compare_flags);
   add_format(compare, true);
 
+  cli::SensitivityFlags sensitivity_flags;
+  auto* sensitivity_cmd = cli::add_sensitivity_command(
+      app, sensitivity_flags, [&](CLI::App* cmd) { add_format(cmd, false); });
+
   cli::TrainFlags train_flags;
   auto* train = cli::add_train_command(app, train_flags);
   add_format(train, false);
@@ -259,6 +264,8 @@ int main(int argc, char** argv) {
         std::cout << inference_text(m, a, request, result);
     } else if (compare->parsed()) {
       cli::run_compare_command(compare_flags, data, settings.format);
+    } else if (sensitivity_cmd->parsed()) {
+      cli::run_sensitivity_command(sensitivity_flags, data, settings.format);
     } else if (train->parsed()) {
       cli::run_train_command(train_flags, data, settings.format);
     } else if (serve->parsed()) {

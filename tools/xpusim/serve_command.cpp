@@ -137,6 +137,10 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
 
 }  // namespace
 
+ServeConfig serve_config(const ServeFlags& flags, const std::filesystem::path& data) {
+  return config_from(flags, data);
+}
+
 CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   auto* cmd = app.add_subcommand(
       "serve", "online serving: replicas, batching policy and paged KV cache under a workload");

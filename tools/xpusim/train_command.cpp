@@ -107,6 +107,14 @@ void write_trace(const std::string& path, const nlohmann::json& trace) {
 
 }  // namespace
 
+TrainInputs train_inputs(const TrainFlags& f, const std::filesystem::path& data) {
+  TrainInputs in{load_model(f.model, data / "models"), system_from(f, data), job_from(f), {}};
+  in.plan = plan_from(f, in.system);
+  if (auto problem = plan_problem(in.model, in.system, in.job, in.plan)) bad_flag("--tp", *problem);
+  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  return in;
+}
+
 CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand(
       "train", "one training step at cluster scale, or --search over parallel plans");
