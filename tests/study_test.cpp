@@ -497,6 +497,18 @@ TEST(SensitivityCli, JsonHasARowPerResource) {
   }
 }
 
+TEST(SensitivityCli, AStepOfZeroIsOneLine) {
+  const CliRun run = run_cli("sensitivity --step-percent 0 infer --model llama-2-7b --hw h100-sxm");
+  EXPECT_EQ(run.status, 2);
+  EXPECT_EQ(run.err, "xpusim: command line: --step-percent: expected 0 < step <= 100, got 0\n");
+}
+
+TEST(CompareCli, TrainingWithoutTokensIsOneLine) {
+  const CliRun run = run_cli("compare --train --tokens 0");
+  EXPECT_EQ(run.status, 2);
+  EXPECT_EQ(run.err, "xpusim: command line: --tokens: expected > 0, got 0\n");
+}
+
 TEST(CompareCli, AnAddedChipMayNotTakeACatalogId) {
   const CliRun run = run_cli("compare --hw-add '" + std::string(XPUSIM_SOURCE_DATADIR) +
                              "/hardware/h100-sxm.yaml'");
