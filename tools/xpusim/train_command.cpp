@@ -32,6 +32,9 @@ TrainingJob job_from(const TrainFlags& f) {
   job.recipe = recipe_flag("--precision", f.precision);
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
+  if (f.lora_rank < 0 || f.lora_rank > 4096)
+    bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
+  job.lora_rank = f.lora_rank;
   return job;
 }
 
@@ -154,6 +157,8 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--lora-rank", f.lora_rank,
+                  "LoRA fine-tuning: rank of the q/k/v/o adapters, base weights frozen (0: off)");
   cmd->add_option("--tokens", f.tokens,
                   "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");

@@ -34,6 +34,7 @@ struct TrainFlags {
   std::string precision = "bf16";
   bool no_dp_overlap = false;
   bool tp_overlap = false;
+  int lora_rank = 0;
   double tokens = 0.0;
   std::string trace_file;
   bool search = false;
