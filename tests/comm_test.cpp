@@ -382,7 +382,8 @@ TEST(Collectives, TinyMessagesAreLatencyBound) {
   const auto near = [](double t, double expected) { EXPECT_NEAR(t, expected, 0.01 * expected); };
   near(seconds(Collective::kAllReduce, tiny, {8, 8, true}, s), 2 * 3 * 2e-6);  // tree, 2 log2 8
   near(seconds(Collective::kAllGather, tiny, {8, 8, true}, s), 7 * 2e-6);      // ring, n-1
-  near(seconds(Collective::kAllToAll, tiny, {8, 8, true}, s), 2e-6);
+  // All-to-all: one 2 us step, under the dispatch kernels' floor at 8 ranks (18.9 us).
+  near(seconds(Collective::kAllToAll, tiny, {8, 8, true}, s), 18.9e-6);
   near(seconds(Collective::kPointToPoint, tiny, {8, 8, true}, s), 2e-6);
   near(seconds(Collective::kAllGather, tiny, {4, 1, true}, s), 3 * 10e-6);
   near(seconds(Collective::kPointToPoint, tiny, {4, 1, true}, s), 10e-6);
