@@ -68,6 +68,7 @@ bool is_gemm(OpKind kind) {
     case OpKind::kRotary:
     case OpKind::kAttention:
     case OpKind::kActivation:
+    case OpKind::kTokenPermutation:
     case OpKind::kTensorParallelComm:
     case OpKind::kCount:
       return false;
@@ -119,6 +120,7 @@ Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const Para
   d.fp8_kind = gemm_kind(job.recipe);
   d.fused_attention = job.fused_attention;
   d.expert_parallel = plan.ep;
+  d.expert_load_imbalance = job.moe_load_imbalance;
   d.dropout = m.dropout;
   return d;
 }
@@ -139,6 +141,32 @@ struct Placements {
 Placements place(const SystemSpec& s, const ParallelPlan& p) {
   return {place_group(p.tp, 1, s), place_group(p.cp, p.tp, s), place_group(p.ep, p.tp * p.cp, s),
           place_group(p.pp, p.tp * p.cp * p.dp, s)};
+}
+
+/// One MoE layer's forward token exchange over the expert-parallel group, dispatch and combine.
+/// All-to-all (NCCL, DeepEP): each rank sends its T k routed copies; the busiest receiver, with
+/// `moe_load_imbalance` times the mean, sets the pace. All-gather dispatcher: every rank gathers
+/// all ep x T tokens and reduce-scatters the outputs back.
+Seconds expert_exchange(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                        const GroupPlacement& ep, double tokens) {
+  const double act = bytes_per_element(DType::kBf16);
+  const double hidden = tokens * static_cast<double>(m.hidden) * act;
+  const MoeDispatcher dispatcher =
+      job.moe_dispatch ? job.moe_dispatch->dispatcher : MoeDispatcher::kAllToAll;
+  switch (dispatcher) {
+    case MoeDispatcher::kAllToAll:
+    case MoeDispatcher::kDeepEp: {
+      const Bytes routed(hidden * static_cast<double>(m.moe->experts_per_token) *
+                         std::max(1.0, job.moe_load_imbalance));
+      return collective_time(Collective::kAllToAll, routed, ep, sys) * 2.0;
+    }
+    case MoeDispatcher::kAllGather: {
+      const Bytes gathered(hidden * ep.ranks);
+      return collective_time(Collective::kAllGather, gathered, ep, sys) +
+             collective_time(Collective::kReduceScatter, gathered, ep, sys);
+    }
+  }
+  return Seconds(0.0);
 }
 
 LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
@@ -185,12 +213,10 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
     cost.cp_comm = collective_time(Collective::kPointToPoint, chunk, groups.cp, sys) *
                    static_cast<double>(plan.cp - 1);
   }
-  if (m.moe && plan.ep > 1) {
-    const Bytes routed(tokens * static_cast<double>(m.moe->experts_per_token) *
-                       static_cast<double>(m.hidden) * act);
-    cost.ep_comm =
-        collective_time(Collective::kAllToAll, routed, groups.ep, sys) * (2.0 * cost.moe_share);
-  }
+  if (m.moe && plan.ep > 1)
+    cost.ep_comm = expert_exchange(m, sys, job, groups.ep, tokens) * cost.moe_share;
+  if (m.moe && job.moe_dispatch)
+    cost.moe_host_sync = job.moe_dispatch->host_sync_per_layer * cost.moe_share;
   return cost;
 }
 
@@ -915,7 +941,10 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
   t.cp_forward = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
   t.cp_backward =
       max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
-  t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm;
+  // The dispatcher's host synchronisation (forward and backward together) is charged to the
+  // forward, where the token counts are first read.
+  t.layer_forward =
+      layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm + layer.moe_host_sync;
   t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
   t.embedding_forward = costs.embedding_forward + costs.embedding_tp_forward;
   t.embedding_backward = costs.embedding_backward;
@@ -1122,7 +1151,7 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   bd.recompute = slots.recompute * layers * mb;
   bd.tp_comm = layer.tp_comm * (2.0 * layers * mb);
   bd.cp_comm = (slots.cp_forward + slots.cp_backward) * layers * mb;
-  bd.ep_comm = layer.ep_comm * (2.0 * layers * mb);
+  bd.ep_comm = (layer.ep_comm * 2.0 + layer.moe_host_sync) * (layers * mb);
   bd.offload = pace.stage.offload_exposed * mb;
   // 1F1B: the other stages' micro-batch times of fill and drain ((pp - 1) slots when even),
   // shortened vpp-fold by interleaving.

@@ -27,13 +27,14 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"fp8-attention", false, true, "FP8 attention (TE DPA); today bf16 attention"},
     TrainingFeature{"fsdp-fp8-allgather", false, true,
                     "FSDP all-gather of fp8 weights (torchao); today bf16 gathers"},
-    TrainingFeature{"fsdp-per-layer", false, true,
+    TrainingFeature{"fsdp-per-layer", true, true,
                     "FSDP2 / ZeRO-3 per-layer all-gather and reduce-scatter overlapped with "
-                    "compute; today whole-model gathers hidden under the last backward"},
+                    "compute (train/training.cpp, FsdpPass)"},
     TrainingFeature{"fsdp-expert-degree", false, true,
                     "a separate FSDP degree for routed experts (torchtitan MoE)"},
-    TrainingFeature{"moe-load-imbalance", false, true,
-                    "uneven tokens per expert (dropless routing on real data); today balanced"},
+    TrainingFeature{"moe-load-imbalance", true, true,
+                    "uneven tokens per expert (TrainingJob::moe_load_imbalance; the dev set runs "
+                    "balanced, 1.0, no record states a measured imbalance)"},
     TrainingFeature{"moe-capacity-factor", false, true,
                     "token-dropping MoE with a capacity factor (dense dispatch)"},
     TrainingFeature{"cpu-offload", false, true,
