@@ -20,6 +20,30 @@ namespace {
   throw_input_error("command line", flag, what);
 }
 
+/// The FSDP schedule flags: any of them makes the job's sharding FSDP (they need --zero 3).
+void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
+  DataParallelSpec& dp = job.data_parallel;
+  if (!f.reduce_dtype.empty()) {
+    const auto dtype = parse_dtype(f.reduce_dtype);
+    if (!dtype || (*dtype != DType::kFp32 && *dtype != DType::kBf16))
+      bad_flag("--reduce-dtype", fmt::format("expected fp32 or bf16, got '{}'", f.reduce_dtype));
+    dp.reduce_dtype = *dtype;
+  }
+  const bool fsdp = f.fsdp_prefetch >= 0 || f.no_reshard_after_forward || f.reduce_per_step;
+  if (!fsdp) return;
+  if (f.zero != 3) {
+    const char* flag = f.fsdp_prefetch >= 0         ? "--fsdp-prefetch"
+                       : f.no_reshard_after_forward ? "--no-reshard-after-forward"
+                                                    : "--per-step-reduce";
+    bad_flag(flag, fmt::format("an FSDP schedule needs --zero 3, got --zero {}", f.zero));
+  }
+  dp.sharding = Sharding::kFsdp;
+  dp.reshard_after_forward = !f.no_reshard_after_forward;
+  dp.gradient_reduce =
+      f.reduce_per_step ? GradientReduce::kPerStep : GradientReduce::kPerMicroBatch;
+  dp.prefetch_layers = f.fsdp_prefetch >= 0 ? f.fsdp_prefetch : 1;
+}
+
 TrainingJob job_from(const TrainFlags& f) {
   TrainingJob job;
   if (f.global_batch < 1)
@@ -37,6 +61,11 @@ TrainingJob job_from(const TrainFlags& f) {
   }
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
+  data_parallel_from(f, job);
+  if (!(f.moe_load_imbalance >= 1.0))
+    bad_flag("--moe-load-imbalance",
+             fmt::format("expected at least 1, got {}", f.moe_load_imbalance));
+  job.moe_load_imbalance = f.moe_load_imbalance;
   return job;
 }
 
@@ -151,6 +180,16 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--fsdp-prefetch", f.fsdp_prefetch,
+                  "with --zero 3: layers whose gathers are issued ahead (default 1; 0: on demand)");
+  cmd->add_flag("--no-reshard-after-forward", f.no_reshard_after_forward,
+                "with --zero 3: keep gathered weights from the forward to the backward");
+  cmd->add_flag("--per-step-reduce", f.reduce_per_step,
+                "with --zero 3: reduce-scatter gradients once per step, not per micro-batch");
+  cmd->add_option("--reduce-dtype", f.reduce_dtype,
+                  "gradient reduction type: fp32|bf16 (default bf16)");
+  cmd->add_option("--moe-load-imbalance", f.moe_load_imbalance,
+                  "tokens of the busiest expert rank over the mean (default 1: balanced)");
   cmd->add_option("--tokens", f.tokens,
                   "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");

@@ -30,6 +30,11 @@ struct TrainFlags {
   std::string precision = "bf16";
   bool no_dp_overlap = false;
   bool tp_overlap = false;
+  int fsdp_prefetch = -1;  ///< -1: the ZeRO-3 default (1)
+  bool no_reshard_after_forward = false;
+  bool reduce_per_step = false;
+  std::string reduce_dtype;  ///< empty: the default (bf16)
+  double moe_load_imbalance = 1.0;
   double tokens = 0.0;
   std::string trace_file;
   bool search = false;
