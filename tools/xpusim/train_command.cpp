@@ -29,12 +29,14 @@ void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
       bad_flag("--reduce-dtype", fmt::format("expected fp32 or bf16, got '{}'", f.reduce_dtype));
     dp.reduce_dtype = *dtype;
   }
-  const bool fsdp = f.fsdp_prefetch >= 0 || f.no_reshard_after_forward || f.reduce_per_step;
+  const bool fsdp =
+      f.fsdp_prefetch >= 0 || f.no_reshard_after_forward || f.reduce_per_step || f.fp8_all_gather;
   if (!fsdp) return;
   if (f.zero != 3) {
     const char* flag = f.fsdp_prefetch >= 0         ? "--fsdp-prefetch"
                        : f.no_reshard_after_forward ? "--no-reshard-after-forward"
-                                                    : "--per-step-reduce";
+                       : f.reduce_per_step          ? "--per-step-reduce"
+                                                    : "--fsdp-fp8-all-gather";
     bad_flag(flag, fmt::format("an FSDP schedule needs --zero 3, got --zero {}", f.zero));
   }
   dp.sharding = Sharding::kFsdp;
@@ -42,6 +44,7 @@ void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
   dp.gradient_reduce =
       f.reduce_per_step ? GradientReduce::kPerStep : GradientReduce::kPerMicroBatch;
   dp.prefetch_layers = f.fsdp_prefetch >= 0 ? f.fsdp_prefetch : 1;
+  dp.fp8_all_gather = f.fp8_all_gather;
 }
 
 TrainingJob job_from(const TrainFlags& f) {
@@ -186,6 +189,8 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
                 "with --zero 3: keep gathered weights from the forward to the backward");
   cmd->add_flag("--per-step-reduce", f.reduce_per_step,
                 "with --zero 3: reduce-scatter gradients once per step, not per micro-batch");
+  cmd->add_flag("--fsdp-fp8-all-gather", f.fp8_all_gather,
+                "with --zero 3 and a tensorwise fp8 precision: gather fp8 weights (torchao)");
   cmd->add_option("--reduce-dtype", f.reduce_dtype,
                   "gradient reduction type: fp32|bf16 (default bf16)");
   cmd->add_option("--moe-load-imbalance", f.moe_load_imbalance,

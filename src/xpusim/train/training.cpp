@@ -266,6 +266,7 @@ struct FsdpSchedule {
   bool reshard_after_forward = true;
   bool reduce_per_micro_batch = true;
   double reduce_bytes = 2.0;  ///< per gradient element
+  double gather_bytes = 2.0;  ///< per weight element gathered (bf16, or fp8)
   int prefetch_layers = 1;
 };
 
@@ -277,6 +278,10 @@ FsdpSchedule fsdp_schedule(const TrainingJob& job) {
   s.reshard_after_forward = dp.reshard_after_forward;
   s.reduce_per_micro_batch = dp.gradient_reduce == GradientReduce::kPerMicroBatch;
   s.prefetch_layers = dp.prefetch_layers;
+  // torchao gathers fp8 weights (with one scale per tensor) for tensorwise fp8 recipes only.
+  const bool tensorwise =
+      job.recipe == PrecisionRecipe::kFp8Delayed || job.recipe == PrecisionRecipe::kFp8Current;
+  if (dp.fp8_all_gather && tensorwise) s.gather_bytes = 1.0;
   return s;
 }
 
@@ -322,8 +327,9 @@ FsdpComm fsdp_comm(const SystemSpec& sys, const ParallelPlan& p, const FsdpSched
       place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
   FsdpComm c;
   c.gather =
-      collective_time(Collective::kAllGather, Bytes(dense * kWeightBytes), dense_group, sys) +
-      collective_time(Collective::kAllGather, Bytes(expert * kWeightBytes), expert_group, sys);
+      collective_time(Collective::kAllGather, Bytes(dense * sched.gather_bytes), dense_group, sys) +
+      collective_time(Collective::kAllGather, Bytes(expert * sched.gather_bytes), expert_group,
+                      sys);
   c.reduce = collective_time(Collective::kReduceScatter, Bytes(dense * sched.reduce_bytes),
                              dense_group, sys) +
              collective_time(Collective::kReduceScatter, Bytes(expert * sched.reduce_bytes),
@@ -462,7 +468,7 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
     // gradient in the reduce type for its reduce-scatter.
     const double layer_params = load.layers > 0 ? shares.per_layer : params.max();
     const double gathered = 1.0 + std::max(0, fsdp.prefetch_layers);
-    mem.comm_buffers += Bytes(layer_params * (gathered * kWeightBytes + fsdp.reduce_bytes));
+    mem.comm_buffers += Bytes(layer_params * (gathered * fsdp.gather_bytes + fsdp.reduce_bytes));
   }
   mem.workspace = kRuntimeWorkspace;
   return mem;

@@ -263,6 +263,9 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
   apply_stack(job, o.framework, data_dir);
+  // The record's configuration gathers fp8 weights (torchao float8 FSDP all-gather).
+  job.data_parallel.fp8_all_gather =
+      std::find(r.needs.begin(), r.needs.end(), "fsdp-fp8-allgather") != r.needs.end();
   ParallelPlan plan;
   plan.tp = static_cast<int>(*r.tp);
   plan.pp = static_cast<int>(*r.pp);
