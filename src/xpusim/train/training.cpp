@@ -313,8 +313,8 @@ struct FsdpUnit {
   FsdpPass forward, backward, backward_kept;
 };
 
-/// The unit of `params` parameters per device (before sharding) split into a dense part and a
-/// routed-expert part that gather over their own groups.
+/// The collectives of one FSDP unit of `dense` + `expert` parameters per device (before
+/// sharding): the dense part over the dp x cp replicas, the routed experts over dp x cp / ep.
 struct FsdpComm {
   Seconds gather, reduce;
 };
@@ -337,8 +337,9 @@ FsdpComm fsdp_comm(const SystemSpec& sys, const ParallelPlan& p, const FsdpSched
   return c;
 }
 
-/// `first_forward`, `first_backward`, `last_backward`: whether the unit's forward gather, its
-/// backward gather and its backward reduce-scatter are the ones nothing runs before or after.
+/// A unit computing `forward` and `backward` per micro-batch with collectives `c`. `edges`: a run
+/// of layers, whose first forward gather, first backward gather and last reduce-scatter have
+/// nothing to hide under; a slot unit (embedding, loss) hides like any steady layer.
 FsdpUnit fsdp_unit(const FsdpComm& c, const FsdpSchedule& sched, Seconds forward, Seconds backward,
                    double contention, bool overlapped, bool edges) {
   const Seconds zero;
