@@ -69,6 +69,9 @@ TrainingJob job_from(const TrainFlags& f) {
     bad_flag("--moe-load-imbalance",
              fmt::format("expected at least 1, got {}", f.moe_load_imbalance));
   job.moe_load_imbalance = f.moe_load_imbalance;
+  if (f.lora_rank < 0 || f.lora_rank > 4096)
+    bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
+  job.lora_rank = f.lora_rank;
   return job;
 }
 
@@ -195,6 +198,8 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
                   "gradient reduction type: fp32|bf16 (default bf16)");
   cmd->add_option("--moe-load-imbalance", f.moe_load_imbalance,
                   "tokens of the busiest expert rank over the mean (default 1: balanced)");
+  cmd->add_option("--lora-rank", f.lora_rank,
+                  "LoRA fine-tuning: rank of the q/k/v/o adapters, base weights frozen (0: off)");
   cmd->add_option("--tokens", f.tokens,
                   "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");

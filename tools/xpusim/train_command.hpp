@@ -36,6 +36,7 @@ struct TrainFlags {
   bool fp8_all_gather = false;
   std::string reduce_dtype;  ///< empty: the default (bf16)
   double moe_load_imbalance = 1.0;
+  int lora_rank = 0;
   double tokens = 0.0;
   std::string trace_file;
   bool search = false;

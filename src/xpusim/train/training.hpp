@@ -27,13 +27,17 @@ struct ChunkSlots {
   int layers = 0;          ///< transformer layers ('t')
   bool embedding = false;  ///< 'E': the input embedding
   bool loss = false;       ///< 'L': final norm, LM head and loss
+  /// 'm': multi-token-prediction modules (DeepSeek-V3), each one more transformer layer and one
+  /// more pass through the (shared) LM head and loss; not counted in the model's layers.
+  int mtp_layers = 0;
   bool operator==(const ChunkSlots&) const = default;
 };
 
 /// Megatron-Core's `pipeline_model_parallel_layout`: chunks separated by '|', each a run of
-/// 'E', 't' and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks included), ',' and spaces
-/// are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers. Chunk k runs on pipeline
-/// stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming the position.
+/// 'E', 't', 'm' (an MTP module) and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks
+/// included), ',' and spaces are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers.
+/// Chunk k runs on pipeline stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming
+/// the position.
 [[nodiscard]] std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout);
 
 /// The layout back as text, one chunk per '|' ("Et*3|t*4|t*3L").
@@ -41,7 +45,8 @@ struct ChunkSlots {
 
 /// What one pipeline stage (one device of the pp group) holds over all its model chunks.
 struct StageLoad {
-  int layers = 0;
+  int layers = 0;  ///< transformer layers, MTP modules included
+  int mtp_layers = 0;
   bool embedding = false;
   bool loss = false;
 };
@@ -93,6 +98,10 @@ struct TrainingJob {
   /// Tokens of the busiest expert over the mean (>= 1): the expert GEMMs and dispatch run at the
   /// pace of the most loaded rank. 1: perfectly balanced routing.
   double moe_load_imbalance = 1.0;
+  /// LoRA fine-tuning (Hu et al. 2021): 0 trains every weight; r > 0 freezes the base weights
+  /// and trains rank-r adapters on the attention projections (q, k, v, o). Frozen GEMMs skip
+  /// their weight-gradient GEMM; only adapters carry gradients, optimizer state and reductions.
+  int lora_rank = 0;
 
   /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
   [[nodiscard]] static DataParallelSpec megatron_data_parallel() {
