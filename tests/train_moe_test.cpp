@@ -125,5 +125,23 @@ TEST(MoeTraining, AnAllGatherDispatcherMovesEveryRanksTokens) {
   EXPECT_GT(gathered, 2.0 * a2a);
 }
 
+TEST(MoeTraining, SequenceParallelRanksExchangeTheirShareOfTheTokens) {
+  // Under sp a tp rank dispatches T/tp tokens over the slow expert-parallel group and the tp
+  // ranks gather the received tokens over their fast domain: less exposed than every tp rank
+  // sending all T tokens when the ep group spans nodes.
+  const ModelSpec m = testing::model("qwen3-30b-a3b");
+  const SystemSpec s = system("dgx-h100-superpod", 4);
+  TrainingJob j = moe_job();
+  ParallelPlan p = moe_plan();
+  p.tp = 2;
+  p.dp = 16;
+  p.sequence_parallel = true;
+  ASSERT_FALSE(plan_problem(m, s, j, p).has_value()) << *plan_problem(m, s, j, p);
+  const Seconds split = evaluate_training(m, s, j, p).breakdown.ep_comm;
+  p.sequence_parallel = false;
+  const Seconds replicated = evaluate_training(m, s, j, p).breakdown.ep_comm;
+  EXPECT_LT(split.value(), 0.75 * replicated.value());
+}
+
 }  // namespace
 }  // namespace xpusim

@@ -148,10 +148,14 @@ Placements place(const SystemSpec& s, const ParallelPlan& p) {
 
 /// One MoE layer's forward token exchange over the expert-parallel group, dispatch and combine.
 /// All-to-all (NCCL, DeepEP): each rank sends its T k routed copies; the busiest receiver, with
-/// `moe_load_imbalance` times the mean, sets the pace. All-gather dispatcher: every rank gathers
-/// all ep x T tokens and reduce-scatters the outputs back.
+/// `moe_load_imbalance` times the mean, sets the pace. Under sequence parallelism a tp rank
+/// holds T/tp of the tokens: it exchanges those, and the tp ranks, whose experts are split like
+/// the dense MLP, all-gather what they received and reduce-scatter it back (Megatron-Core
+/// MoEAlltoAllTokenDispatcher, gather_from_sequence_parallel_region over the tp group).
+/// All-gather dispatcher: every rank gathers all ep x T tokens and reduce-scatters the outputs.
 Seconds expert_exchange(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
-                        const GroupPlacement& ep, double tokens) {
+                        const ParallelPlan& plan, const Placements& groups, double tokens) {
+  const GroupPlacement& ep = groups.ep;
   const double act = bytes_per_element(DType::kBf16);
   const double hidden = tokens * static_cast<double>(m.hidden) * act;
   const MoeDispatcher dispatcher =
@@ -161,7 +165,12 @@ Seconds expert_exchange(const ModelSpec& m, const SystemSpec& sys, const Trainin
     case MoeDispatcher::kDeepEp: {
       const Bytes routed(hidden * static_cast<double>(m.moe->experts_per_token) *
                          std::max(1.0, job.moe_load_imbalance));
-      return collective_time(Collective::kAllToAll, routed, ep, sys) * 2.0;
+      if (!plan.sequence_parallel || plan.tp == 1)
+        return collective_time(Collective::kAllToAll, routed, ep, sys) * 2.0;
+      const Seconds exchange = collective_time(Collective::kAllToAll, routed / plan.tp, ep, sys);
+      const Seconds within_tp = collective_time(Collective::kAllGather, routed, groups.tp, sys) +
+                                collective_time(Collective::kReduceScatter, routed, groups.tp, sys);
+      return exchange * 2.0 + within_tp;
     }
     case MoeDispatcher::kAllGather: {
       const Bytes gathered(hidden * ep.ranks);
@@ -217,7 +226,7 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
                    static_cast<double>(plan.cp - 1);
   }
   if (m.moe && plan.ep > 1)
-    cost.ep_comm = expert_exchange(m, sys, job, groups.ep, tokens) * cost.moe_share;
+    cost.ep_comm = expert_exchange(m, sys, job, plan, groups, tokens) * cost.moe_share;
   if (m.moe && job.moe_dispatch)
     cost.moe_host_sync = job.moe_dispatch->host_sync_per_layer * cost.moe_share;
   return cost;
