@@ -25,15 +25,18 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"mxfp8", false, true, "MXFP8 block-32 GEMMs (Blackwell); today as fp8"},
     TrainingFeature{"nvfp4", false, true, "NVFP4 block-16 GEMMs (Blackwell); today as fp8"},
     TrainingFeature{"fp8-attention", false, true, "FP8 attention (TE DPA); today bf16 attention"},
-    TrainingFeature{"fsdp-fp8-allgather", false, true,
-                    "FSDP all-gather of fp8 weights (torchao); today bf16 gathers"},
-    TrainingFeature{"fsdp-per-layer", false, true,
+    TrainingFeature{"fsdp-fp8-allgather", true, true,
+                    "FSDP all-gather of fp8 weights under tensorwise fp8 (torchao; "
+                    "DataParallelSpec::fp8_all_gather)"},
+    TrainingFeature{"fsdp-per-layer", true, true,
                     "FSDP2 / ZeRO-3 per-layer all-gather and reduce-scatter overlapped with "
-                    "compute; today whole-model gathers hidden under the last backward"},
-    TrainingFeature{"fsdp-expert-degree", false, true,
-                    "a separate FSDP degree for routed experts (torchtitan MoE)"},
-    TrainingFeature{"moe-load-imbalance", false, true,
-                    "uneven tokens per expert (dropless routing on real data); today balanced"},
+                    "compute (train/training.cpp, FsdpPass)"},
+    TrainingFeature{"fsdp-expert-degree", true, true,
+                    "a separate FSDP degree for routed experts (torchtitan MoE): experts shard and "
+                    "gather over dp cp / ep ranks, dense weights over dp cp"},
+    TrainingFeature{"moe-load-imbalance", true, true,
+                    "uneven tokens per expert (TrainingJob::moe_load_imbalance; the dev set runs "
+                    "balanced, 1.0, no record states a measured imbalance)"},
     TrainingFeature{"moe-capacity-factor", false, true,
                     "token-dropping MoE with a capacity factor (dense dispatch)"},
     TrainingFeature{"cpu-offload", false, true,

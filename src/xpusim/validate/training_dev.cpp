@@ -202,6 +202,28 @@ std::string framework_of(const std::string& stack) {
   return stack;
 }
 
+/// The catalog stack (data/stacks/) whose data-parallel and MoE-dispatch behaviour a record's
+/// framework release shares: all torchtitan releases of the set run FSDP2 alike, MaxText its XLA
+/// FSDP, Megatron releases the distributed optimizer. nullopt: none in the catalog.
+std::optional<std::string> catalog_stack_of(const std::string& framework) {
+  if (framework == "torchtitan") return "torchtitan-2025-06";
+  if (framework == "maxtext") return "maxtext-2024";
+  if (framework == "megatron-bridge") return "megatron-bridge-26.05";
+  if (framework == "megatron-core-nemo") return "nemo-24.07";
+  return std::nullopt;
+}
+
+/// The job's data-parallel schedule and MoE dispatcher from the record's stack.
+void apply_stack(TrainingJob& job, const std::string& framework,
+                 const std::filesystem::path& data_dir) {
+  const auto id = catalog_stack_of(framework);
+  if (!id) return;
+  const StackSpec stack = load_stack(*id, data_dir / "stacks");
+  if (!stack.training) return;
+  job.data_parallel = stack.training->data_parallel;
+  job.moe_dispatch = stack.training->moe;
+}
+
 /// The GEMM data type that stands in for a recipe until recipes are modelled.
 PrecisionRecipe recipe_for(const std::string& recipe) {
   if (auto parsed = parse_precision_recipe(recipe)) return *parsed;
@@ -283,6 +305,10 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   job.fused_attention = r.fused_attention;
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
+  apply_stack(job, o.framework, data_dir);
+  // The record's configuration gathers fp8 weights (torchao float8 FSDP all-gather).
+  job.data_parallel.fp8_all_gather =
+      std::find(r.needs.begin(), r.needs.end(), "fsdp-fp8-allgather") != r.needs.end();
   job.lora_rank = r.lora_rank;
   if (searchable) {
     const auto plan = searched_plan(model, system, job, r);
