@@ -46,10 +46,15 @@ Json workload_json(const Workload& w) {
     case ArrivalKind::kTrace:
       break;
   }
-  if (w.arrival != ArrivalKind::kTrace) {
+  if (w.arrival != ArrivalKind::kTrace && w.pairs.empty()) {
     j["input_len"] = w.input.text;
     j["output_len"] = w.output.text;
   }
+  if (!w.pairs.empty()) {
+    j["lengths_file"] = w.pairs_source;
+    j["lengths_samples"] = w.pairs.size();
+  }
+  if (w.min_duration_s > 0.0) j["min_duration_s"] = w.min_duration_s;
   return j;
 }
 
@@ -221,6 +226,50 @@ std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found)
         r.dropped > 0 ? fmt::format(", {} requests dropped", r.dropped) : std::string());
   }
   return head + serve_text(config, r);
+}
+
+nlohmann::json mlperf_json(const ServeConfig& config, const MlperfRun& run) {
+  nlohmann::json j = serve_json(config, run.result);
+  nlohmann::json m = {{"scenario", to_string(run.scenario)},
+                      {"benchmark", run.benchmark},
+                      {"samples_issued", run.samples_issued},
+                      {"samples_per_s", run.samples_per_s},
+                      {"tokens_per_s", run.tokens_per_s},
+                      {"target_qps", run.target_qps},
+                      {"output_scale", run.lengths.output_scale},
+                      {"mean_output_tokens", run.lengths.mean_output_tokens},
+                      {"min_duration_met", run.min_duration_met},
+                      {"latency_met", run.latency_met}};
+  if (run.limits) {
+    m["ttft_p99_limit_s"] = run.limits->ttft_p99.value();
+    m["tpot_p99_limit_s"] = run.limits->tpot_p99.value();
+  }
+  if (run.search) m["probes"] = run.search->probes;
+  j["mlperf"] = m;
+  return j;
+}
+
+std::string mlperf_text(const ServeConfig& config, const MlperfRun& run) {
+  std::string head = fmt::format(
+      "MLPerf {} {}: {} samples issued, {:.2f} samples/s, {:.1f} tokens/s\n"
+      "output lengths x {:.4f} (mean {:.2f} tokens); min duration {}\n",
+      run.benchmark, to_string(run.scenario), run.samples_issued, run.samples_per_s,
+      run.tokens_per_s, run.lengths.output_scale, run.lengths.mean_output_tokens,
+      run.min_duration_met ? "met" : "NOT met");
+  if (run.limits) {
+    head += fmt::format(
+        "target {:.3f} queries/s{}: p99 TTFT {:.3f} s (limit {:g}), p99 TPOT {:.1f} ms (limit "
+        "{:g}): {}\n",
+        run.target_qps,
+        run.search ? fmt::format(" (highest within the limits, {} simulations)", run.search->probes)
+                   : std::string(),
+        run.result.ttft.p99.value(), run.limits->ttft_p99.value(),
+        run.result.tpot.p99.value() * 1e3, run.limits->tpot_p99.value() * 1e3,
+        run.latency_met ? "VALID" : "INVALID");
+  } else {
+    head += fmt::format("offline_expected_qps {:.3f}\n", run.target_qps);
+  }
+  return head + "\n" + serve_text(config, run.result);
 }
 
 namespace {

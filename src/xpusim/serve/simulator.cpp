@@ -72,14 +72,6 @@ constexpr std::size_t kTimelinePoints = 256;
   throw_input_error("command line", flag, what);
 }
 
-Deployment deployment_of(const ServeConfig& c) {
-  InferenceRequest r;
-  r.devices = c.tensor_parallel;
-  r.weight_dtype = c.weight_dtype;
-  r.kv_dtype = c.kv_dtype;
-  return deployment_for(r);
-}
-
 /// Nearest-rank percentiles and the mean of `values` (reordered).
 LatencySummary summarize(std::vector<double>& values) {
   LatencySummary s;
@@ -590,6 +582,14 @@ class Simulation {
 };
 
 }  // namespace
+
+Deployment deployment_of(const ServeConfig& c) {
+  InferenceRequest r;
+  r.devices = c.tensor_parallel;
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  return deployment_for(r);
+}
 
 int replicas_of(const ServeConfig& c) {
   return c.scheduler == SchedulerKind::kDisaggregated ? c.prefill_replicas + c.decode_replicas

@@ -13,6 +13,7 @@
 
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/units.hpp"
+#include "xpusim/cost/operators.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
@@ -80,6 +81,9 @@ struct ServeConfig {
   Slo slo;
   bool record_iterations = false;  ///< keep every iteration (for --trace)
 };
+
+/// How each replica places and stores the model (tensor parallelism, data types).
+[[nodiscard]] Deployment deployment_of(const ServeConfig& config);
 
 /// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
 [[nodiscard]] int replicas_of(const ServeConfig& config);

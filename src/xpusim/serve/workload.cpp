@@ -16,6 +16,7 @@ namespace xpusim {
 namespace {
 
 constexpr int64_t kMaxTokens = int64_t{1} << 24;
+constexpr int64_t kMaxRequests = int64_t{1} << 28;
 constexpr const char* kDistributionForms =
     "fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or file:PATH";
 
@@ -244,6 +245,41 @@ TraceRequest parse_jsonl_line(std::string_view line, const std::string& where, i
 
 }  // namespace
 
+std::vector<LengthPair> load_length_pairs(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
+  const std::string where = file.string();
+  constexpr std::string_view kHeader = "input_length,output_length";
+  std::vector<LengthPair> pairs;
+  std::string line;
+  bool header = true;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string_view text = trim(line);
+    if (text.empty()) continue;
+    auto fail = [&](const std::string& what) {
+      throw_input_error(where, fmt::format("line {}", number), what);
+    };
+    if (header) {
+      if (text != kHeader) fail(fmt::format("expected the header '{}', got '{}'", kHeader, text));
+      header = false;
+      continue;
+    }
+    const auto fields = split(text, ',');
+    if (fields.size() != 2)
+      fail(fmt::format("expected 2 fields (input_length,output_length), got {}", fields.size()));
+    const auto input = to_tokens(fields[0]);
+    if (!input)
+      fail(fmt::format("input_length: {}, got '{}'", tokens_expectation(), trim(fields[0])));
+    const auto output = to_tokens(fields[1]);
+    if (!output)
+      fail(fmt::format("output_length: {}, got '{}'", tokens_expectation(), trim(fields[1])));
+    pairs.push_back({*input, *output});
+  }
+  if (pairs.empty()) throw Error(Error::Kind::kInput, fmt::format("{}: no samples", where));
+  return pairs;
+}
+
 std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in)
@@ -278,6 +314,44 @@ std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
   return trace;
 }
 
+namespace {
+
+double distribution_mean(const LengthDistribution& d) {
+  switch (d.kind) {
+    case LengthDistribution::Kind::kFixed:
+    case LengthDistribution::Kind::kNormal:
+    case LengthDistribution::Kind::kLogNormal:
+      return d.a;
+    case LengthDistribution::Kind::kUniform:
+      return (d.a + d.b) / 2.0;
+    case LengthDistribution::Kind::kFile: {
+      double sum = 0.0;
+      for (const int64_t v : d.values) sum += static_cast<double>(v);
+      return d.values.empty() ? 0.0 : sum / static_cast<double>(d.values.size());
+    }
+  }
+  return 0.0;
+}
+
+}  // namespace
+
+MeanLengths mean_lengths(const Workload& w) {
+  MeanLengths m;
+  auto average = [&m](const auto& items) {
+    for (const auto& item : items) {
+      m.input += static_cast<double>(item.input_tokens);
+      m.output += static_cast<double>(item.output_tokens);
+    }
+    const double n = std::max<double>(1.0, static_cast<double>(items.size()));
+    m.input /= n;
+    m.output /= n;
+    return m;
+  };
+  if (w.arrival == ArrivalKind::kTrace) return average(w.trace);
+  if (!w.pairs.empty()) return average(w.pairs);
+  return {distribution_mean(w.input), distribution_mean(w.output)};
+}
+
 void validate_workload(const Workload& w) {
   auto fail = [](const char* flag, const std::string& what) {
     throw_input_error("command line", flag, what);
@@ -297,9 +371,13 @@ void validate_workload(const Workload& w) {
       if (w.trace.empty()) fail("--requests-file", "the trace has no requests");
       return;
   }
-  constexpr int64_t kMaxRequests = int64_t{1} << 28;
   if (w.num_requests < 1 || w.num_requests > kMaxRequests)
     fail("--num-requests", fmt::format("expected 1 to {}, got {}", kMaxRequests, w.num_requests));
+  if (!(w.min_duration_s >= 0.0) || !std::isfinite(w.min_duration_s))
+    fail("--min-duration-s", fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
+  if (w.arrival == ArrivalKind::kPoisson && w.min_duration_s * w.rate_per_s > kMaxRequests)
+    fail("--min-duration-s", fmt::format("{} s at {} requests/s is more than {} requests",
+                                         w.min_duration_s, w.rate_per_s, kMaxRequests));
 }
 
 std::vector<RequestSpec> generate_requests(const Workload& w) {
@@ -313,17 +391,32 @@ std::vector<RequestSpec> generate_requests(const Workload& w) {
   std::mt19937_64 arrivals = random_stream(w.seed, "arrivals");
   std::mt19937_64 inputs = random_stream(w.seed, "input_len");
   std::mt19937_64 outputs = random_stream(w.seed, "output_len");
+  std::mt19937_64 samples = random_stream(w.seed, "samples");
   std::exponential_distribution<double> gap(1.0);  // scaled by the rate, so that runs at
                                                    // different rates share their draws
-  requests.resize(static_cast<std::size_t>(w.num_requests));
+  const bool poisson = w.arrival == ArrivalKind::kPoisson;
+  const bool timed = poisson && w.min_duration_s > 0.0;
+  requests.reserve(static_cast<std::size_t>(
+      timed ? std::max<double>(static_cast<double>(w.num_requests),
+                               w.min_duration_s * w.rate_per_s * 1.01 + 16.0)
+            : static_cast<double>(w.num_requests)));
   double t = 0.0;
-  for (auto& r : requests) {
-    if (w.arrival == ArrivalKind::kPoisson) {
+  while (static_cast<int64_t>(requests.size()) < w.num_requests ||
+         (timed && t < w.min_duration_s)) {
+    RequestSpec& r = requests.emplace_back();
+    if (poisson) {
       t += gap(arrivals) / w.rate_per_s;
       r.arrival_s = t;
     }
-    r.input_tokens = sample_length(w.input, inputs);
-    r.output_tokens = sample_length(w.output, outputs);
+    if (w.pairs.empty()) {
+      r.input_tokens = sample_length(w.input, inputs);
+      r.output_tokens = sample_length(w.output, outputs);
+    } else {
+      const LengthPair& p =
+          w.pairs[std::uniform_int_distribution<std::size_t>(0, w.pairs.size() - 1)(samples)];
+      r.input_tokens = p.input_tokens;
+      r.output_tokens = p.output_tokens;
+    }
   }
   return requests;
 }

@@ -1,4 +1,5 @@
 #include "xpusim/validate/record_fields.hpp"
+#include "xpusim/validate/serving_record.hpp"
 #include "xpusim/validate/validation.hpp"
 
 #include <fmt/format.h>
@@ -63,6 +64,13 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     }
     const std::string where = fmt::format("{}: records[{}].xpusim", file.string(), id);
     const Json& x = record.at("xpusim");
+    if (x.contains("workload")) {
+      // A serving record (the MLPerf scenarios): run on the serving simulator.
+      const ServingRecord serving = parse_serving_record(x, id, where);
+      const ServingPrediction p = predict_serving_record(serving, data_dir);
+      report.outcomes.push_back({id, serving.metric, p.detail, serving.measured, p.value});
+      continue;
+    }
     const ModelSpec model =
         load_model(record_field<std::string>(x, "model", where), data_dir / "models");
     const AcceleratorSpec hw =

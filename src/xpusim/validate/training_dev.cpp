@@ -31,16 +31,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-/// Refuses any key of `object` outside `allowed`, naming the closest one.
-void check_keys(const Json& object, const std::vector<std::string>& allowed,
-                const std::string& where) {
-  if (!object.is_object()) throw_input_error(where, "", "expected an object");
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    throw_input_error(where, key, "unknown key" + did_you_mean(key, allowed));
-  }
-}
-
 /// A key that must be present and may be null (the source does not say).
 std::optional<int64_t> nullable_int(const Json& block, const char* key, const std::string& where) {
   if (!block.contains(key)) throw_input_error(where, key, "missing (required; null when unstated)");

@@ -1,0 +1,166 @@
+// MLPerf scenarios and dataset-shaped lengths on the serving simulator: (input, output) pairs
+// drawn with their pairing kept, LoadGen's run sizes, the search's bracket above a finite run,
+// and the two MLPerf v4.0 H100 records within their tolerance.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "test_support.hpp"
+#include "xpusim/core/error.hpp"
+#include "xpusim/report/report.hpp"
+#include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/mlperf.hpp"
+#include "xpusim/serve/simulator.hpp"
+#include "xpusim/serve/workload.hpp"
+#include "xpusim/validate/validation.hpp"
+
+namespace xpusim {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kServeData = fs::path(XPUSIM_TEST_DATADIR) / "serve";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ServeLengths, PairsAreDrawnTogether) {
+  Workload w;
+  w.arrival = ArrivalKind::kOffline;
+  w.num_requests = 400;
+  w.pairs = load_length_pairs(kServeData / "pairs.csv");
+  ASSERT_EQ(w.pairs.size(), 2u);
+  std::set<int64_t> inputs;
+  for (const RequestSpec& r : generate_requests(w)) {
+    // Only the file's two pairs, never a mix of one's input with the other's output.
+    EXPECT_TRUE((r.input_tokens == 10 && r.output_tokens == 300) ||
+                (r.input_tokens == 500 && r.output_tokens == 7))
+        << r.input_tokens << "," << r.output_tokens;
+    inputs.insert(r.input_tokens);
+  }
+  EXPECT_EQ(inputs.size(), 2u);
+  const MeanLengths mean = mean_lengths(w);
+  EXPECT_DOUBLE_EQ(mean.input, 255.0);
+  EXPECT_DOUBLE_EQ(mean.output, 153.5);
+}
+
+TEST(ServeLengths, ABadLineIsNamed) {
+  EXPECT_EQ(error_of([] { (void)load_length_pairs(kServeData / "bad_pairs.csv"); }),
+            (kServeData / "bad_pairs.csv").string() +
+                ": line 3: output_length: expected an integer from 1 to 16777216, got 'x'");
+}
+
+TEST(ServeLengths, APoissonRunLastsAtLeastItsMinimumDuration) {
+  Workload w;
+  w.rate_per_s = 50.0;
+  w.num_requests = 10;
+  w.min_duration_s = 600.0;
+  const auto requests = generate_requests(w);
+  EXPECT_GE(requests.back().arrival_s, 600.0);
+  EXPECT_NEAR(static_cast<double>(requests.size()), 30000.0, 600.0);  // about 600 s x 50/s
+}
+
+TEST(Mlperf, TheLlama2SampleSetIsScaledToTheModelsOwnOutputMean) {
+  const MlperfBenchmark b = load_mlperf_benchmark("llama2-70b", testing::data_dir());
+  EXPECT_EQ(b.samples, 24576);
+  EXPECT_EQ(b.server.ttft_p99, Seconds(2.0));
+  EXPECT_EQ(b.server.tpot_p99, Seconds(0.2));
+  ASSERT_TRUE(b.interactive);
+  EXPECT_EQ(b.interactive->ttft_p99, Seconds(0.45));
+  EXPECT_EQ(b.interactive->tpot_p99, Seconds(0.04));
+  const MlperfSamples s = mlperf_samples(b);
+  ASSERT_EQ(s.pairs.size(), 24576u);
+  EXPECT_NEAR(s.mean_output_tokens, 294.45, 0.05);
+  EXPECT_GT(s.output_scale, 294.45 / 218.9);  // the 1024 cap takes some back
+  EXPECT_LE(std::max_element(s.pairs.begin(), s.pairs.end(),
+                             [](const LengthPair& a, const LengthPair& b) {
+                               return a.output_tokens < b.output_tokens;
+                             })
+                ->output_tokens,
+            1024);
+}
+
+TEST(Mlperf, AnUnknownBenchmarkNamesTheKnownOnes) {
+  const std::string e =
+      error_of([] { (void)load_mlperf_benchmark("llama2-70", testing::data_dir()); });
+  EXPECT_EQ(e, (testing::data_dir() / "mlperf").string() +
+                   ": no MLPerf benchmark 'llama2-70' (did you mean: llama2-70b?); known: "
+                   "llama2-70b, mixtral-8x7b");
+}
+
+ServeConfig h100_llama2(int64_t max_batch) {
+  ServeConfig c;
+  c.model = testing::model("llama-2-70b");
+  c.hw = testing::hw("h100-sxm");
+  c.tensor_parallel = 2;
+  c.replicas = 4;
+  c.weight_dtype = DType::kFp8;
+  c.kv_dtype = DType::kFp8;
+  c.limits.max_num_seqs = max_batch;
+  c.limits.max_batched_tokens = 16384;
+  return c;
+}
+
+TEST(Mlperf, OfflineIssuesLoadGensSampleCount) {
+  const MlperfBenchmark b = load_mlperf_benchmark("llama2-70b", testing::data_dir());
+  const MlperfRun run = run_mlperf(h100_llama2(896), b, MlperfScenario::kOffline, 76.0);
+  // max(min_query_count 24576, 1.1 x 600 s x 76/s = 50160)
+  EXPECT_EQ(run.samples_issued, 50160);
+  EXPECT_TRUE(run.min_duration_met);
+  EXPECT_GE(run.result.makespan, Seconds(600.0));
+}
+
+TEST(Mlperf, ServerRunsAtLeastTheMinimumDurationAndJudgesTheLimits) {
+  const MlperfBenchmark b = load_mlperf_benchmark("llama2-70b", testing::data_dir());
+  const MlperfRun slow = run_mlperf(h100_llama2(1024), b, MlperfScenario::kServer, 20.0);
+  EXPECT_TRUE(slow.min_duration_met);
+  EXPECT_GE(slow.samples_issued, 24576);  // 600 s x 20/s = 12000 < min_query_count
+  EXPECT_TRUE(slow.latency_met);
+  const MlperfRun fast = run_mlperf(h100_llama2(1024), b, MlperfScenario::kInteractive, 60.0);
+  EXPECT_FALSE(fast.latency_met);  // 40 ms TPOT cannot hold at this load
+}
+
+TEST(ServeCapacity, TheSearchIsNotCappedByAFiniteOfflineRun) {
+  // 64 requests: an offline run of them is mostly fill-up and drain, far below the rate the
+  // deployment sustains; the search's upper bracket is the analytic bound instead.
+  ServeConfig c = h100_llama2(256);
+  c.workload.num_requests = 64;
+  c.workload.min_duration_s = 60.0;
+  c.workload.input = parse_length_distribution("fixed:200", "--input-len");
+  c.workload.output = parse_length_distribution("fixed:300", "--output-len");
+  ServeConfig offline = c;
+  offline.workload.arrival = ArrivalKind::kOffline;
+  offline.workload.min_duration_s = 0.0;
+  const double finite = simulate(offline).throughput_requests_per_s;
+  const double bound = throughput_bound_requests_per_s(c);
+  EXPECT_GT(bound, finite);
+  const MaxRateResult found = find_max_rate(c);
+  ASSERT_TRUE(found.met);
+  EXPECT_GT(found.max_rate_requests_per_s, finite);
+  EXPECT_LT(found.max_rate_requests_per_s, 2.0 * bound);
+}
+
+TEST(Validation, MlperfH100RecordsWithinTheirTolerance) {
+  const ValidationReport report = validate_inference(testing::data_dir());
+  int mlperf = 0;
+  for (const auto& o : report.outcomes) {
+    if (o.id.rfind("mlperf-", 0) != 0) continue;
+    ++mlperf;
+    EXPECT_LE(std::abs(o.relative_error()), report.per_row_tolerance)
+        << o.id << ": predicted " << o.predicted << " measured " << o.measured;
+  }
+  EXPECT_EQ(mlperf, 2);
+  EXPECT_TRUE(report.not_covered.empty());
+}
+
+}  // namespace
+}  // namespace xpusim
