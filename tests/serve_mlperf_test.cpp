@@ -164,3 +164,37 @@ TEST(Validation, MlperfH100RecordsWithinTheirTolerance) {
 
 }  // namespace
 }  // namespace xpusim
+
+namespace xpusim {
+namespace {
+
+// Every record of the serving development set is either run or reported with the named
+// features it needs: none is silently dropped.
+TEST(Validation, ServingDevEveryRecordRunsOrNamesAMissingFeature) {
+  const DevValidationReport report = validate_serving_dev(testing::data_dir());
+  EXPECT_EQ(report.outcomes.size(), 48u);
+  int counted = 0;
+  for (const auto& o : report.outcomes) {
+    EXPECT_TRUE(o.runs() || !o.missing.empty()) << o.id << ": " << o.detail;
+    EXPECT_FALSE(o.tolerance_reason.empty()) << o.id;
+    if (o.runs()) ++counted;
+  }
+  ASSERT_FALSE(report.summary.empty());
+  EXPECT_EQ(report.summary.front().count, counted);
+  EXPECT_GE(counted, 20);
+}
+
+// The target: median |error| <= 10%, >= 80% of the records that run within 25%.
+// Not met yet (2026-12-02, 22 records run): median 17.0%, 64% within 25%. Under-predictions
+// where the engine runs larger batches than xpusim's vLLM defaults (max_num_seqs 256) on short
+// prompts with long outputs (GB200/MI300X 128/2048: -31..-44%), gpt-oss-120b fp8 on one H200
+// (-69%: the fp8 weights leave the cache 64 sequences) and the XQA blog's 8xH200 figure (-93%:
+// its "per GPU" value looks like the node's total); see docs/validation-serving-dev.md.
+TEST(Validation, DISABLED_ServingDevMeetsTheTarget) {
+  const DevValidationReport report = validate_serving_dev(testing::data_dir());
+  EXPECT_TRUE(report.target_met()) << "median " << report.summary.front().median_abs_error
+                                   << ", within 25% " << report.share_within_target();
+}
+
+}  // namespace
+}  // namespace xpusim
