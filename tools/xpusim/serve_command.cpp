@@ -174,6 +174,8 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   c.limits.gpu_memory_utilization = f.gpu_memory_utilization;
   c.slo.ttft = Seconds(f.slo_ttft);
   c.slo.tpot = Seconds(f.slo_tpot);
+  c.warmup_requests = f.warmup_requests;
+  c.cooldown_requests = f.cooldown_requests;
   if (f.mlperf.empty()) {
     c.workload = workload_from(f);
   } else {
@@ -228,6 +230,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
                       "input_length,output_length (data/lengths/), pairing kept");
   cmd->add_option("--min-duration-s", f.min_duration_s,
                   "Poisson: keep requests arriving for at least this long (MLPerf: 600)");
+  cmd->add_option("--warmup-requests", f.warmup_requests,
+                  "leave the first N requests out of the statistics (default 0)");
+  cmd->add_option("--cooldown-requests", f.cooldown_requests,
+                  "leave the last N requests out of the statistics (default 0)");
   cmd->add_option("--mlperf", f.mlperf,
                   "SCENARIO BENCHMARK: offline|server|interactive and a data/mlperf id; LoadGen's "
                   "sample set, duration and latency limits (server: --rate is the target, else "

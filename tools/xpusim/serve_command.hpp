@@ -40,6 +40,8 @@ struct ServeFlags {
   std::string lengths_file;
   std::vector<std::string> mlperf;  ///< SCENARIO BENCHMARK
   double min_duration_s = 0.0;
+  int64_t warmup_requests = 0;
+  int64_t cooldown_requests = 0;
   CLI::Option* lengths_file_option = nullptr;
   CLI::Option* input_len_option = nullptr;
   CLI::Option* output_len_option = nullptr;

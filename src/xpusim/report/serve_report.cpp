@@ -16,7 +16,10 @@ Json summary_json(const LatencySummary& s) {
   return {{"mean", s.mean.value()},
           {"p50", s.p50.value()},
           {"p90", s.p90.value()},
-          {"p99", s.p99.value()}};
+          {"p99", s.p99.value()},
+          {"p50_ci95_half_width", s.p50_half_width.value()},
+          {"p90_ci95_half_width", s.p90_half_width.value()},
+          {"p99_ci95_half_width", s.p99_half_width.value()}};
 }
 
 std::string_view arrival_name(ArrivalKind kind) {
@@ -85,6 +88,9 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"seed", r.seed},
       {"slo", {{"ttft_s", c.slo.ttft.value()}, {"tpot_s", c.slo.tpot.value()}}},
       {"requests", r.requests},
+      {"warmup_excluded", r.warmup_excluded},
+      {"cooldown_excluded", r.cooldown_excluded},
+      {"interval_warning", r.interval_warning.empty() ? Json(nullptr) : Json(r.interval_warning)},
       {"completed", r.completed},
       {"dropped", r.dropped},
       {"preemptions", r.preemptions},
@@ -139,17 +145,25 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
       c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
       r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean, r.batch_size_max);
-  Table table({"metric (s)", "mean", "p50", "p90", "p99"});
+  if (r.warmup_excluded + r.cooldown_excluded > 0) {
+    out += fmt::format("statistics over {} requests: {} warm-up and {} cool-down excluded\n",
+                       r.requests - r.warmup_excluded - r.cooldown_excluded, r.warmup_excluded,
+                       r.cooldown_excluded);
+  }
+  Table table({"metric (s)", "mean", "p50", "p90", "p99", "p99 95% CI"});
   auto row = [&](const char* name, const LatencySummary& s) {
-    table.add_row({name, fmt::format("{:.4f}", s.mean.value()),
-                   fmt::format("{:.4f}", s.p50.value()), fmt::format("{:.4f}", s.p90.value()),
-                   fmt::format("{:.4f}", s.p99.value())});
+    table.add_row(
+        {name, fmt::format("{:.4f}", s.mean.value()), fmt::format("{:.4f}", s.p50.value()),
+         fmt::format("{:.4f}", s.p90.value()), fmt::format("{:.4f}", s.p99.value()),
+         s.p99_half_width.value() > 0.0 ? fmt::format("+/-{:.4f}", s.p99_half_width.value())
+                                        : std::string("-")});
   };
   row("queueing", r.queueing);
   row("time to first token", r.ttft);
   row("time per output token", r.tpot);
   row("end-to-end latency", r.e2e);
   out += table.to_text();
+  if (!r.interval_warning.empty()) out += "warning: " + r.interval_warning + "\n";
   if (const auto& d = r.disaggregation) {
     out += fmt::format(
         "{} prefill and {} decode replica(s); {} KV-cache hand-offs over the {} link, {:.4f} s "

@@ -380,44 +380,55 @@ void validate_workload(const Workload& w) {
                                          w.min_duration_s, w.rate_per_s, kMaxRequests));
 }
 
+RequestStream::RequestStream(const Workload& w)
+    : w_(w),
+      arrivals_(random_stream(w.seed, "arrivals")),
+      inputs_(random_stream(w.seed, "input_len")),
+      outputs_(random_stream(w.seed, "output_len")),
+      samples_(random_stream(w.seed, "samples")) {}
+
+bool RequestStream::done() const {
+  if (w_.arrival == ArrivalKind::kTrace) return issued_ >= static_cast<int64_t>(w_.trace.size());
+  const bool timed = w_.arrival == ArrivalKind::kPoisson && w_.min_duration_s > 0.0;
+  return issued_ >= w_.num_requests && !(timed && t_ < w_.min_duration_s);
+}
+
+int64_t RequestStream::expected_count() const {
+  if (w_.arrival == ArrivalKind::kTrace) return static_cast<int64_t>(w_.trace.size());
+  if (w_.arrival == ArrivalKind::kPoisson && w_.min_duration_s > 0.0)
+    return std::max<int64_t>(w_.num_requests, std::llround(w_.min_duration_s * w_.rate_per_s));
+  return w_.num_requests;
+}
+
+RequestSpec RequestStream::next() {
+  RequestSpec r;
+  if (w_.arrival == ArrivalKind::kTrace) {
+    const TraceRequest& t = w_.trace[static_cast<std::size_t>(issued_++)];
+    return {t.arrival_s, t.input_tokens, t.output_tokens};
+  }
+  ++issued_;
+  if (w_.arrival == ArrivalKind::kPoisson) {
+    // Exponential gaps scaled by the rate, so that runs at different rates share their draws.
+    t_ += gap_(arrivals_) / w_.rate_per_s;
+    r.arrival_s = t_;
+  }
+  if (w_.pairs.empty()) {
+    r.input_tokens = sample_length(w_.input, inputs_);
+    r.output_tokens = sample_length(w_.output, outputs_);
+  } else {
+    const LengthPair& p =
+        w_.pairs[std::uniform_int_distribution<std::size_t>(0, w_.pairs.size() - 1)(samples_)];
+    r.input_tokens = p.input_tokens;
+    r.output_tokens = p.output_tokens;
+  }
+  return r;
+}
+
 std::vector<RequestSpec> generate_requests(const Workload& w) {
+  RequestStream stream(w);
   std::vector<RequestSpec> requests;
-  if (w.arrival == ArrivalKind::kTrace) {
-    requests.reserve(w.trace.size());
-    for (const auto& t : w.trace)
-      requests.push_back({t.arrival_s, t.input_tokens, t.output_tokens});
-    return requests;
-  }
-  std::mt19937_64 arrivals = random_stream(w.seed, "arrivals");
-  std::mt19937_64 inputs = random_stream(w.seed, "input_len");
-  std::mt19937_64 outputs = random_stream(w.seed, "output_len");
-  std::mt19937_64 samples = random_stream(w.seed, "samples");
-  std::exponential_distribution<double> gap(1.0);  // scaled by the rate, so that runs at
-                                                   // different rates share their draws
-  const bool poisson = w.arrival == ArrivalKind::kPoisson;
-  const bool timed = poisson && w.min_duration_s > 0.0;
-  requests.reserve(static_cast<std::size_t>(
-      timed ? std::max<double>(static_cast<double>(w.num_requests),
-                               w.min_duration_s * w.rate_per_s * 1.01 + 16.0)
-            : static_cast<double>(w.num_requests)));
-  double t = 0.0;
-  while (static_cast<int64_t>(requests.size()) < w.num_requests ||
-         (timed && t < w.min_duration_s)) {
-    RequestSpec& r = requests.emplace_back();
-    if (poisson) {
-      t += gap(arrivals) / w.rate_per_s;
-      r.arrival_s = t;
-    }
-    if (w.pairs.empty()) {
-      r.input_tokens = sample_length(w.input, inputs);
-      r.output_tokens = sample_length(w.output, outputs);
-    } else {
-      const LengthPair& p =
-          w.pairs[std::uniform_int_distribution<std::size_t>(0, w.pairs.size() - 1)(samples)];
-      r.input_tokens = p.input_tokens;
-      r.output_tokens = p.output_tokens;
-    }
-  }
+  requests.reserve(static_cast<std::size_t>(stream.expected_count()));
+  while (!stream.done()) requests.push_back(stream.next());
   return requests;
 }
 

@@ -103,6 +103,26 @@ struct MeanLengths {
 /// Checks rate, counts and concurrency; throws Error(kInput) naming the flag.
 void validate_workload(const Workload& workload);
 
+/// The run's requests one at a time, in arrival order, so that a simulation holds only the
+/// requests in flight. Deterministic in the workload's seed; generate_requests gives the same.
+class RequestStream {
+ public:
+  explicit RequestStream(const Workload& workload);
+  /// No request is left.
+  [[nodiscard]] bool done() const;
+  /// The next request (closed loop and offline: arrival time zero).
+  [[nodiscard]] RequestSpec next();
+  /// Requests the run will have (for a Poisson run with a minimum duration: an estimate).
+  [[nodiscard]] int64_t expected_count() const;
+
+ private:
+  const Workload& w_;
+  std::mt19937_64 arrivals_, inputs_, outputs_, samples_;
+  std::exponential_distribution<double> gap_{1.0};
+  int64_t issued_ = 0;
+  double t_ = 0.0;
+};
+
 /// Every request of the run, in arrival order (closed loop: arrival times all zero, assigned
 /// by the simulator). Deterministic in the workload's seed.
 [[nodiscard]] std::vector<RequestSpec> generate_requests(const Workload& workload);
