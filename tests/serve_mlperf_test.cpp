@@ -198,3 +198,93 @@ TEST(Validation, DISABLED_ServingDevMeetsTheTarget) {
 
 }  // namespace
 }  // namespace xpusim
+
+#include "xpusim/serve/metrics.hpp"
+
+namespace xpusim {
+namespace {
+
+TEST(ServeMetrics, TheSketchIsExactBelowItsCapacityAndWithinHalfAPercentAbove) {
+  QuantileSketch small;
+  for (int i = 1; i <= 1000; ++i) small.add(static_cast<double>(i));
+  EXPECT_EQ(small.quantile(0.99), 990.0);  // nearest rank
+  EXPECT_EQ(small.quantile(0.50), 500.0);
+  QuantileSketch large;
+  const int n = 300'000;  // past the exact capacity
+  for (int i = 1; i <= n; ++i) large.add(1e-3 * static_cast<double>(i));
+  for (const double p : {0.5, 0.9, 0.99, 0.999}) {
+    const double exact = 1e-3 * std::ceil(p * n);
+    EXPECT_NEAR(large.quantile(p), exact, 0.005 * exact) << p;
+  }
+  EXPECT_DOUBLE_EQ(large.mean(), 1e-3 * (n + 1) / 2.0);
+}
+
+TEST(ServeMetrics, BatchMeansGiveAnIntervalOnceEachBatchHasEnoughRequests) {
+  BatchedMetric few(100);
+  for (int i = 0; i < 100; ++i) few.add(i, 1.0 + 0.01 * i);
+  EXPECT_EQ(few.percentile(0.99).half_width, Seconds(0.0));  // 5 per batch < 100 needed
+  BatchedMetric many(20'000);
+  std::mt19937_64 rng(3);
+  std::exponential_distribution<double> d(1.0);
+  for (int i = 0; i < 20'000; ++i) many.add(i, d(rng));
+  const PercentileEstimate p99 = many.percentile(0.99);
+  EXPECT_GT(p99.half_width, Seconds(0.0));
+  EXPECT_LT(p99.half_width.value(), 0.2 * p99.value.value());
+  EXPECT_NEAR(p99.value.value(), std::log(100.0), 0.3);  // exponential p99 = ln 100
+}
+
+ServeConfig closed_loop(int64_t requests) {
+  ServeConfig c;
+  c.model = testing::model("llama-2-7b");
+  c.hw = testing::hw("h100-sxm");
+  c.workload.arrival = ArrivalKind::kClosedLoop;
+  c.workload.concurrency = 32;
+  c.workload.num_requests = requests;
+  c.workload.input = parse_length_distribution("uniform:256:1024", "--input-len");
+  c.workload.output = parse_length_distribution("uniform:64:256", "--output-len");
+  c.workload.seed = 5;
+  return c;
+}
+
+TEST(ServeMetrics, WarmUpAndCoolDownAreLeftOutAndCounted) {
+  ServeConfig c = closed_loop(600);
+  const ServeResult all = simulate(c);
+  c.warmup_requests = 100;
+  c.cooldown_requests = 50;
+  const ServeResult steady = simulate(c);
+  EXPECT_EQ(steady.requests, 600);
+  EXPECT_EQ(steady.completed, 600);
+  EXPECT_EQ(steady.warmup_excluded, 100);
+  EXPECT_EQ(steady.cooldown_excluded, 50);
+  EXPECT_EQ(all.iterations, steady.iterations);  // the same run, measured differently
+  // The start-up burst (every client's prompt at once) inflates the first requests' TTFT.
+  EXPECT_LT(steady.ttft.mean, all.ttft.mean);
+  EXPECT_LT(steady.generated_tokens, all.generated_tokens);
+  c.warmup_requests = 600;
+  EXPECT_EQ(error_of([&] { (void)simulate(c); }),
+            "command line: --warmup-requests: 600 warm-up and 50 cool-down requests leave none "
+            "of the run's 600 to measure");
+}
+
+TEST(ServeMetrics, AShortRunWarnsThatItsIntervalsAreWide) {
+  const ServeResult r = simulate(closed_loop(200));
+  EXPECT_NE(r.interval_warning.find("p99 TTFT"), std::string::npos) << r.interval_warning;
+}
+
+TEST(ServeMetrics, StreamedRequestsInReusedSlotsAreTheGeneratedOnes) {
+  // The simulator draws requests one at a time and reuses finished requests' slots: every
+  // generated request must still be served once, with its own lengths.
+  const ServeConfig c = closed_loop(500);
+  int64_t prompt = 0, output = 0;
+  for (const RequestSpec& r : generate_requests(c.workload)) {
+    prompt += r.input_tokens;
+    output += r.output_tokens;
+  }
+  const ServeResult r = simulate(c);
+  EXPECT_EQ(r.completed, 500);
+  EXPECT_EQ(r.prompt_tokens, prompt);
+  EXPECT_EQ(r.generated_tokens, output);
+}
+
+}  // namespace
+}  // namespace xpusim
