@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/report/report.hpp"
@@ -24,14 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path kServeData = fs::path(XPUSIM_TEST_DATADIR) / "serve";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 TEST(ServeLengths, PairsAreDrawnTogether) {
   Workload w;

@@ -46,10 +46,7 @@ bool ValidationReport::passed() const {
 
 ValidationReport validate_inference(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "inference_public.json";
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  const Json doc = Json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  const Json doc = read_validation_file(file);
   ValidationReport report;
   report.title = "Single-node inference against published measurements (" + file.string() + ")";
   const Json& tolerance = doc.at("tolerance");

@@ -2,7 +2,11 @@
 // Typed access to a validation record's "xpusim" block; a missing or mistyped key names the
 // file, the record and the key.
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,6 +23,16 @@ T record_field(const nlohmann::json& block, const char* key, const std::string& 
   } catch (const nlohmann::json::exception&) {
     throw_input_error(where, key, "has the wrong type: " + block.at(key).dump());
   }
+}
+
+/// The whole JSON document of a validation file; a missing file is kNotFound, a malformed one
+/// an input error naming it.
+inline nlohmann::json read_validation_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  return doc;
 }
 
 /// Refuses any key of `object` outside `allowed`, naming the closest one.

@@ -340,10 +340,7 @@ void summarize_dev_report(DevValidationReport& report) {
 
 DevValidationReport validate_training_dev(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "training_dev.json";
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  const Json doc = Json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  const Json doc = read_validation_file(file);
   check_keys(doc, {"about", "rules", "tolerance", "records"}, file.string());
   const Json& tolerance = record_field<Json>(doc, "tolerance", file.string());
   const std::string tw = file.string() + ": tolerance";
