@@ -81,8 +81,9 @@ inline constexpr std::array kServingFeatures = {
     TrainingFeature{"mxfp4-moe-weights", false, true,
                     "MXFP4 expert weights (gpt-oss) with bf16 attention; today every weight "
                     "GEMM as fp4"},
-    TrainingFeature{"unstated-deployment", false, false,
-                    "the source does not state tensor parallelism or replicas"},
+    TrainingFeature{"unstated-deployment", false, true,
+                    "the source does not state tensor parallelism, replicas or precision; "
+                    "today the record's stand-in (MLPerf AMD: tp 1 x 8 replicas, fp8 weights)"},
     TrainingFeature{"model-variant-unstated", false, true,
                     "the model variant is not stated (Llama-3 vs 3.1 70B); the 3.1 config "
                     "stands in (same architecture, longer context)"},
