@@ -119,7 +119,7 @@ TEST(TrainingDev, EveryRecordRunsOrNamesItsMissingFeatures) {
   int missing = 0;
   for (const auto& o : report.outcomes) missing += static_cast<int>(o.missing.size());
   EXPECT_EQ(blocked, missing);
-  std::cout << training_dev_text(report);
+  std::cout << dev_validation_text(report);
 }
 
 TEST(TrainingDev, FeatureNamesAreUnique) {

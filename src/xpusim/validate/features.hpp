@@ -68,4 +68,31 @@ inline constexpr std::array kTrainingFeatures = {
 /// The entry named `name`, or nullptr.
 [[nodiscard]] const TrainingFeature* find_training_feature(std::string_view name);
 
+/// The named serving features that records of data/validation/inference_dev.json may need; the
+/// same rules as the training list (one list; a feature lands by flipping `implemented`).
+inline constexpr std::array kServingFeatures = {
+    TrainingFeature{"expert-parallel-serving", false, false,
+                    "expert parallelism with attention data parallelism (DEP) in a serving "
+                    "replica: dispatch and combine over the fabric"},
+    TrainingFeature{"multi-node-serving", false, false,
+                    "a replica spanning nodes (scale-out tensor or expert parallelism)"},
+    TrainingFeature{"prefill-only-throughput", false, false,
+                    "a prefill pool measured alone, its decode side assumed unlimited"},
+    TrainingFeature{"decode-only-throughput", false, false,
+                    "a decode pool measured alone at a fixed batch and KV length (prefill "
+                    "assumed unlimited)"},
+    TrainingFeature{"mxfp4-moe-weights", false, true,
+                    "MXFP4 expert weights (gpt-oss) with bf16 attention; today every weight "
+                    "GEMM as fp4"},
+    TrainingFeature{"unstated-deployment", false, true,
+                    "the source does not state tensor parallelism, replicas or precision; "
+                    "today the record's stand-in (MLPerf AMD: tp 1 x 8 replicas, fp8 weights)"},
+    TrainingFeature{"model-variant-unstated", false, true,
+                    "the model variant is not stated (Llama-3 vs 3.1 70B); the 3.1 config "
+                    "stands in (same architecture, longer context)"},
+};
+
+/// The serving entry named `name`, or nullptr.
+[[nodiscard]] const TrainingFeature* find_serving_feature(std::string_view name);
+
 }  // namespace xpusim
