@@ -36,7 +36,9 @@ Json training_json(const TrainingStack& t) {
               {"data_parallel", data_parallel},
               {"tp_comm_overlap_fraction", t.tp_comm_overlap_fraction},
               {"dp_comm_overlap_fraction", t.dp_comm_overlap_fraction},
-              {"host_overhead_per_layer_s", t.host_overhead_per_layer.value()}};
+              {"host_overhead_per_layer_s", t.host_overhead_per_layer.value()},
+              {"selective_recompute", std::string(to_string(t.selective_recompute))},
+              {"weight_quantization", std::string(to_string(t.weight_quantization))}};
   if (t.moe) {
     out["moe"] = {{"dispatcher", std::string(to_string(t.moe->dispatcher))},
                   {"host_sync_per_layer_s", t.moe->host_sync_per_layer.value()}};

@@ -191,14 +191,62 @@ std::string framework_of(const std::string& stack) {
   return stack;
 }
 
-/// The GEMM data type that stands in for a recipe until recipes are modelled.
+/// The recipe a record names (parse_record has checked the name).
 PrecisionRecipe recipe_for(const std::string& recipe) {
   if (auto parsed = parse_precision_recipe(recipe)) return *parsed;
-  return PrecisionRecipe::kFp8Delayed;  // a recipe named by its framework, tensorwise FP8
+  return PrecisionRecipe::kFp8Delayed;  // unreachable: parse_record refuses other names
+}
+
+/// The file's `stacks` block: each record stack id's catalog stack (data/stacks file stem), or
+/// nullopt where the catalog has none (the default job stands in).
+using StackMap = std::map<std::string, std::optional<std::string>>;
+
+StackMap parse_stack_map(const Json& doc, const std::string& file,
+                         const std::filesystem::path& data_dir) {
+  StackMap map;
+  const std::string where = file + ": stacks";
+  const Json& stacks = record_field<Json>(doc, "stacks", file);
+  if (!stacks.is_object()) throw_input_error(file, "stacks", "expected an object");
+  const auto known = stack_ids(data_dir / "stacks");
+  for (const auto& [id, entry] : stacks.items()) {
+    const std::string ew = where + "." + id;
+    check_keys(entry, {"catalog", "note"}, ew);
+    (void)record_field<std::string>(entry, "note", ew);
+    if (!entry.contains("catalog")) throw_input_error(ew, "catalog", "missing (required)");
+    if (entry.at("catalog").is_null()) {
+      map[id] = std::nullopt;
+      continue;
+    }
+    const std::string stem = record_field<std::string>(entry, "catalog", ew);
+    if (std::find(known.begin(), known.end(), stem) == known.end())
+      throw_input_error(ew, "catalog", "unknown stack '" + stem + "'" + did_you_mean(stem, known));
+    map[id] = stem;
+  }
+  return map;
+}
+
+/// The record's job under its stack: the stack fills the kernels, overlap, host overhead and
+/// policies; the record's own flags can only switch on full TP overlap (async TP), switch off
+/// DP overlap, or ask for unfused attention.
+TrainingJob job_for(const DevRecord& r, const std::optional<StackSpec>& stack,
+                    const AcceleratorSpec& hw) {
+  TrainingJob job;
+  if (stack) job = apply_stack(job, *stack, hw);
+  job.global_batch = *r.global_batch;
+  job.seq_len = r.seq_len;
+  job.recipe = recipe_for(r.recipe);
+  if (!r.fused_attention) {
+    job.fused_attention = false;
+    job.attention.reset();
+  }
+  if (!r.overlap_dp_comm) job.overlap_dp_comm = false;
+  if (r.overlap_tp_comm || !stack) job.overlap_tp_comm = r.overlap_tp_comm;
+  return job;
 }
 
 /// The outcome of one parsed record: evaluated when its inputs allow it.
-DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data_dir) {
+DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data_dir,
+                           const StackMap& stacks) {
   DevOutcome o;
   o.id = r.id;
   o.metric = r.metric;
@@ -233,13 +281,9 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
       with_nodes(load_system(r.system, data_dir / "systems", data_dir / "hardware"), r.nodes);
   o.accelerator = system.accelerator.id;
   const ModelSpec model = load_model(r.model, data_dir / "models");
-  TrainingJob job;
-  job.global_batch = *r.global_batch;
-  job.seq_len = r.seq_len;
-  job.recipe = recipe_for(r.recipe);
-  job.fused_attention = r.fused_attention;
-  job.overlap_dp_comm = r.overlap_dp_comm;
-  job.overlap_tp_comm = r.overlap_tp_comm;
+  std::optional<StackSpec> stack;
+  if (const auto& stem = stacks.at(r.stack)) stack = load_stack(*stem, data_dir / "stacks");
+  const TrainingJob job = job_for(r, stack, system.accelerator);
   ParallelPlan plan;
   plan.tp = static_cast<int>(*r.tp);
   plan.pp = static_cast<int>(*r.pp);
@@ -334,7 +378,8 @@ DevValidationReport validate_training_dev(const std::filesystem::path& data_dir)
   if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
   const Json doc = Json::parse(in, nullptr, false);
   if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
-  check_keys(doc, {"about", "rules", "tolerance", "records"}, file.string());
+  check_keys(doc, {"about", "rules", "tolerance", "stacks", "records"}, file.string());
+  const StackMap stacks = parse_stack_map(doc, file.string(), data_dir);
   const Json& tolerance = record_field<Json>(doc, "tolerance", file.string());
   const std::string tw = file.string() + ": tolerance";
   check_keys(tolerance,
@@ -352,7 +397,11 @@ DevValidationReport validate_training_dev(const std::filesystem::path& data_dir)
     if (std::find(seen.begin(), seen.end(), r.id) != seen.end())
       throw_input_error(file.string(), "records", "duplicate id '" + r.id + "'");
     seen.push_back(r.id);
-    DevOutcome o = evaluate_record(r, data_dir);
+    if (!stacks.count(r.stack)) {
+      throw_input_error(fmt::format("{}: records[{}].xpusim.job", file.string(), r.id), "stack",
+                        "'" + r.stack + "' is not in the file's stacks block");
+    }
+    DevOutcome o = evaluate_record(r, data_dir, stacks);
     for (const auto& need : o.missing) ++blocked[need];
     report.outcomes.push_back(std::move(o));
   }
