@@ -20,8 +20,34 @@ namespace {
   throw_input_error("command line", flag, what);
 }
 
-TrainingJob job_from(const TrainFlags& f) {
+/// The stack named by --stack, or the accelerator's default (said in a note); none where the
+/// catalog has no default for the chip.
+TrainingJob stacked_job(const TrainFlags& f, const AcceleratorSpec& hw,
+                        const std::filesystem::path& data) {
   TrainingJob job;
+  std::string ref = f.stack;
+  if (ref.empty()) {
+    const auto fallback = default_training_stack(hw);
+    if (!fallback) {
+      job.notes.push_back(fmt::format(
+          "no default stack for {}: Megatron-Core conventions (--stack to choose)", hw.id));
+      return job;
+    }
+    ref = *fallback;
+    job.notes.push_back(
+        fmt::format("stack {}: the default for {} (--stack to choose)", ref, hw.architecture));
+  }
+  try {
+    return apply_stack(job, load_stack(ref, data / "stacks"), hw);
+  } catch (const Error& e) {
+    if (e.kind() != Error::Kind::kNotFound || !f.stack.size()) throw;
+    bad_flag("--stack", e.what());
+  }
+}
+
+TrainingJob job_from(const TrainFlags& f, const AcceleratorSpec& hw,
+                     const std::filesystem::path& data) {
+  TrainingJob job = stacked_job(f, hw, data);
   if (f.global_batch < 1)
     bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
@@ -35,8 +61,19 @@ TrainingJob job_from(const TrainFlags& f) {
                          "got '{}'",
                          f.precision));
   }
-  job.overlap_dp_comm = !f.no_dp_overlap;
-  job.overlap_tp_comm = f.tp_overlap;
+  if (f.no_dp_overlap) job.overlap_dp_comm = false;
+  if (f.tp_overlap) job.overlap_tp_comm = true;
+  if (!f.attention.empty()) {
+    const auto kernel = parse_attention_kernel(f.attention);
+    if (!kernel) {
+      bad_flag(
+          "--attention",
+          fmt::format("expected flash2, flash3, cudnn, ck, splash, vendor or unfused, got '{}'",
+                      f.attention));
+    }
+    job.fused_attention = *kernel != AttentionKernel::kUnfused;
+    job.attention = job.fused_attention ? kernel : std::nullopt;
+  }
   return job;
 }
 
@@ -149,6 +186,10 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--zero", f.zero, "ZeRO stage 0-3");
   cmd->add_option("--precision", f.precision,
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
+  cmd->add_option("--stack", f.stack,
+                  "software stack: catalog id or path (default: the accelerator's, stated)");
+  cmd->add_option("--attention", f.attention,
+                  "flash2|flash3|cudnn|ck|splash|vendor|unfused (default: the stack's)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
   cmd->add_option("--tokens", f.tokens,
@@ -163,7 +204,8 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ModelSpec model = load_model(f.model, data / "models");
   const SystemSpec system = system_from(f, data);
-  const TrainingJob job = job_from(f);
+  const TrainingJob job = job_from(f, system.accelerator, data);
+  if (auto problem = stack_problem(job)) bad_flag("--stack", *problem);
   if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
   const Economics economics = load_economics(data / "economics.yaml");
   auto budget_of = [&](const TrainingResult& r) -> std::optional<TrainingBudget> {

@@ -693,8 +693,10 @@ bool check_stack(const TrainingJob& job, Fail fail) {
     return true;
   return fail([&] {
     std::string names;
-    for (PrecisionRecipe r : supported)
-      names += (names.empty() ? "" : ", ") + std::string(to_string(r));
+    for (PrecisionRecipe r : supported) {
+      if (!names.empty()) names += ", ";
+      names += to_string(r);
+    }
     return fmt::format("stack {} does not support recipe {} (it supports {})", job.stack,
                        to_string(job.recipe), names);
   });
@@ -820,6 +822,15 @@ std::optional<std::string> default_training_stack(const AcceleratorSpec& hw) {
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> stack_problem(const TrainingJob& job) {
+  std::optional<std::string> why;
+  check_stack(job, [&](auto message) {
+    why = message();
+    return false;
+  });
+  return why;
 }
 
 std::optional<std::string> plan_problem(const ModelSpec& m, const SystemSpec& sys,

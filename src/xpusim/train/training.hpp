@@ -117,6 +117,8 @@ struct TrainingJob {
   std::vector<PrecisionRecipe> supported_recipes;
   /// Why the stack cannot run on the system's accelerator, when it cannot (a plan problem).
   std::optional<std::string> stack_problem;
+  /// Said with the result (the stack chosen by default, ...).
+  std::vector<std::string> notes;
 
   /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
   [[nodiscard]] static DataParallelSpec megatron_data_parallel() {
@@ -181,6 +183,10 @@ struct TrainingResult {
 /// The catalog stack a job runs by default on `hw`: the Megatron-Bridge release for NVIDIA,
 /// MaxText for TPUs (data/stacks), nullopt elsewhere.
 [[nodiscard]] std::optional<std::string> default_training_stack(const AcceleratorSpec& hw);
+
+/// Why the job's stack cannot run it (no kernels for the chip, a recipe it does not support), or
+/// nullopt; plan_problem includes it.
+[[nodiscard]] std::optional<std::string> stack_problem(const TrainingJob& job);
 
 /// Why `plan` cannot run `job` on `system` (degrees that do not divide the devices, the layers,
 /// the heads or the batch, a tensor-parallel group larger than the scale-up domain, ...), or
