@@ -67,14 +67,18 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     const double predicted_tflops = (cost.flops / duration).value() / 1e12;
     const double measured = r["measured_tflops_per_s"];
     const double error = (predicted_tflops - measured) / measured;
-    errors.push_back(std::abs(error));
+    // A record with its own tolerance (and reason) is a known limitation: checked against it,
+    // left out of the median.
+    const bool own = r.contains("tolerance");
+    if (own) ASSERT_FALSE(r["tolerance"]["reason"].get<std::string>().empty());
+    if (!own) errors.push_back(std::abs(error));
     std::printf(
         "%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s "
         "%+6.1f%%\n",
         r["kernel"].get<std::string>().c_str(), static_cast<long long>(shape.groups),
         static_cast<long long>(shape.m), static_cast<long long>(shape.n),
         static_cast<long long>(shape.k), measured, predicted_tflops, 100 * error);
-    EXPECT_LE(std::abs(error), row_tolerance)
+    EXPECT_LE(std::abs(error), own ? r["tolerance"]["relative_error"].get<double>() : row_tolerance)
         << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
   }
   std::sort(errors.begin(), errors.end());
