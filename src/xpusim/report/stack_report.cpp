@@ -105,6 +105,8 @@ std::string stack_text(const StackSpec& stack) {
       out += fmt::format(", reshard after forward: {}", yes_no(dp.reshard_after_forward));
     out += "\n";
     if (t->moe) out += fmt::format("moe dispatcher:    {}\n", to_string(t->moe->dispatcher));
+    out += fmt::format("selective AC:      {}\nweight quantize:   {}\n",
+                       to_string(t->selective_recompute), to_string(t->weight_quantization));
   }
   if (const auto& s = stack.serving) {
     out += fmt::format("decode attention:  {}\nchunked prefill:   {}\n",
