@@ -115,6 +115,17 @@ TEST(Recipe, TheLmHeadAndRouterStayInBf16) {
             cost_embedding_and_head_forward(m, hw, fp8, shape).by_op[head].time.value());
 }
 
+TEST(Recipe, BlockScaledFormatsNeedTheirOwnTensorCores) {
+  const ModelSpec m = testing::model("llama-3.1-8b");
+  const SystemSpec h100 = system("dgx-h100-superpod", 1);
+  EXPECT_EQ(plan_problem(m, h100, job(PrecisionRecipe::kMxfp8), fsdp8()),
+            "recipe mxfp8 needs block-scaled mxfp8 GEMMs; h100-sxm has no "
+            "efficiency.gemm_fraction_of_peak.mxfp8 figure");
+  EXPECT_EQ(plan_problem(m, h100, job(PrecisionRecipe::kNvfp4), fsdp8()),
+            "recipe nvfp4 needs fp4 matrix units; h100-sxm has no fp4 peak");
+  EXPECT_FALSE(plan_problem(m, system("dgx-b200", 1), job(PrecisionRecipe::kNvfp4), fsdp8()));
+}
+
 TEST(Elementwise, EagerMovesTheBytesOfTheReferenceCode) {
   const ModelSpec m = testing::model("llama-3.1-8b");
   const AcceleratorSpec hw = testing::hw("h100-sxm");

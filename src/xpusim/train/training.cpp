@@ -702,12 +702,35 @@ bool check_stack(const TrainingJob& job, Fail fail) {
   });
 }
 
+/// The chip computes in the recipe's format: a dense peak for its data type, and for the
+/// block-scaled MX and NVFP4 kinds a measured GEMM figure of their own (Hopper has neither MX
+/// nor FP4 tensor-core instructions; borrowing the fp8 share would price a GEMM it cannot run).
+template <class Fail>
+bool check_recipe_on_chip(const TrainingJob& job, const AcceleratorSpec& hw, Fail fail) {
+  const GemmKind kind = gemm_kind(job.recipe);
+  const DType dtype = peak_dtype(kind);
+  if (!hw.peak(dtype)) {
+    return fail([&] {
+      return fmt::format("recipe {} needs {} matrix units; {} has no {} peak",
+                         to_string(job.recipe), to_string(dtype), hw.id, to_string(dtype));
+    });
+  }
+  const bool block_scaled = kind == GemmKind::kMxfp8 || kind == GemmKind::kNvfp4;
+  if (!block_scaled || hw.efficiency.gemm_fraction_of_peak[index_of(kind)]) return true;
+  return fail([&] {
+    return fmt::format(
+        "recipe {} needs block-scaled {} GEMMs; {} has no efficiency.gemm_fraction_of_peak.{} "
+        "figure",
+        to_string(job.recipe), to_string(kind), hw.id, to_string(kind));
+  });
+}
+
 /// Checks every constraint; `fail(formatter)` is called with a lambda that builds the message,
 /// so the search's fast path formats nothing.
 template <class Fail>
 bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                 const ParallelPlan& p, Fail fail) {
-  if (!check_stack(job, fail)) return false;
+  if (!check_stack(job, fail) || !check_recipe_on_chip(job, sys.accelerator, fail)) return false;
   const int devices = sys.devices();
   if (p.tp < 1 || p.pp < 1 || p.vpp < 1 || p.cp < 1 || p.ep < 1 || p.dp < 1 || p.micro_batch < 1) {
     return fail([&] { return std::string("every degree and the micro-batch must be at least 1"); });
