@@ -126,6 +126,22 @@ TEST(Recipe, BlockScaledFormatsNeedTheirOwnTensorCores) {
   EXPECT_FALSE(plan_problem(m, system("dgx-b200", 1), job(PrecisionRecipe::kNvfp4), fsdp8()));
 }
 
+TEST(Recipe, Nvfp4KeepsAShareOfTheLayersInBf16) {
+  const ModelSpec m = testing::model("llama-3.1-8b");
+  const SystemSpec s = system("dgx-b200", 1);
+  Deployment fp4;
+  fp4.weight_dtype = DType::kFp8;
+  fp4.fp8_kind = GemmKind::kNvfp4;
+  fp4.recipe = PrecisionRecipe::kNvfp4;
+  const Deployment bf16;
+  const PassShape shape{2, 8192, 0};
+  const double quantized =
+      cost_layer_forward(m, s.accelerator, fp4, shape, false, false).time.value();
+  const double high = cost_layer_forward(m, s.accelerator, bf16, shape, false, false).time.value();
+  const LayerCost layer = micro_batch_cost(m, s, job(PrecisionRecipe::kNvfp4), fsdp8()).layer;
+  EXPECT_NEAR(layer.forward.value(), 0.85 * quantized + 0.15 * high, 1e-12);
+}
+
 TEST(Elementwise, EagerMovesTheBytesOfTheReferenceCode) {
   const ModelSpec m = testing::model("llama-3.1-8b");
   const AcceleratorSpec hw = testing::hw("h100-sxm");

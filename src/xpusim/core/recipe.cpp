@@ -44,6 +44,10 @@ GemmKind gemm_kind(PrecisionRecipe recipe) {
   return GemmKind::kBf16;
 }
 
+double bf16_layer_share(PrecisionRecipe recipe) {
+  return recipe == PrecisionRecipe::kNvfp4 ? 0.15 : 0.0;
+}
+
 std::optional<OperandQuantization> operand_quantization(PrecisionRecipe recipe) {
   OperandQuantization q;
   switch (recipe) {

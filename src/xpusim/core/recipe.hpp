@@ -48,6 +48,11 @@ struct OperandQuantization {
   bool hadamard_on_wgrad_operands = false;
 };
 
+/// Share of a model's transformer layers the recipe keeps in bf16: NVIDIA's NVFP4 pretraining
+/// recipe keeps about 15% of the linear layers, most of them at the end (arXiv 2509.25149,
+/// "Pretraining Large Language Models with NVFP4", training methodology); 0 for the others.
+[[nodiscard]] double bf16_layer_share(PrecisionRecipe recipe);
+
 /// The operand format of a recipe's quantized GEMMs, or nullopt for bf16.
 [[nodiscard]] std::optional<OperandQuantization> operand_quantization(PrecisionRecipe recipe);
 

@@ -190,28 +190,43 @@ double per_op_recompute_share(const ModelSpec& m) {
   return all > 0.0 ? even / all : 0.0;
 }
 
+/// Adds one layer kind's forward pass, weighted by its share of the model's layers.
+void add_layer(LayerCost& cost, const PassCost& f, double share, bool moe) {
+  cost.forward += f.time * share;
+  cost.backward += backward_of(f) * share;
+  cost.attention_forward += op_time(f, OpKind::kAttention) * share;
+  Seconds gemms;
+  for (std::size_t i = 0; i < kOpKindCount; ++i) {
+    if (is_gemm(static_cast<OpKind>(i))) gemms += f.by_op[i].time;
+  }
+  cost.gemm_forward += gemms * share;
+  cost.elementwise_forward += elementwise_time(f) * share;
+  cost.weight_quantize += f.weight_quantize * share;
+  if (moe) cost.moe_share += share;
+}
+
 LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                      const ParallelPlan& plan, const Placements& groups) {
   const Deployment d = deployment_for(m, job, plan);
+  // The share of layers the recipe keeps in bf16 runs without quantization.
+  Deployment bf16 = d;
+  bf16.weight_dtype = DType::kBf16;
+  bf16.fp8_kind = GemmKind::kBf16;
+  bf16.recipe.reset();
+  const double kept = bf16_layer_share(job.recipe);
+  const std::pair<const Deployment*, double> precisions[] = {{&d, 1.0 - kept}, {&bf16, kept}};
   const PassShape shape = micro_batch_shape(job, plan);
   const LayerMix mix = layer_mix(m);
   LayerCost cost;
   for (int sliding = 0; sliding < 2; ++sliding) {
     for (int moe = 0; moe < 2; ++moe) {
-      const double share = mix.share[sliding][moe];
-      if (share == 0.0) continue;
-      const PassCost f = cost_layer_forward(m, sys.accelerator, d, shape, sliding == 1, moe == 1);
-      cost.forward += f.time * share;
-      cost.backward += backward_of(f) * share;
-      cost.attention_forward += op_time(f, OpKind::kAttention) * share;
-      Seconds gemms;
-      for (std::size_t i = 0; i < kOpKindCount; ++i) {
-        if (is_gemm(static_cast<OpKind>(i))) gemms += f.by_op[i].time;
+      for (const auto& [deployment, part] : precisions) {
+        const double share = mix.share[sliding][moe] * part;
+        if (share == 0.0) continue;
+        const PassCost f =
+            cost_layer_forward(m, sys.accelerator, *deployment, shape, sliding == 1, moe == 1);
+        add_layer(cost, f, share, moe == 1);
       }
-      cost.gemm_forward += gemms * share;
-      cost.elementwise_forward += elementwise_time(f) * share;
-      cost.weight_quantize += f.weight_quantize * share;
-      if (moe == 1) cost.moe_share += share;
     }
   }
   const double tokens = static_cast<double>(shape.sequences * shape.new_tokens);
