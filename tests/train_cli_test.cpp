@@ -188,6 +188,11 @@ TEST(TrainCli, StacksFillTheJobAndTheDefaultIsSaid) {
             0u);
   // Eager PyTorch with its host launches is slower than Megatron-Bridge with TE fusions.
   EXPECT_GT(eager["step_time_s"].get<double>(), def["step_time_s"].get<double>());
+  const CliResult none = run(base + "--stack none --format json");
+  ASSERT_EQ(none.status, 0) << none.err;
+  const auto conventions = nlohmann::json::parse(none.out);
+  EXPECT_EQ(conventions["stack"], "");
+  EXPECT_TRUE(conventions["job_notes"].empty());
   const CliResult flash2 = run(base + "--attention flash2 --format json");
   ASSERT_EQ(flash2.status, 0) << flash2.err;
   EXPECT_GT(nlohmann::json::parse(flash2.out)["step_time_s"].get<double>(),

@@ -21,10 +21,11 @@ namespace {
 }
 
 /// The stack named by --stack, or the accelerator's default (said in a note); none where the
-/// catalog has no default for the chip.
+/// catalog has no default for the chip or --stack is "none".
 TrainingJob stacked_job(const TrainFlags& f, const AcceleratorSpec& hw,
                         const std::filesystem::path& data) {
   TrainingJob job;
+  if (f.stack == "none") return job;  // the library's conventions (Megatron-Core, SC'21)
   std::string ref = f.stack;
   if (ref.empty()) {
     const auto fallback = default_training_stack(hw);
@@ -187,7 +188,7 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--precision", f.precision,
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_option("--stack", f.stack,
-                  "software stack: catalog id or path (default: the accelerator's, stated)");
+                  "software stack: catalog id, path or none (default: the accelerator's, stated)");
   cmd->add_option("--attention", f.attention,
                   "flash2|flash3|cudnn|ck|splash|vendor|unfused (default: the stack's)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
