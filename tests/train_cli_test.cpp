@@ -193,6 +193,14 @@ TEST(TrainCli, StacksFillTheJobAndTheDefaultIsSaid) {
   const auto conventions = nlohmann::json::parse(none.out);
   EXPECT_EQ(conventions["stack"], "");
   EXPECT_TRUE(conventions["job_notes"].empty());
+  const CliResult flash3 =
+      run("train --model llama-3.1-8b --system dgx-b200 --nodes 1 --global-batch 16 --seq-len 8192 "
+          "--attention flash3 --format json");
+  ASSERT_EQ(flash3.status, 0) << flash3.err;
+  const auto stand_in = nlohmann::json::parse(flash3.out)["job_notes"];
+  ASSERT_EQ(stand_in.size(), 2u);
+  EXPECT_EQ(stand_in[1],
+            "b200 has no flash3 attention figure: its fastest kernel (cudnn) stands in");
   const CliResult flash2 = run(base + "--attention flash2 --format json");
   ASSERT_EQ(flash2.status, 0) << flash2.err;
   EXPECT_GT(nlohmann::json::parse(flash2.out)["step_time_s"].get<double>(),

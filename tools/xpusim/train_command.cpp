@@ -74,6 +74,7 @@ TrainingJob job_from(const TrainFlags& f, const AcceleratorSpec& hw,
     }
     job.fused_attention = *kernel != AttentionKernel::kUnfused;
     job.attention = job.fused_attention ? kernel : std::nullopt;
+    if (auto note = attention_stand_in(job, hw)) job.notes.push_back(*note);
   }
   return job;
 }

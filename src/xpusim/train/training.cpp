@@ -812,6 +812,14 @@ bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& jo
 
 }  // namespace
 
+std::optional<std::string> attention_stand_in(const TrainingJob& job, const AcceleratorSpec& hw) {
+  if (!job.fused_attention || !job.attention ||
+      hw.efficiency.attention_fraction(*job.attention, false))
+    return std::nullopt;
+  return fmt::format("{} has no {} attention figure: its fastest kernel ({}) stands in", hw.id,
+                     to_string(*job.attention), to_string(hw.efficiency.best_attention_kernel()));
+}
+
 TrainingJob apply_stack(TrainingJob job, const StackSpec& stack, const AcceleratorSpec& hw) {
   job.stack = stack.id;
   job.stack_problem.reset();
@@ -824,6 +832,7 @@ TrainingJob apply_stack(TrainingJob job, const StackSpec& stack, const Accelerat
     job.fused_attention = *kernel != AttentionKernel::kUnfused;
     if (job.fused_attention) job.attention = *kernel;
   }
+  if (auto note = attention_stand_in(job, hw)) job.notes.push_back(*note);
   job.fused_elementwise = stack.kernels.fused_elementwise;
   if (!stack.training) {
     job.stack_problem = fmt::format("stack {} is a serving stack", stack.id);

@@ -180,6 +180,11 @@ struct TrainingResult {
 [[nodiscard]] TrainingJob apply_stack(TrainingJob job, const StackSpec& stack,
                                       const AcceleratorSpec& hw);
 
+/// A note when the job's attention kernel has no figure for `hw` (the chip's fastest kernel is
+/// priced instead, as attention_kernel in cost/ does), else nullopt.
+[[nodiscard]] std::optional<std::string> attention_stand_in(const TrainingJob& job,
+                                                            const AcceleratorSpec& hw);
+
 /// The catalog stack a job runs by default on `hw`: the Megatron-Bridge release for NVIDIA,
 /// MaxText for TPUs (data/stacks), nullopt elsewhere.
 [[nodiscard]] std::optional<std::string> default_training_stack(const AcceleratorSpec& hw);
