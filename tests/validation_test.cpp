@@ -48,7 +48,8 @@ namespace xpusim {
 namespace {
 
 // Kernel-level check of the GEMM cost (tile/wave quantization, roofline, fixed per-kernel
-// time) against DeepGEMM's published H800 measurements (data/validation/gemm_kernels.json).
+// time) against DeepGEMM's published H800 and torchao's B200 MXFP8 grouped-GEMM measurements
+// (data/validation/gemm_kernels.json).
 TEST(Validation, GemmCostAgainstMeasuredKernels) {
   std::ifstream in(testing::data_dir() / "validation" / "gemm_kernels.json");
   const auto doc = nlohmann::json::parse(in);
@@ -67,18 +68,18 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     const double predicted_tflops = (cost.flops / duration).value() / 1e12;
     const double measured = r["measured_tflops_per_s"];
     const double error = (predicted_tflops - measured) / measured;
-    // A record with its own tolerance (and reason) is a known limitation: checked against it,
-    // left out of the median.
-    const bool own = r.contains("tolerance");
-    if (own) ASSERT_FALSE(r["tolerance"]["reason"].get<std::string>().empty());
-    if (!own) errors.push_back(std::abs(error));
+    // A record with its own bound is a stated limitation of the model: outside the median.
+    if (!r.contains("tolerance")) errors.push_back(std::abs(error));
     std::printf(
         "%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s "
         "%+6.1f%%\n",
         r["kernel"].get<std::string>().c_str(), static_cast<long long>(shape.groups),
         static_cast<long long>(shape.m), static_cast<long long>(shape.n),
         static_cast<long long>(shape.k), measured, predicted_tflops, 100 * error);
-    EXPECT_LE(std::abs(error), own ? r["tolerance"]["relative_error"].get<double>() : row_tolerance)
+    // A record may widen the file's per-row bound with its own, stating why.
+    const double tolerance = r.contains("tolerance") ? r["tolerance"].get<double>() : row_tolerance;
+    if (r.contains("tolerance")) EXPECT_FALSE(r["tolerance_reason"].get<std::string>().empty());
+    EXPECT_LE(std::abs(error), tolerance)
         << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
   }
   std::sort(errors.begin(), errors.end());

@@ -27,13 +27,17 @@ struct ChunkSlots {
   int layers = 0;          ///< transformer layers ('t')
   bool embedding = false;  ///< 'E': the input embedding
   bool loss = false;       ///< 'L': final norm, LM head and loss
+  /// 'm': multi-token-prediction modules (DeepSeek-V3), each one more transformer layer and one
+  /// more pass through the (shared) LM head and loss; not counted in the model's layers.
+  int mtp_layers = 0;
   bool operator==(const ChunkSlots&) const = default;
 };
 
 /// Megatron-Core's `pipeline_model_parallel_layout`: chunks separated by '|', each a run of
-/// 'E', 't' and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks included), ',' and spaces
-/// are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers. Chunk k runs on pipeline
-/// stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming the position.
+/// 'E', 't', 'm' (an MTP module) and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks
+/// included), ',' and spaces are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers.
+/// Chunk k runs on pipeline stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming
+/// the position.
 [[nodiscard]] std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout);
 
 /// The layout back as text, one chunk per '|' ("Et*3|t*4|t*3L").
@@ -41,7 +45,8 @@ struct ChunkSlots {
 
 /// What one pipeline stage (one device of the pp group) holds over all its model chunks.
 struct StageLoad {
-  int layers = 0;
+  int layers = 0;  ///< transformer layers, MTP modules included
+  int mtp_layers = 0;
   bool embedding = false;
   bool loss = false;
 };
@@ -93,6 +98,10 @@ struct TrainingJob {
   /// Tokens of the busiest expert over the mean (>= 1): the expert GEMMs and dispatch run at the
   /// pace of the most loaded rank. 1: perfectly balanced routing.
   double moe_load_imbalance = 1.0;
+  /// LoRA fine-tuning (Hu et al. 2021): 0 trains every weight; r > 0 freezes the base weights
+  /// and trains rank-r adapters on the attention projections (q, k, v, o). Frozen GEMMs skip
+  /// their weight-gradient GEMM; only adapters carry gradients, optimizer state and reductions.
+  int lora_rank = 0;
 
   // What the software stack does (apply_stack fills these from a stack's file; the defaults are
   // Megatron-Core with Transformer Engine, the convention of the SC'21 validation).
@@ -106,7 +115,8 @@ struct TrainingJob {
   /// Share of the tensor-parallel collectives hidden under the layer's GEMMs, [0, 1]
   /// (overlap_tp_comm = true counts as 1).
   double tp_comm_overlap_fraction = 0.0;
-  /// Share of the data-parallel reduction hidden under the backward when overlap_dp_comm, [0, 1].
+  /// The stack's share of data-parallel communication it hides, [0, 1]; kept for reports: the
+  /// data-parallel schedule (FSDP units, buckets) prices its own overlap.
   double dp_comm_overlap_fraction = 1.0;
   /// What `Recompute::kSelective` recomputes.
   SelectiveRecompute selective_recompute = SelectiveRecompute::kCoreAttention;
@@ -218,9 +228,10 @@ struct LayerCost {
   Seconds backward;
   Seconds attention_forward;
   Seconds gemm_forward;
-  Seconds tp_comm;  ///< forward; the backward has as many collectives
-  Seconds cp_comm;  ///< forward key/value ring exchange, before overlap
-  Seconds ep_comm;  ///< forward dispatch + combine
+  Seconds tp_comm;        ///< forward; the backward has as many collectives
+  Seconds cp_comm;        ///< forward key/value ring exchange, before overlap
+  Seconds ep_comm;        ///< forward dispatch + combine (the backward has as many)
+  Seconds moe_host_sync;  ///< the dispatcher's CPU-GPU synchronisation, forward and backward
   double moe_share = 0.0;
   Seconds elementwise_forward;  ///< norms, rotary, activation, residuals, quantize casts
   /// Forward matmul time that per-op SAC recomputes: every second matmul of the layer.
