@@ -153,6 +153,8 @@ training:
   tp_comm_overlap_fraction: {value: 0.5, source: doc}
   dp_comm_overlap_fraction: {value: 0.0, estimate: "nothing hidden"}
   host_overhead_per_layer_s: {value: 1.0e-4, source: doc}
+  selective_recompute: core_attention
+  weight_quantization: per_step
 )";
 
 /// The message of loading kBase with `from` replaced by `to` (which must occur in kBase).

@@ -181,4 +181,56 @@ TEST(TrainCli, UnevenStagesAndOffloadFlags) {
                   "--last-stage-layers; give one");
 }
 
+TEST(TrainCli, StacksFillTheJobAndTheDefaultIsSaid) {
+  const std::string base =
+      "train --model llama-3.1-8b --system dgx-h100-superpod --nodes 1 --global-batch 16 "
+      "--seq-len 8192 --micro-batch 2 --zero 3 ";
+  const CliResult chosen = run(base + "--stack torchtitan-2024-12-eager --format json");
+  ASSERT_EQ(chosen.status, 0) << chosen.err;
+  const auto eager = nlohmann::json::parse(chosen.out);
+  EXPECT_EQ(eager["stack"], "torchtitan-2024-12-eager");
+  EXPECT_TRUE(eager["job_notes"].empty());
+  const CliResult fallback = run(base + "--format json");
+  ASSERT_EQ(fallback.status, 0) << fallback.err;
+  const auto def = nlohmann::json::parse(fallback.out);
+  EXPECT_EQ(def["stack"], "megatron-bridge-26.05");
+  ASSERT_EQ(def["job_notes"].size(), 1u);
+  EXPECT_EQ(def["job_notes"][0].get<std::string>().rfind(
+                "stack megatron-bridge-26.05: the default for Hopper", 0),
+            0u);
+  // Eager PyTorch with its host launches is slower than Megatron-Bridge with TE fusions.
+  EXPECT_GT(eager["step_time_s"].get<double>(), def["step_time_s"].get<double>());
+  const CliResult none = run(base + "--stack none --format json");
+  ASSERT_EQ(none.status, 0) << none.err;
+  const auto conventions = nlohmann::json::parse(none.out);
+  EXPECT_EQ(conventions["stack"], "");
+  EXPECT_TRUE(conventions["job_notes"].empty());
+  const CliResult flash3 =
+      run("train --model llama-3.1-8b --system dgx-b200 --nodes 1 --global-batch 16 --seq-len 8192 "
+          "--attention flash3 --format json");
+  ASSERT_EQ(flash3.status, 0) << flash3.err;
+  const auto stand_in = nlohmann::json::parse(flash3.out)["job_notes"];
+  ASSERT_EQ(stand_in.size(), 2u);
+  EXPECT_EQ(stand_in[1],
+            "b200 has no flash3 attention figure: its fastest kernel (cudnn) stands in");
+  const CliResult flash2 = run(base + "--attention flash2 --format json");
+  ASSERT_EQ(flash2.status, 0) << flash2.err;
+  EXPECT_GT(nlohmann::json::parse(flash2.out)["step_time_s"].get<double>(),
+            def["step_time_s"].get<double>());  // FA2 is slower than cuDNN on H100
+}
+
+TEST(TrainCli, StackProblemsAreOneLineErrors) {
+  const std::string base =
+      "train --model llama-3.1-8b --system dgx-h100-superpod --nodes 1 --global-batch 16 "
+      "--seq-len 8192 ";
+  expect_one_line(run(base + "--stack torchtitan-2024-12-eager --precision mxfp8"),
+                  "xpusim: command line: --stack: stack torchtitan-2024-12-eager does not support "
+                  "recipe mxfp8 (it supports bf16, fp8-current)");
+  expect_one_line(run(base + "--stack torchtitan-2024-12"),
+                  "xpusim: command line: --stack: unknown stack 'torchtitan-2024-12'");
+  expect_one_line(run(base + "--attention flash4"),
+                  "xpusim: command line: --attention: expected flash2, flash3, cudnn, ck, splash, "
+                  "vendor or unfused, got 'flash4'");
+}
+
 }  // namespace

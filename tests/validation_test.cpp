@@ -68,7 +68,8 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
     const double predicted_tflops = (cost.flops / duration).value() / 1e12;
     const double measured = r["measured_tflops_per_s"];
     const double error = (predicted_tflops - measured) / measured;
-    errors.push_back(std::abs(error));
+    // A record with its own bound is a stated limitation of the model: outside the median.
+    if (!r.contains("tolerance")) errors.push_back(std::abs(error));
     std::printf(
         "%-55s g=%-2lld M=%-5lld N=%-5lld K=%-5lld measured %6.0f predicted %6.0f TFLOP/s "
         "%+6.1f%%\n",

@@ -49,16 +49,55 @@ void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
   dp.fp8_all_gather = f.fp8_all_gather;
 }
 
-TrainingJob job_from(const TrainFlags& f) {
+/// The stack named by --stack, or the accelerator's default (said in a note); none where the
+/// catalog has no default for the chip or --stack is "none".
+TrainingJob stacked_job(const TrainFlags& f, const AcceleratorSpec& hw,
+                        const std::filesystem::path& data) {
   TrainingJob job;
+  if (f.stack == "none") return job;  // the library's conventions (Megatron-Core, SC'21)
+  std::string ref = f.stack;
+  if (ref.empty()) {
+    const auto fallback = default_training_stack(hw);
+    if (!fallback) {
+      job.notes.push_back(fmt::format(
+          "no default stack for {}: Megatron-Core conventions (--stack to choose)", hw.id));
+      return job;
+    }
+    ref = *fallback;
+    job.notes.push_back(
+        fmt::format("stack {}: the default for {} (--stack to choose)", ref, hw.architecture));
+  }
+  try {
+    return apply_stack(job, load_stack(ref, data / "stacks"), hw);
+  } catch (const Error& e) {
+    if (e.kind() != Error::Kind::kNotFound || !f.stack.size()) throw;
+    bad_flag("--stack", e.what());
+  }
+}
+
+TrainingJob job_from(const TrainFlags& f, const AcceleratorSpec& hw,
+                     const std::filesystem::path& data) {
+  TrainingJob job = stacked_job(f, hw, data);
   if (f.global_batch < 1)
     bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
   job.recipe = recipe_flag("--precision", f.precision);
-  job.overlap_dp_comm = !f.no_dp_overlap;
-  job.overlap_tp_comm = f.tp_overlap;
+  if (f.no_dp_overlap) job.overlap_dp_comm = false;
+  if (f.tp_overlap) job.overlap_tp_comm = true;
+  if (!f.attention.empty()) {
+    const auto kernel = parse_attention_kernel(f.attention);
+    if (!kernel) {
+      bad_flag(
+          "--attention",
+          fmt::format("expected flash2, flash3, cudnn, ck, splash, vendor or unfused, got '{}'",
+                      f.attention));
+    }
+    job.fused_attention = *kernel != AttentionKernel::kUnfused;
+    job.attention = job.fused_attention ? kernel : std::nullopt;
+    if (auto note = attention_stand_in(job, hw)) job.notes.push_back(*note);
+  }
   data_parallel_from(f, job);
   if (!(f.moe_load_imbalance >= 1.0))
     bad_flag("--moe-load-imbalance",
@@ -143,7 +182,10 @@ void write_trace(const std::string& path, const nlohmann::json& trace) {
 }  // namespace
 
 TrainInputs train_inputs(const TrainFlags& f, const std::filesystem::path& data) {
-  TrainInputs in{load_model(f.model, data / "models"), system_from(f, data), job_from(f), {}};
+  SystemSpec system = system_from(f, data);
+  TrainingJob job = job_from(f, system.accelerator, data);
+  if (auto problem = stack_problem(job)) bad_flag("--stack", *problem);
+  TrainInputs in{load_model(f.model, data / "models"), std::move(system), std::move(job), {}};
   in.plan = plan_from(f, in.system);
   if (auto problem = plan_problem(in.model, in.system, in.job, in.plan)) bad_flag("--tp", *problem);
   if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
@@ -187,6 +229,10 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--zero", f.zero, "ZeRO stage 0-3");
   cmd->add_option("--precision", f.precision,
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
+  cmd->add_option("--stack", f.stack,
+                  "software stack: catalog id, path or none (default: the accelerator's, stated)");
+  cmd->add_option("--attention", f.attention,
+                  "flash2|flash3|cudnn|ck|splash|vendor|unfused (default: the stack's)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
   cmd->add_option("--fsdp-prefetch", f.fsdp_prefetch,
@@ -215,7 +261,8 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ModelSpec model = load_model(f.model, data / "models");
   const SystemSpec system = system_from(f, data);
-  const TrainingJob job = job_from(f);
+  const TrainingJob job = job_from(f, system.accelerator, data);
+  if (auto problem = stack_problem(job)) bad_flag("--stack", *problem);
   if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
   const Economics economics = load_economics(data / "economics.yaml");
   auto budget_of = [&](const TrainingResult& r) -> std::optional<TrainingBudget> {

@@ -32,6 +32,8 @@ struct TrainFlags {
   std::string recompute = "none";
   int zero = 0;
   std::string precision = "bf16";
+  std::string stack;      ///< catalog id or path; empty: the default for the accelerator
+  std::string attention;  ///< empty: the stack's kernel for the chip
   bool no_dp_overlap = false;
   bool tp_overlap = false;
   int fsdp_prefetch = -1;  ///< -1: the ZeRO-3 default (1)

@@ -40,6 +40,12 @@ std::string_view to_string(OpKind kind) {
       return "token_permutation";
     case OpKind::kLmHead:
       return "lm_head";
+    case OpKind::kLoss:
+      return "loss";
+    case OpKind::kResidual:
+      return "residual";
+    case OpKind::kQuantize:
+      return "quantize";
     case OpKind::kTensorParallelComm:
       return "tensor_parallel_comm";
     case OpKind::kCount:
@@ -85,6 +91,43 @@ BytesPerSecond achievable_bandwidth(const AcceleratorSpec& hw) {
 
 enum class KernelClass { kMatmul, kStreaming };
 
+/// One elementwise op of a layer as its implementation runs it: bytes moved per element of its
+/// tensor and kernels launched. Fused: one kernel reading its inputs and writing its output in
+/// bf16 (Transformer Engine, torch.compile, XLA). Eager: the PyTorch reference code, op by op
+/// (docs/model.md, "Elementwise kernels", gives each count and its source).
+struct ElementwiseOp {
+  double bytes_per_element;
+  int kernels;
+};
+
+/// Fused kernels move whole activation tensors (`tensors` reads and writes of the activation
+/// type); the eager counts below are bytes of bf16 code paths.
+/// RMSNorm with the residual add: fused reads x and the residual and writes the output and
+/// the sum (4 tensors); eager is torch.nn.functional.rms_norm's composite path on bf16 (upcast to
+/// fp32 2+4, pow 4+4, mean 4, mul 4+4, type_as 4+2, weight mul 2+2 = 36 B in 8 kernels with the eps
+/// add and rsqrt on the row statistics), and the residual add is its own kernel.
+constexpr double kNormFusedTensors = 4.0;
+constexpr ElementwiseOp kNormEager{36.0, 8};
+/// Eager `h = x + branch`: reads two bf16 tensors and writes one.
+constexpr ElementwiseOp kResidualEager{6.0, 1};
+/// Rotary embedding on q and k: fused reads and writes it (2 tensors); eager is torchtitan's
+/// apply_rotary_emb: x.float() 2+4, complex multiply 4+4, type_as 4+2 = 20 B, 3 kernels per
+/// tensor (q and k).
+constexpr double kRotaryFusedTensors = 2.0;
+constexpr ElementwiseOp kRotaryEager{20.0, 6};
+/// SwiGLU per ffn element: fused reads gate and up and writes the product (3 tensors); eager is
+/// F.silu(gate) 2+2 then * up 2+2+2 = 10 B in 2 kernels.
+constexpr double kSwigluFusedTensors = 3.0;
+constexpr ElementwiseOp kSwigluEager{10.0, 2};
+/// Cross-entropy per logit: fused (Megatron's vocab-parallel cross-entropy, Liger/compile)
+/// reads the logits once (1 tensor); eager is torchtitan's
+/// cross_entropy(pred.float(), labels): the upcast 2+4 and log_softmax 4+4 = 14 B, 3 kernels.
+constexpr double kLossFusedTensors = 1.0;
+constexpr ElementwiseOp kLossEager{14.0, 3};
+
+/// Vector FLOPs per element of a 16-point Hadamard transform applied in 16-element tiles.
+constexpr double kHadamardFlopsPerElement = 2.0 * 16.0;
+
 /// FlashAttention's backward does 2.5x the forward FLOPs (Dao 2023: two GEMMs forward, five
 /// backward).
 constexpr double kAttentionBackwardFlops = 2.5;
@@ -101,6 +144,23 @@ Seconds kernel_time(Seconds compute, Seconds memory, const AcceleratorSpec& hw, 
 
 bool is_weight_only(const Deployment& d, const AcceleratorSpec& hw) {
   return gemm_compute_dtype(d, hw) != d.weight_dtype;
+}
+
+/// NVIDIA Blackwell's matrix units read FP8 operands columnwise; on Hopper (and the other
+/// chips, as a conservative default) FP8 GEMMs take the TN layout only, so the backward needs
+/// physically transposed copies (TransformerEngine docs, performance_considerations:
+/// "Handling transposes").
+bool reads_fp8_columnwise(const AcceleratorSpec& hw) {
+  return hw.vendor == "NVIDIA" && hw.architecture.rfind("Blackwell", 0) == 0;
+}
+
+/// The deployment that the bf16 layers of a recipe run in: the LM head, embedding and router.
+Deployment high_precision(const Deployment& d) {
+  if (!d.recipe) return d;
+  Deployment hp = d;
+  hp.weight_dtype = d.activation_dtype;
+  hp.recipe.reset();
+  return hp;
 }
 
 }  // namespace
@@ -228,7 +288,9 @@ class PassBuilder {
         s_(shard(m, d.tensor_parallel)),
         tokens_(shape.new_tokens),
         act_bytes_(bytes_per_element(d.activation_dtype)),
-        fabric_(scale_up_fabric(hw)) {}
+        fabric_(scale_up_fabric(hw)),
+        hp_(high_precision(d)),
+        quant_(d.recipe ? operand_quantization(*d.recipe) : std::nullopt) {}
 
   PassCost build_layer(bool sliding, bool moe) {
     layer(sliding, moe, 1.0);
@@ -237,9 +299,18 @@ class PassBuilder {
 
   PassCost build_embedding_and_head() {
     embedding();
-    elementwise(OpKind::kNorm, 2.0 * hidden_activation_bytes().value(),
-                5.0 * static_cast<double>(tokens_ * m_.hidden), 1.0);
-    gemm(OpKind::kLmHead, {tokens_, s_.vocab, m_.hidden, 1}, 1.0);
+    const double hidden = static_cast<double>(tokens_ * m_.hidden);
+    if (d_.fused_elementwise) {
+      elementwise(OpKind::kNorm, 2.0 * hidden_activation_bytes().value(), 5.0 * hidden, 1.0);
+    } else {
+      elementwise(OpKind::kNorm, kNormEager.bytes_per_element * hidden, 5.0 * hidden, 1.0,
+                  kNormEager.kernels);
+    }
+    add(OpKind::kLmHead, gemm_cost({tokens_, s_.vocab, m_.hidden, 1}, hw_, hp_), 1.0);
+    // Softmax cross-entropy over the logits of every position.
+    const ElementwiseOp loss = pick(kLossFusedTensors, kLossEager);
+    const double logits = static_cast<double>(tokens_ * s_.vocab);
+    elementwise(OpKind::kLoss, loss.bytes_per_element * logits, 5.0 * logits, 1.0, loss.kernels);
     return cost_;
   }
 
@@ -278,19 +349,59 @@ class PassBuilder {
     cost_.bytes += k.bytes * count;
   }
 
-  void gemm(OpKind kind, const GemmShape& shape, double count) {
+  /// A weight GEMM; under a recipe its operands are quantized first. `input_from_fused_producer`:
+  /// a fused stack writes this GEMM's input from the norm or activation kernel before it, so
+  /// a recipe with local scales quantizes there instead of re-reading the bf16 tensor.
+  void gemm(OpKind kind, const GemmShape& shape, double count,
+            bool input_from_fused_producer = false) {
     add(kind, gemm_cost(shape, hw_, d_), count);
+    if (!quant_) return;
+    const double g = static_cast<double>(shape.groups);
+    const double input = g * static_cast<double>(shape.m * shape.k);
+    const double weight = g * static_cast<double>(shape.k * shape.n);
+    const double output_grad = g * static_cast<double>(shape.m * shape.n);
+    const bool fused = input_from_fused_producer && d_.fused_elementwise && !quant_->amax_pass;
+    add(OpKind::kQuantize, quantize_kernel(input, true, fused), count);
+    cost_.weight_quantize += quantize_kernel(weight, false, false).time * count;
+    cost_.quantize_backward += quantize_kernel(output_grad, true, false).time * count;
   }
 
-  /// A memory-streaming kernel: `bytes` moved, `vector_flops` on the vector units.
-  void elementwise(OpKind kind, double bytes, double vector_flops, double count) {
+  /// The kernels that quantize one bf16 operand of `elements` values (TransformerEngine
+  /// docs/features/low_precision_training): an amax pass where the scale needs the tensor's
+  /// amax first, then a cast writing the rowwise copy and, where the backward needs it, the
+  /// columnwise one (transposed on Hopper, the other block direction for block scales).
+  KernelCost quantize_kernel(double elements, bool wgrad_operand, bool fused) const {
+    const OperandQuantization& q = *quant_;
+    const bool two_copies = q.directional_scales || !reads_fp8_columnwise(hw_);
+    const double copies = two_copies ? 2.0 : 1.0;
+    const double read = (fused ? 0.0 : act_bytes_) + (q.amax_pass ? act_bytes_ : 0.0);
+    const double write = copies * (q.element_bytes + q.scale_bytes_per_element);
+    const double hadamard =
+        q.hadamard_on_wgrad_operands && wgrad_operand ? kHadamardFlopsPerElement * elements : 0.0;
+    KernelCost k;
+    k.bytes = Bytes(elements * (read + write));
+    k.flops = Flops(4.0 * elements + hadamard);
+    k.memory_time = k.bytes / achievable_bandwidth(hw_);
+    k.compute_time = k.flops / hw_.vector_flops_per_s;
+    const int kernels = (fused ? 0 : 1) + (q.amax_pass ? 1 : 0);
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kStreaming) +
+             hw_.efficiency.kernel_overhead * static_cast<double>(std::max(0, kernels - 1));
+    return k;
+  }
+
+  /// A memory-streaming operation: `bytes` moved, `vector_flops` on the vector units, in
+  /// `kernels` launches.
+  void elementwise(OpKind kind, double bytes, double vector_flops, double count, int kernels = 1) {
     KernelCost k;
     k.bytes = Bytes(bytes);
     k.flops = Flops(vector_flops);
     k.memory_time = k.bytes / achievable_bandwidth(hw_);
     k.compute_time = k.flops / hw_.vector_flops_per_s;
-    k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kStreaming);
+    k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kStreaming) +
+             hw_.efficiency.kernel_overhead * static_cast<double>(kernels - 1);
+    OpTotals& t = cost_.by_op[static_cast<std::size_t>(kind)];
     add(kind, k, count);
+    t.kernels += static_cast<int64_t>(count) * (kernels - 1);
   }
 
   void all_reduce(Bytes bytes, double count) {
@@ -323,33 +434,56 @@ class PassBuilder {
   }
 
   void layer(bool sliding, bool moe, double count) {
-    const double norm_bytes = 4.0 * hidden_activation_bytes().value();  // x and residual in, out
-    const double norm_flops = 5.0 * static_cast<double>(tokens_ * m_.hidden);
-    elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
+    norm(count);
     qkv(count);
     if (m_.position == PositionKind::kRotary) {
       const double rotated =
           static_cast<double>(tokens_ * (s_.heads + s_.kv_heads) * m_.rotary_dim);
-      elementwise(OpKind::kRotary, 2.0 * rotated * act_bytes_, 3.0 * rotated, count);
+      const ElementwiseOp rope = pick(kRotaryFusedTensors, kRotaryEager);
+      elementwise(OpKind::kRotary, rope.bytes_per_element * rotated, 3.0 * rotated, count,
+                  rope.kernels);
     }
     attention(sliding, count);
     gemm(OpKind::kOutProjection, {tokens_, m_.hidden, s_.heads * m_.v_head_dim(), 1}, count);
     if (!m_.parallel_residual) all_reduce(hidden_activation_bytes(), count);
-    residual_dropout(count);
-    if (m_.separate_mlp_norm) elementwise(OpKind::kNorm, norm_bytes, norm_flops, count);
+    residual_add(count);
+    if (m_.separate_mlp_norm) norm(count);
     if (moe) {
       moe_mlp(count);
     } else {
       dense_mlp(s_.ffn, count);
     }
     all_reduce(hidden_activation_bytes(), count);
-    residual_dropout(count);
+    residual_add(count);
+  }
+
+  /// The fused form of an op (one kernel moving `tensors` activation tensors) or its eager form.
+  ElementwiseOp pick(double tensors, const ElementwiseOp& eager) const {
+    return d_.fused_elementwise ? ElementwiseOp{tensors * act_bytes_, 1} : eager;
+  }
+
+  /// The pre-attention or pre-MLP norm; fused, it also adds the residual.
+  void norm(double count) {
+    const double hidden = static_cast<double>(tokens_ * m_.hidden);
+    const ElementwiseOp op = pick(kNormFusedTensors, kNormEager);
+    elementwise(OpKind::kNorm, op.bytes_per_element * hidden, 5.0 * hidden, count, op.kernels);
+  }
+
+  /// After each branch: bias-dropout-add where the model has dropout, else (eager only) the
+  /// residual add as its own kernel.
+  void residual_add(double count) {
+    if (d_.dropout) {
+      residual_dropout(count);
+      return;
+    }
+    if (d_.fused_elementwise) return;
+    const double hidden = static_cast<double>(tokens_ * m_.hidden);
+    elementwise(OpKind::kResidual, kResidualEager.bytes_per_element * hidden, hidden, count);
   }
 
   /// Training with hidden dropout: a bias-dropout-add kernel after each branch (reads the
   /// branch and the residual, writes the sum and a one-byte mask).
   void residual_dropout(double count) {
-    if (!d_.dropout) return;
     const double elements = static_cast<double>(tokens_ * m_.hidden);
     elementwise(OpKind::kNorm, elements * (3.0 * act_bytes_ + 1.0), 4.0 * elements, count);
   }
@@ -357,7 +491,7 @@ class PassBuilder {
   void qkv(double count) {
     if (!m_.mla) {
       gemm(OpKind::kQkvProjection,
-           {tokens_, (s_.heads + 2 * s_.kv_heads) * m_.head_dim, m_.hidden, 1}, count);
+           {tokens_, (s_.heads + 2 * s_.kv_heads) * m_.head_dim, m_.hidden, 1}, count, true);
       return;
     }
     const MlaSpec& a = *m_.mla;
@@ -446,20 +580,27 @@ class PassBuilder {
   void dense_mlp(int64_t ffn, double count) {
     const bool gated = m_.mlp == MlpKind::kGated;
     if (gated && !d_.fused_gate_up) {
-      gemm(OpKind::kMlpUp, {tokens_, ffn, m_.hidden, 1}, 2.0 * count);
+      gemm(OpKind::kMlpUp, {tokens_, ffn, m_.hidden, 1}, 2.0 * count, true);
     } else {
-      gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count);
+      gemm(OpKind::kMlpUp, {tokens_, (gated ? 2 : 1) * ffn, m_.hidden, 1}, count, true);
     }
-    const double elements = static_cast<double>(tokens_ * ffn);
-    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements,
-                count);
-    gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count);
+    activation(static_cast<double>(tokens_ * ffn), count);
+    gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count, true);
   }
 
-  /// The router: logits GEMM, then softmax and top-k over them in fp32 (reads the T x E logits,
-  /// writes k probabilities and indices per token).
+  /// SiLU(gate) * up, or GELU, over `elements` ffn values.
+  void activation(double elements, double count) {
+    const bool gated = m_.mlp == MlpKind::kGated;
+    const ElementwiseOp op =
+        gated ? pick(kSwigluFusedTensors, kSwigluEager) : ElementwiseOp{2.0 * act_bytes_, 1};
+    elementwise(OpKind::kActivation, op.bytes_per_element * elements, 8.0 * elements, count,
+                op.kernels);
+  }
+
+  /// The router: logits GEMM (bf16 under every recipe), then softmax and top-k over them in fp32
+  /// (reads the T x E logits, writes k probabilities and indices per token).
   void router(const MoeSpec& e, double count) {
-    gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
+    add(OpKind::kRouter, gemm_cost({tokens_, e.num_experts, m_.hidden, 1}, hw_, hp_), count);
     const double logits = static_cast<double>(tokens_ * e.num_experts);
     const double chosen = static_cast<double>(tokens_ * e.experts_per_token);
     elementwise(OpKind::kRouter, logits * 4.0 + chosen * 8.0, 5.0 * logits, count);
@@ -500,10 +641,8 @@ class PassBuilder {
     token_permutation(e, local_experts, count);
     const bool gated = m_.mlp == MlpKind::kGated;
     gemm(OpKind::kExpertsUp, {rows, (gated ? 2 : 1) * s_.expert_ffn, m_.hidden, groups}, count);
-    const double elements = static_cast<double>(pairs * s_.expert_ffn);
-    elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements,
-                count);
-    gemm(OpKind::kExpertsDown, {rows, m_.hidden, s_.expert_ffn, groups}, count);
+    activation(static_cast<double>(pairs * s_.expert_ffn), count);
+    gemm(OpKind::kExpertsDown, {rows, m_.hidden, s_.expert_ffn, groups}, count, true);
     if (s_.shared_ffn > 0) dense_mlp(s_.shared_ffn, count);
   }
 
@@ -516,6 +655,8 @@ class PassBuilder {
   int64_t tokens_;
   double act_bytes_;
   ScaleUpFabric fabric_;  ///< the accelerator's own domain (comm/group.hpp prices its collectives)
+  Deployment hp_;         ///< the layers a recipe keeps in bf16
+  std::optional<OperandQuantization> quant_;
   PassCost cost_;
 };
 

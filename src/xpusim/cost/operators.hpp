@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/recipe.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
@@ -30,6 +31,9 @@ enum class OpKind {
   kExpertsDown,
   kTokenPermutation,  ///< routed tokens gathered into expert order and scattered back (MoE)
   kLmHead,
+  kLoss,      ///< softmax cross-entropy over the vocabulary (training)
+  kResidual,  ///< residual adds run as their own kernels (eager; fused stacks add in the norm)
+  kQuantize,  ///< amax, cast and transpose kernels of quantized GEMM operands (precision recipes)
   kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
   kCount
 };
@@ -65,6 +69,15 @@ struct Deployment {
   GemmKind fp8_kind = GemmKind::kFp8;
   /// The fused attention kernel; nullopt: the chip's fastest (ignored when !fused_attention).
   std::optional<AttentionKernel> attention_kernel;
+  /// Norm, rotary, activation and residual adds fused into few kernels (Transformer Engine,
+  /// torch.compile, XLA); false: PyTorch eager, every op its own kernel, with the fp32 upcasts of
+  /// the reference implementations (docs/model.md, "Elementwise kernels").
+  bool fused_elementwise = true;
+  /// Training under a precision recipe: the GEMM operands' quantize kernels are priced (forward
+  /// casts in the pass, backward casts in PassCost::quantize_backward, weight casts in
+  /// PassCost::weight_quantize); nullopt or bf16: none. The LM head, embedding, router and
+  /// attention stay in bf16.
+  std::optional<PrecisionRecipe> recipe;
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
@@ -107,6 +120,11 @@ struct PassCost {
   /// Backward time of the fused attention kernels of the pass (training): 2.5x the forward
   /// FLOPs at the kernel's backward rate, q, k, v, o and their gradients through memory.
   Seconds attention_backward;
+  /// Training under a recipe: the backward's output-gradient quantize kernels (one per GEMM).
+  Seconds quantize_backward;
+  /// Training under a recipe: the weight quantize kernels of one pass (TransformerEngine caches
+  /// them over a step's micro-batches, torchao casts every forward); not in `time`.
+  Seconds weight_quantize;
   Seconds compute_time;  ///< sum over kernels of their compute-bound time
   Seconds memory_time;   ///< sum over kernels of their memory-bound time
   Flops flops;           ///< per device

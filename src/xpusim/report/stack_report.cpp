@@ -36,7 +36,9 @@ Json training_json(const TrainingStack& t) {
               {"data_parallel", data_parallel},
               {"tp_comm_overlap_fraction", t.tp_comm_overlap_fraction},
               {"dp_comm_overlap_fraction", t.dp_comm_overlap_fraction},
-              {"host_overhead_per_layer_s", t.host_overhead_per_layer.value()}};
+              {"host_overhead_per_layer_s", t.host_overhead_per_layer.value()},
+              {"selective_recompute", std::string(to_string(t.selective_recompute))},
+              {"weight_quantization", std::string(to_string(t.weight_quantization))}};
   if (t.moe) {
     out["moe"] = {{"dispatcher", std::string(to_string(t.moe->dispatcher))},
                   {"host_sync_per_layer_s", t.moe->host_sync_per_layer.value()}};
@@ -103,6 +105,8 @@ std::string stack_text(const StackSpec& stack) {
       out += fmt::format(", reshard after forward: {}", yes_no(dp.reshard_after_forward));
     out += "\n";
     if (t->moe) out += fmt::format("moe dispatcher:    {}\n", to_string(t->moe->dispatcher));
+    out += fmt::format("selective AC:      {}\nweight quantize:   {}\n",
+                       to_string(t->selective_recompute), to_string(t->weight_quantization));
   }
   if (const auto& s = stack.serving) {
     out += fmt::format("decode attention:  {}\nchunked prefill:   {}\n",

@@ -55,9 +55,10 @@ std::vector<std::pair<const char*, Seconds>> breakdown_items(const StepBreakdown
           {"offload_s", b.offload}};
 }
 
-std::string notes_text(const SystemSpec& system) {
+std::string notes_text(const SystemSpec& system, const TrainingJob& job) {
   std::string out;
   for (const auto& note : system.notes) out += fmt::format("  note: {}\n", note);
+  for (const auto& note : job.notes) out += fmt::format("  note: {}\n", note);
   return out;
 }
 
@@ -74,6 +75,8 @@ Json training_json(const ModelSpec& model, const SystemSpec& system, const Train
             {"global_batch", job.global_batch},
             {"seq_len", job.seq_len},
             {"precision", std::string(to_string(job.recipe))},
+            {"stack", job.stack},
+            {"job_notes", job.notes},
             {"plan", plan_json(plan)},
             {"micro_batches", r.micro_batches},
             {"step_time_s", r.step_time.value()},
@@ -147,7 +150,7 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
       "buffers {:.1f}, workspace {:.1f}\n",
       m.weights.value() / 1e9, m.gradients.value() / 1e9, m.optimizer_states.value() / 1e9,
       m.activations.value() / 1e9, m.comm_buffers.value() / 1e9, m.workspace.value() / 1e9);
-  out += notes_text(system);
+  out += notes_text(system, job);
   if (budget) {
     out += fmt::format(
         "  {:.3g} tokens: {:.1f} days, {:.3g} device-hours, {:.3g} MWh (with PUE), cost {}\n",
@@ -166,7 +169,7 @@ std::string search_text(const ModelSpec& model, const SystemSpec& system, const 
       "{}:\n\n",
       model.id, system.id, system.devices(), system.accelerator.id, job.global_batch, job.seq_len,
       s.evaluated, s.fitting, s.best.size());
-  out += notes_text(system);
+  out += notes_text(system, job);
   if (!system.notes.empty()) out += "\n";
   if (s.best.empty()) {
     return out +

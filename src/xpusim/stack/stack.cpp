@@ -164,4 +164,24 @@ std::string_view to_string(DecodeAttention attention) {
   return "?";
 }
 
+std::string_view to_string(SelectiveRecompute recompute) {
+  switch (recompute) {
+    case SelectiveRecompute::kCoreAttention:
+      return "core_attention";
+    case SelectiveRecompute::kPerOp:
+      return "per_op";
+  }
+  return "?";
+}
+
+std::string_view to_string(WeightQuantization quantization) {
+  switch (quantization) {
+    case WeightQuantization::kPerStep:
+      return "per_step";
+    case WeightQuantization::kPerMicroBatch:
+      return "per_micro_batch";
+  }
+  return "?";
+}
+
 }  // namespace xpusim

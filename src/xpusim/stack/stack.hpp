@@ -138,6 +138,26 @@ struct MoeDispatchSpec {
   Seconds host_sync_per_layer;
 };
 
+/// What a stack recomputes under selective activation recomputation.
+enum class SelectiveRecompute {
+  /// "core_attention": Megatron-Core's default (recompute_modules core_attn): the attention
+  /// scores and softmax; with a fused attention kernel nothing is stored to recompute.
+  kCoreAttention,
+  /// "per_op": torchtitan's per-op SAC (activation_checkpoint.selective_ac_option = "op"):
+  /// saves the outputs of the ops in its _save_list (matmuls, attention) except every second
+  /// matmul, and recomputes the rest, elementwise ops included.
+  kPerOp,
+};
+
+/// When the quantized copies of the weights are made under an FP8/FP4 recipe.
+enum class WeightQuantization {
+  /// "per_step": Transformer Engine caches them over the micro-batches of a step (Megatron
+  /// passes is_first_microbatch).
+  kPerStep,
+  /// "per_micro_batch": torchao's Float8Linear and MX linear cast the weights every forward.
+  kPerMicroBatch,
+};
+
 /// What a training stack supports and hides.
 struct TrainingStack {
   std::vector<PrecisionRecipe> recipes;  ///< supported precision recipes, in file order
@@ -150,6 +170,8 @@ struct TrainingStack {
   /// CPU time to launch one transformer layer's kernels for one micro-batch (forward + backward)
   /// when launches are not hidden; the layer is launch-bound when this exceeds its GPU time.
   Seconds host_overhead_per_layer;
+  SelectiveRecompute selective_recompute = SelectiveRecompute::kCoreAttention;
+  WeightQuantization weight_quantization = WeightQuantization::kPerStep;
 
   /// True when `recipe` is among `recipes`.
   [[nodiscard]] bool supports(PrecisionRecipe recipe) const;
@@ -210,6 +232,10 @@ struct StackSpec {
 [[nodiscard]] std::string_view to_string(MoeDispatcher dispatcher);
 /// "flashinfer", "xqa", ...
 [[nodiscard]] std::string_view to_string(DecodeAttention attention);
+/// "core_attention", "per_op".
+[[nodiscard]] std::string_view to_string(SelectiveRecompute recompute);
+/// "per_step", "per_micro_batch".
+[[nodiscard]] std::string_view to_string(WeightQuantization quantization);
 
 /// Parses one stack YAML file strictly (data/stacks/README.md); errors name file and key.
 [[nodiscard]] StackSpec load_stack_file(const std::filesystem::path& file);

@@ -31,6 +31,10 @@ constexpr std::array kDecodeAttentions = {
     DecodeAttention::kFlashInfer, DecodeAttention::kXqa,        DecodeAttention::kFlashDecoding,
     DecodeAttention::kFlashAttn,  DecodeAttention::kPagedV1,    DecodeAttention::kPagedV2,
     DecodeAttention::kTriton,     DecodeAttention::kRaggedPaged};
+constexpr std::array kSelectiveRecomputes = {SelectiveRecompute::kCoreAttention,
+                                             SelectiveRecompute::kPerOp};
+constexpr std::array kWeightQuantizations = {WeightQuantization::kPerStep,
+                                             WeightQuantization::kPerMicroBatch};
 constexpr std::array kReduceDTypes = {DType::kFp32, DType::kBf16};
 
 template <class Enum, std::size_t N>
@@ -152,8 +156,13 @@ TrainingStack read_training(YamlMap& section, FigureReader& figures) {
   }
   result.host_overhead_per_layer =
       Seconds(figures.required_non_negative(section, "host_overhead_per_layer_s"));
+  result.selective_recompute =
+      required_choice(section, "selective_recompute", kSelectiveRecomputes);
+  result.weight_quantization =
+      required_choice(section, "weight_quantization", kWeightQuantizations);
   section.finish({"recipes", "data_parallel", "tp_comm_overlap_fraction",
-                  "dp_comm_overlap_fraction", "moe", "host_overhead_per_layer_s"});
+                  "dp_comm_overlap_fraction", "moe", "host_overhead_per_layer_s",
+                  "selective_recompute", "weight_quantization"});
   return result;
 }
 

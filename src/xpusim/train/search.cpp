@@ -139,9 +139,11 @@ void search_outer(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& 
         plan.first_stage_layers = split.first;
         plan.last_stage_layers = split.last;
         for (Recompute rc : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-          // With FlashAttention, selective recomputation is what the attention kernel already
-          // does: the plan would repeat `none` exactly.
-          if (rc == Recompute::kSelective && job.fused_attention) continue;
+          // With FlashAttention, Megatron's selective recomputation is what the attention
+          // kernel already does: the plan would repeat `none` exactly.
+          if (rc == Recompute::kSelective && job.fused_attention &&
+              job.selective_recompute == SelectiveRecompute::kCoreAttention)
+            continue;
           plan.recompute = rc;
           for (int zero = 0; zero <= 3; ++zero) {
             plan.zero_stage = zero;

@@ -68,12 +68,38 @@ bool is_gemm(OpKind kind) {
     case OpKind::kRotary:
     case OpKind::kAttention:
     case OpKind::kActivation:
+    case OpKind::kLoss:
+    case OpKind::kResidual:
+    case OpKind::kQuantize:
     case OpKind::kTokenPermutation:
     case OpKind::kTensorParallelComm:
     case OpKind::kCount:
       return false;
   }
   return false;
+}
+
+/// The kernels an op's backward runs per forward kernel time (0 for the forward-only quantize
+/// casts: the backward's own casts are PassCost::quantize_backward); a frozen weight's GEMM
+/// (LoRA) only propagates the input gradient.
+double backward_factor(OpKind kind, bool weight_gradients) {
+  if (is_gemm(kind)) return weight_gradients ? kGemmBackward : 1.0;
+  if (kind == OpKind::kAttention) return kAttentionBackward;
+  if (kind == OpKind::kQuantize) return 0.0;
+  return kElementwiseBackward;
+}
+
+/// Elementwise (memory-bound, non-GEMM, non-attention) forward time of a pass: what per-op
+/// SAC recomputes besides its matmuls.
+Seconds elementwise_time(const PassCost& pass) {
+  Seconds total;
+  for (std::size_t i = 0; i < kOpKindCount; ++i) {
+    const auto kind = static_cast<OpKind>(i);
+    if (is_gemm(kind) || kind == OpKind::kAttention || kind == OpKind::kTensorParallelComm)
+      continue;
+    total += pass.by_op[i].time;
+  }
+  return total;
 }
 
 /// `weight_gradients`: false for frozen weights (LoRA), whose GEMMs only propagate the input
@@ -86,13 +112,9 @@ Seconds backward_of(const PassCost& forward, bool weight_gradients = true) {
       total += forward.attention_backward;  // the fused kernel's own backward rate
       continue;
     }
-    const double gemm = weight_gradients ? kGemmBackward : 1.0;
-    const double factor = is_gemm(kind)                ? gemm
-                          : kind == OpKind::kAttention ? kAttentionBackward
-                                                       : kElementwiseBackward;
-    total += forward.by_op[i].time * factor;
+    total += forward.by_op[i].time * backward_factor(kind, weight_gradients);
   }
-  return total;
+  return total + forward.quantize_backward;
 }
 
 Seconds op_time(const PassCost& pass, OpKind kind) {
@@ -121,7 +143,10 @@ Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const Para
   d.tensor_parallel = plan.tp;
   d.weight_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;
   d.fp8_kind = gemm_kind(job.recipe);
+  if (job.recipe != PrecisionRecipe::kBf16) d.recipe = job.recipe;
   d.fused_attention = job.fused_attention;
+  d.attention_kernel = job.attention;
+  d.fused_elementwise = job.fused_elementwise;
   d.expert_parallel = plan.ep;
   d.expert_load_imbalance = job.moe_load_imbalance;
   d.dropout = m.dropout;
@@ -144,6 +169,46 @@ struct Placements {
 Placements place(const SystemSpec& s, const ParallelPlan& p) {
   return {place_group(p.tp, 1, s), place_group(p.cp, p.tp, s), place_group(p.ep, p.tp * p.cp, s),
           place_group(p.pp, p.tp * p.cp * p.dp, s)};
+}
+
+/// Share of a layer's matmul FLOPs that torchtitan's per-op SAC recomputes: its policy counts
+/// aten.mm calls in the layer and recomputes the even-numbered ones (torchtitan
+/// models/llama/parallelize_llama.py, _custom_policy: "Saves output of all compute ops, except
+/// every second mm"). The matmuls run in the model code's order, wq, wk, wv, wo, w1, w3, w2 (one
+/// token each), so wk, wo and w3 are recomputed.
+double per_op_recompute_share(const ModelSpec& m) {
+  const double h = static_cast<double>(m.hidden);
+  const double q = static_cast<double>(m.heads * m.qk_head_dim());
+  const double kv = static_cast<double>(m.kv_heads * m.head_dim);
+  const double f =
+      static_cast<double>(m.moe ? m.moe->experts_per_token * m.moe->expert_ffn_dim : m.ffn_dim);
+  const bool gated = m.mlp == MlpKind::kGated;
+  // Widths of the matmuls in call order (each times h times the tokens).
+  const double widths[] = {q, kv, kv, q, f, gated ? f : 0.0, f};
+  double all = 0.0, even = 0.0;
+  int index = 0;
+  for (double w : widths) {
+    if (w == 0.0) continue;
+    ++index;
+    all += w;
+    if (index % 2 == 0) even += w;
+  }
+  return all > 0.0 ? even / all : 0.0;
+}
+
+/// Adds one layer kind's forward pass, weighted by its share of the model's layers.
+void add_layer(LayerCost& cost, const PassCost& f, double share, bool moe, bool weight_gradients) {
+  cost.forward += f.time * share;
+  cost.backward += backward_of(f, weight_gradients) * share;
+  cost.attention_forward += op_time(f, OpKind::kAttention) * share;
+  Seconds gemms;
+  for (std::size_t i = 0; i < kOpKindCount; ++i) {
+    if (is_gemm(static_cast<OpKind>(i))) gemms += f.by_op[i].time;
+  }
+  cost.gemm_forward += gemms * share;
+  cost.elementwise_forward += elementwise_time(f) * share;
+  cost.weight_quantize += f.weight_quantize * share;
+  if (moe) cost.moe_share += share;
 }
 
 /// One MoE layer's forward token exchange over the expert-parallel group, dispatch and combine.
@@ -184,23 +249,25 @@ Seconds expert_exchange(const ModelSpec& m, const SystemSpec& sys, const Trainin
 LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                      const ParallelPlan& plan, const Placements& groups) {
   const Deployment d = deployment_for(m, job, plan);
+  // The share of layers the recipe keeps in bf16 runs without quantization.
+  Deployment bf16 = d;
+  bf16.weight_dtype = DType::kBf16;
+  bf16.fp8_kind = GemmKind::kBf16;
+  bf16.recipe.reset();
+  const double kept = bf16_layer_share(job.recipe);
+  const std::pair<const Deployment*, double> precisions[] = {{&d, 1.0 - kept}, {&bf16, kept}};
   const PassShape shape = micro_batch_shape(job, plan);
   const LayerMix mix = layer_mix(m);
   LayerCost cost;
   for (int sliding = 0; sliding < 2; ++sliding) {
     for (int moe = 0; moe < 2; ++moe) {
-      const double share = mix.share[sliding][moe];
-      if (share == 0.0) continue;
-      const PassCost f = cost_layer_forward(m, sys.accelerator, d, shape, sliding == 1, moe == 1);
-      cost.forward += f.time * share;
-      cost.backward += backward_of(f, job.lora_rank == 0) * share;
-      cost.attention_forward += op_time(f, OpKind::kAttention) * share;
-      Seconds gemms;
-      for (std::size_t i = 0; i < kOpKindCount; ++i) {
-        if (is_gemm(static_cast<OpKind>(i))) gemms += f.by_op[i].time;
+      for (const auto& [deployment, part] : precisions) {
+        const double share = mix.share[sliding][moe] * part;
+        if (share == 0.0) continue;
+        const PassCost f =
+            cost_layer_forward(m, sys.accelerator, *deployment, shape, sliding == 1, moe == 1);
+        add_layer(cost, f, share, moe == 1, job.lora_rank == 0);
       }
-      cost.gemm_forward += gemms * share;
-      if (moe == 1) cost.moe_share += share;
     }
   }
   const double tokens = static_cast<double>(shape.sequences * shape.new_tokens);
@@ -214,8 +281,12 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
                           ? collective_time(Collective::kReduceScatter, hidden, groups.tp, sys) +
                                 collective_time(Collective::kAllGather, hidden, groups.tp, sys)
                           : collective_time(Collective::kAllReduce, hidden, groups.tp, sys);
+  if (job.selective_recompute == SelectiveRecompute::kPerOp)
+    cost.per_op_recompute_gemm = cost.gemm_forward * per_op_recompute_share(m);
+  // Overlap hides a share of the collectives, never more than the GEMMs they run under.
   cost.tp_comm = one * collectives;
-  if (job.overlap_tp_comm) cost.tp_comm = max(Seconds(0.0), cost.tp_comm - cost.gemm_forward);
+  const double hidden_share = job.overlap_tp_comm ? 1.0 : job.tp_comm_overlap_fraction;
+  cost.tp_comm = max(cost.tp_comm * (1.0 - hidden_share), cost.tp_comm - cost.gemm_forward);
   if (plan.cp > 1) {
     // Ring attention passes each rank's key/value chunk around the cp ranks.
     const double kv_width =
@@ -455,6 +526,16 @@ struct LayerActivations {
   double kept = 0.0;
 };
 
+/// Bytes per parameter of the quantized weight copies a recipe keeps beside the bf16 weights:
+/// Transformer Engine caches a rowwise and a columnwise copy over the step (transposed FP8 on
+/// Hopper, both block directions for MXFP8/NVFP4; one would do for tensorwise FP8 on Blackwell,
+/// not distinguished here); torchao's per-forward casts are transient (one layer at a time).
+double cached_weight_copy_bytes(const TrainingJob& job) {
+  const auto q = operand_quantization(job.recipe);
+  if (!q || job.weight_quantization == WeightQuantization::kPerMicroBatch) return 0.0;
+  return 2.0 * (q->element_bytes + q->scale_bytes_per_element);
+}
+
 TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& p,
                             const ParameterShares& shares, const LayerActivations& act, int stage,
                             int64_t micro_batches) {
@@ -468,7 +549,7 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
       trained.dense() / replicas.dense + trained.expert / replicas.expert;
   TrainingMemory mem;
   mem.stage = stage;
-  const double weight_bytes = kWeightBytes + (job.recipe == PrecisionRecipe::kBf16 ? 0.0 : 1.0);
+  const double weight_bytes = kWeightBytes + cached_weight_copy_bytes(job);
   mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params.max()) * weight_bytes);
   mem.gradients = Bytes((p.zero_stage >= 2 ? trained_sharded : trained.max()) * kGradientBytes);
   const FsdpSchedule fsdp = fsdp_schedule(job);
@@ -690,6 +771,13 @@ Bytes layer_activation_bytes(const ModelSpec& m, const TrainingJob& job, const P
       (2.0 * 2.0 * h + 2.0 * 2.0 * h + dropout * 2.0 * h) / sp;  // norm inputs, norm outputs, masks
   bytes += 2.0 * (q + kv + q) / t;                               // q, k, v and the attention output
   bytes += 2.0 * (gate_up + ffn) / t;  // activation input and down-projection input
+  if (p.recompute == Recompute::kSelective &&
+      job.selective_recompute == SelectiveRecompute::kPerOp) {
+    // Per-op SAC keeps the layer input and the outputs of the saved ops: the odd-numbered
+    // matmuls (q, v, gate, down) and the attention output; the rest is rebuilt.
+    const double v = static_cast<double>(m.kv_heads * m.v_head_dim());
+    bytes = 2.0 * (2.0 * h) / sp + 2.0 * (q + v + q + ffn) / t;
+  }
   bytes *= s * b;
   const bool stored_scores = !job.fused_attention && p.recompute == Recompute::kNone;
   if (stored_scores) bytes += 5.0 * static_cast<double>(m.heads) * s * s * b / t;
@@ -798,11 +886,54 @@ bool check_offload(const SystemSpec& sys, const ParallelPlan& p, Fail fail) {
   });
 }
 
+/// The job's stack runs on the chip and supports its recipe.
+template <class Fail>
+bool check_stack(const TrainingJob& job, Fail fail) {
+  if (job.stack_problem) return fail([&] { return *job.stack_problem; });
+  const auto& supported = job.supported_recipes;
+  if (supported.empty() ||
+      std::find(supported.begin(), supported.end(), job.recipe) != supported.end())
+    return true;
+  return fail([&] {
+    std::string names;
+    for (PrecisionRecipe r : supported) {
+      if (!names.empty()) names += ", ";
+      names += to_string(r);
+    }
+    return fmt::format("stack {} does not support recipe {} (it supports {})", job.stack,
+                       to_string(job.recipe), names);
+  });
+}
+
+/// The chip computes in the recipe's format: a dense peak for its data type, and for the
+/// block-scaled MX and NVFP4 kinds a measured GEMM figure of their own (Hopper has neither MX
+/// nor FP4 tensor-core instructions; borrowing the fp8 share would price a GEMM it cannot run).
+template <class Fail>
+bool check_recipe_on_chip(const TrainingJob& job, const AcceleratorSpec& hw, Fail fail) {
+  const GemmKind kind = gemm_kind(job.recipe);
+  const DType dtype = peak_dtype(kind);
+  if (!hw.peak(dtype)) {
+    return fail([&] {
+      return fmt::format("recipe {} needs {} matrix units; {} has no {} peak",
+                         to_string(job.recipe), to_string(dtype), hw.id, to_string(dtype));
+    });
+  }
+  const bool block_scaled = kind == GemmKind::kMxfp8 || kind == GemmKind::kNvfp4;
+  if (!block_scaled || hw.efficiency.gemm_fraction_of_peak[index_of(kind)]) return true;
+  return fail([&] {
+    return fmt::format(
+        "recipe {} needs block-scaled {} GEMMs; {} has no efficiency.gemm_fraction_of_peak.{} "
+        "figure",
+        to_string(job.recipe), to_string(kind), hw.id, to_string(kind));
+  });
+}
+
 /// Checks every constraint; `fail(formatter)` is called with a lambda that builds the message,
 /// so the search's fast path formats nothing.
 template <class Fail>
 bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                 const ParallelPlan& p, Fail fail) {
+  if (!check_stack(job, fail) || !check_recipe_on_chip(job, sys.accelerator, fail)) return false;
   const int devices = sys.devices();
   if (p.tp < 1 || p.pp < 1 || p.vpp < 1 || p.cp < 1 || p.ep < 1 || p.dp < 1 || p.micro_batch < 1) {
     return fail([&] { return std::string("every degree and the micro-batch must be at least 1"); });
@@ -868,6 +999,74 @@ bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& jo
 }
 
 }  // namespace
+
+std::optional<std::string> attention_stand_in(const TrainingJob& job, const AcceleratorSpec& hw) {
+  if (!job.fused_attention || !job.attention ||
+      hw.efficiency.attention_fraction(*job.attention, false))
+    return std::nullopt;
+  return fmt::format("{} has no {} attention figure: its fastest kernel ({}) stands in", hw.id,
+                     to_string(*job.attention), to_string(hw.efficiency.best_attention_kernel()));
+}
+
+TrainingJob apply_stack(TrainingJob job, const StackSpec& stack, const AcceleratorSpec& hw) {
+  job.stack = stack.id;
+  job.stack_problem.reset();
+  const auto family = architecture_family(hw.vendor, hw.architecture);
+  const auto kernel = family ? stack.kernels.attention_for(*family) : std::nullopt;
+  if (!kernel) {
+    job.stack_problem = fmt::format("stack {} has no kernels for {} ({})", stack.id, hw.id,
+                                    family ? to_string(*family) : hw.architecture);
+  } else {
+    job.fused_attention = *kernel != AttentionKernel::kUnfused;
+    if (job.fused_attention) job.attention = *kernel;
+  }
+  if (auto note = attention_stand_in(job, hw)) job.notes.push_back(*note);
+  job.fused_elementwise = stack.kernels.fused_elementwise;
+  if (!stack.training) {
+    job.stack_problem = fmt::format("stack {} is a serving stack", stack.id);
+    return job;
+  }
+  const TrainingStack& t = *stack.training;
+  job.supported_recipes = t.recipes;
+  job.data_parallel = t.data_parallel;
+  job.moe_dispatch = t.moe;
+  job.overlap_tp_comm = false;
+  job.tp_comm_overlap_fraction = t.tp_comm_overlap_fraction;
+  job.overlap_dp_comm = t.dp_comm_overlap_fraction > 0.0;
+  job.dp_comm_overlap_fraction = t.dp_comm_overlap_fraction;
+  job.host_overhead_per_layer = t.host_overhead_per_layer;
+  job.selective_recompute = t.selective_recompute;
+  job.weight_quantization = t.weight_quantization;
+  return job;
+}
+
+std::optional<std::string> default_training_stack(const AcceleratorSpec& hw) {
+  const auto family = architecture_family(hw.vendor, hw.architecture);
+  if (!family) return std::nullopt;
+  switch (*family) {
+    case ArchitectureFamily::kNvidiaAmpere:
+    case ArchitectureFamily::kNvidiaHopper:
+    case ArchitectureFamily::kNvidiaBlackwell:
+      return "megatron-bridge-26.05";
+    case ArchitectureFamily::kGoogleTpu:
+      return "maxtext-2024";
+    case ArchitectureFamily::kNvidiaAda:
+    case ArchitectureFamily::kAmdCdna:
+    case ArchitectureFamily::kIntelGaudi:
+    case ArchitectureFamily::kAwsNeuron:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> stack_problem(const TrainingJob& job) {
+  std::optional<std::string> why;
+  check_stack(job, [&](auto message) {
+    why = message();
+    return false;
+  });
+  return why;
+}
 
 std::optional<std::string> plan_problem(const ModelSpec& m, const SystemSpec& sys,
                                         const TrainingJob& job, const ParallelPlan& p) {
@@ -956,6 +1155,42 @@ struct SlotTimes {
   bool tied_embeddings = false;  ///< the L slot shares the E slot's weights
 };
 
+/// Forward work repeated in the backward per layer: full recomputation repeats the layer;
+/// Megatron's selective repeats the core attention (stored scores only, so nothing with a fused
+/// kernel); torchtitan's per-op SAC repeats every second matmul and every elementwise op.
+Seconds recompute_time(const TrainingJob& job, const ParallelPlan& p, const LayerCost& layer) {
+  switch (p.recompute) {
+    case Recompute::kNone:
+      return Seconds(0.0);
+    case Recompute::kFull:
+      return layer.forward + layer.tp_comm;
+    case Recompute::kSelective:
+      switch (job.selective_recompute) {
+        case SelectiveRecompute::kCoreAttention:
+          return job.fused_attention ? Seconds(0.0) : layer.attention_forward;
+        case SelectiveRecompute::kPerOp:
+          return layer.per_op_recompute_gemm + layer.elementwise_forward;
+      }
+  }
+  return Seconds(0.0);
+}
+
+/// A recipe's weight casts per layer and micro-batch: every forward (torchao), or once per step
+/// spread over its micro-batches (Transformer Engine's cache).
+Seconds weight_quantize_per_micro_batch(const TrainingJob& job, const ParallelPlan& p,
+                                        const LayerCost& layer) {
+  switch (job.weight_quantization) {
+    case WeightQuantization::kPerMicroBatch:
+      return layer.weight_quantize;
+    case WeightQuantization::kPerStep: {
+      const int64_t micro_batches =
+          std::max<int64_t>(1, job.global_batch / (static_cast<int64_t>(p.dp) * p.micro_batch));
+      return layer.weight_quantize / static_cast<double>(micro_batches);
+    }
+  }
+  return layer.weight_quantize;
+}
+
 /// The FSDP units of a stage: every transformer layer, and the embedding and loss slots (torchtitan
 /// wraps each block, the embedding and the output as units). The layers' first and last
 /// collectives are exposed; the slots' hide like a layer's steady ones (the output unit is not
@@ -989,17 +1224,19 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
                      const ParallelPlan& p, const MicroBatchCost& costs) {
   const LayerCost& layer = costs.layer;
   SlotTimes t;
-  if (p.recompute == Recompute::kFull) t.recompute = layer.forward + layer.tp_comm;
-  if (p.recompute == Recompute::kSelective && !job.fused_attention)
-    t.recompute = layer.attention_forward;
+  t.recompute = recompute_time(job, p, layer);
   t.cp_forward = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
   t.cp_backward =
       max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
   // The dispatcher's host synchronisation (forward and backward together) is charged to the
   // forward, where the token counts are first read.
-  t.layer_forward =
-      layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm + layer.moe_host_sync;
+  t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm +
+                    layer.moe_host_sync + weight_quantize_per_micro_batch(job, p, layer);
   t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
+  // A layer whose kernels take less GPU time than the host needs to launch them waits for the
+  // host (eager stacks without CUDA graphs on short layers).
+  t.layer_backward +=
+      max(Seconds(0.0), job.host_overhead_per_layer - (t.layer_forward + t.layer_backward));
   t.embedding_forward = costs.embedding_forward + costs.embedding_tp_forward;
   t.embedding_backward = costs.embedding_backward;
   t.loss_forward = costs.head_forward - costs.embedding_forward + costs.head_tp_forward;
@@ -1253,11 +1490,14 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   if (job.lora_rank > 0) r.model_flops_per_step -= forward_flops_per_token(m, 0.0) * tokens;
   double repeated = 0.0;
   if (p.recompute == Recompute::kFull) repeated = r.model_flops_per_step / 3.0;
-  if (p.recompute == Recompute::kSelective) {
+  if (p.recompute == Recompute::kSelective &&
+      job.selective_recompute == SelectiveRecompute::kCoreAttention) {
     const double attention = forward_flops_per_token(m, static_cast<double>(job.seq_len)) -
                              forward_flops_per_token(m, 0.0);
     repeated = attention * tokens;
   }
+  if (p.recompute == Recompute::kSelective && job.selective_recompute == SelectiveRecompute::kPerOp)
+    repeated = forward_flops_per_token(m, 0.0) * per_op_recompute_share(m) * tokens;
   r.hardware_flops_per_step = r.model_flops_per_step + repeated;
   const double devices = sys.devices();
   const DType peak_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;

@@ -103,6 +103,33 @@ struct TrainingJob {
   /// their weight-gradient GEMM; only adapters carry gradients, optimizer state and reductions.
   int lora_rank = 0;
 
+  // What the software stack does (apply_stack fills these from a stack's file; the defaults are
+  // Megatron-Core with Transformer Engine, the convention of the SC'21 validation).
+  /// The fused attention kernel; nullopt: the chip's fastest.
+  std::optional<AttentionKernel> attention;
+  /// Norms, rotary, activation, residual adds and loss fused; false: PyTorch eager kernels.
+  bool fused_elementwise = true;
+  /// Host time to launch one layer's kernels for one micro-batch, forward and backward; a layer
+  /// whose compute is shorter is launch-bound (0: launches always hidden).
+  Seconds host_overhead_per_layer;
+  /// Share of the tensor-parallel collectives hidden under the layer's GEMMs, [0, 1]
+  /// (overlap_tp_comm = true counts as 1).
+  double tp_comm_overlap_fraction = 0.0;
+  /// The stack's share of data-parallel communication it hides, [0, 1]; kept for reports: the
+  /// data-parallel schedule (FSDP units, buckets) prices its own overlap.
+  double dp_comm_overlap_fraction = 1.0;
+  /// What `Recompute::kSelective` recomputes.
+  SelectiveRecompute selective_recompute = SelectiveRecompute::kCoreAttention;
+  /// When a quantized recipe makes the weights' low-precision copies.
+  WeightQuantization weight_quantization = WeightQuantization::kPerStep;
+  /// The stack that filled these ("" when none) and the recipes it supports (empty: any).
+  std::string stack;
+  std::vector<PrecisionRecipe> supported_recipes;
+  /// Why the stack cannot run on the system's accelerator, when it cannot (a plan problem).
+  std::optional<std::string> stack_problem;
+  /// Said with the result (the stack chosen by default, ...).
+  std::vector<std::string> notes;
+
   /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
   [[nodiscard]] static DataParallelSpec megatron_data_parallel() {
     DataParallelSpec spec;
@@ -156,6 +183,26 @@ struct TrainingResult {
   int64_t micro_batches = 0;  ///< per data-parallel replica per step
 };
 
+/// `job` with what `stack` does on `hw` filled in: its attention kernel for the chip's family,
+/// elementwise fusion, host overhead per layer, overlap fractions, data-parallel and MoE
+/// dispatch specs, recompute and weight-quantization policies, and its recipes. A stack that has
+/// no kernels for the chip's family leaves `stack_problem` set (plan_problem reports it).
+[[nodiscard]] TrainingJob apply_stack(TrainingJob job, const StackSpec& stack,
+                                      const AcceleratorSpec& hw);
+
+/// A note when the job's attention kernel has no figure for `hw` (the chip's fastest kernel is
+/// priced instead, as attention_kernel in cost/ does), else nullopt.
+[[nodiscard]] std::optional<std::string> attention_stand_in(const TrainingJob& job,
+                                                            const AcceleratorSpec& hw);
+
+/// The catalog stack a job runs by default on `hw`: the Megatron-Bridge release for NVIDIA,
+/// MaxText for TPUs (data/stacks), nullopt elsewhere.
+[[nodiscard]] std::optional<std::string> default_training_stack(const AcceleratorSpec& hw);
+
+/// Why the job's stack cannot run it (no kernels for the chip, a recipe it does not support), or
+/// nullopt; plan_problem includes it.
+[[nodiscard]] std::optional<std::string> stack_problem(const TrainingJob& job);
+
 /// Why `plan` cannot run `job` on `system` (degrees that do not divide the devices, the layers,
 /// the heads or the batch, a tensor-parallel group larger than the scale-up domain, ...), or
 /// nullopt when it can. Cheap: the search calls it before evaluating.
@@ -186,6 +233,11 @@ struct LayerCost {
   Seconds ep_comm;        ///< forward dispatch + combine (the backward has as many)
   Seconds moe_host_sync;  ///< the dispatcher's CPU-GPU synchronisation, forward and backward
   double moe_share = 0.0;
+  Seconds elementwise_forward;  ///< norms, rotary, activation, residuals, quantize casts
+  /// Forward matmul time that per-op SAC recomputes: every second matmul of the layer.
+  Seconds per_op_recompute_gemm;
+  /// Quantizing the layer's weights once (a recipe's low-precision weight copies).
+  Seconds weight_quantize;
 };
 
 struct MicroBatchCost {

@@ -19,11 +19,14 @@ struct TrainingFeature {
 };
 
 inline constexpr std::array kTrainingFeatures = {
-    TrainingFeature{"fp8-recipe", false, true,
-                    "FP8 recipes (delayed/current scaling): GEMM efficiency per GemmKind, "
-                    "quantize and amax costs; today fp8 GEMMs at the fp8 peak and bf16 efficiency"},
-    TrainingFeature{"mxfp8", false, true, "MXFP8 block-32 GEMMs (Blackwell); today as fp8"},
-    TrainingFeature{"nvfp4", false, true, "NVFP4 block-16 GEMMs (Blackwell); today as fp8"},
+    TrainingFeature{"fp8-recipe", true, true,
+                    "FP8 recipes (delayed/current scaling, blockwise): GEMM efficiency per "
+                    "GemmKind, quantize, amax and transpose kernels, bf16 LM head and router"},
+    TrainingFeature{"mxfp8", true, true,
+                    "MXFP8 block-32 GEMMs (Blackwell) with rowwise and columnwise copies"},
+    TrainingFeature{"nvfp4", true, true,
+                    "NVFP4 block-16 GEMMs (Blackwell): amax pass, both copies, Hadamard on wgrad "
+                    "operands"},
     TrainingFeature{"fp8-attention", false, true, "FP8 attention (TE DPA); today bf16 attention"},
     TrainingFeature{"fsdp-fp8-allgather", true, true,
                     "FSDP all-gather of fp8 weights under tensorwise fp8 (torchao; "
@@ -37,6 +40,9 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"moe-load-imbalance", true, true,
                     "uneven tokens per expert (TrainingJob::moe_load_imbalance; the dev set runs "
                     "balanced, 1.0, no record states a measured imbalance)"},
+    TrainingFeature{"ep-over-tp", false, false,
+                    "expert parallelism spanning tensor-parallel ranks (Megatron-Core with expert "
+                    "tensor parallelism 1: ep x etp divides tp x dp x cp); today ep divides dp x cp"},
     TrainingFeature{"moe-capacity-factor", false, true,
                     "token-dropping MoE with a capacity factor (dense dispatch)"},
     TrainingFeature{"cpu-offload", false, true,

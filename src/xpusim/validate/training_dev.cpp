@@ -192,32 +192,53 @@ std::string framework_of(const std::string& stack) {
   return stack;
 }
 
-/// The catalog stack (data/stacks/) whose data-parallel and MoE-dispatch behaviour a record's
-/// framework release shares: all torchtitan releases of the set run FSDP2 alike, MaxText its XLA
-/// FSDP, Megatron releases the distributed optimizer. nullopt: none in the catalog.
-std::optional<std::string> catalog_stack_of(const std::string& framework) {
-  if (framework == "torchtitan") return "torchtitan-2025-06";
-  if (framework == "maxtext") return "maxtext-2024";
-  if (framework == "megatron-bridge") return "megatron-bridge-26.05";
-  if (framework == "megatron-core-nemo") return "nemo-24.07";
-  return std::nullopt;
-}
-
-/// The job's data-parallel schedule and MoE dispatcher from the record's stack.
-void apply_stack(TrainingJob& job, const std::string& framework,
-                 const std::filesystem::path& data_dir) {
-  const auto id = catalog_stack_of(framework);
-  if (!id) return;
-  const StackSpec stack = load_stack(*id, data_dir / "stacks");
-  if (!stack.training) return;
-  job.data_parallel = stack.training->data_parallel;
-  job.moe_dispatch = stack.training->moe;
-}
-
-/// The GEMM data type that stands in for a recipe until recipes are modelled.
+/// The recipe a record names (parse_record has checked the name).
 PrecisionRecipe recipe_for(const std::string& recipe) {
   if (auto parsed = parse_precision_recipe(recipe)) return *parsed;
-  return PrecisionRecipe::kFp8Delayed;  // a recipe named by its framework, tensorwise FP8
+  return PrecisionRecipe::kFp8Delayed;  // unreachable: parse_record refuses other names
+}
+
+/// The file's `stacks` block: each record stack id's catalog stack (data/stacks file stem), or
+/// nullopt where the catalog has none (the default job stands in).
+using StackMap = std::map<std::string, std::optional<std::string>>;
+
+StackMap parse_stack_map(const Json& doc, const std::string& file) {
+  StackMap map;
+  const std::string where = file + ": stacks";
+  const Json& stacks = record_field<Json>(doc, "stacks", file);
+  if (!stacks.is_object()) throw_input_error(file, "stacks", "expected an object");
+  for (const auto& [id, entry] : stacks.items()) {
+    const std::string ew = where + "." + id;
+    check_keys(entry, {"catalog", "note"}, ew);
+    (void)record_field<std::string>(entry, "note", ew);
+    if (!entry.contains("catalog")) throw_input_error(ew, "catalog", "missing (required)");
+    if (entry.at("catalog").is_null()) {
+      map[id] = std::nullopt;
+      continue;
+    }
+    // Checked against data/stacks when a record that runs loads it (load_stack).
+    map[id] = record_field<std::string>(entry, "catalog", ew);
+  }
+  return map;
+}
+
+/// The record's job under its stack: the stack fills the kernels, overlap, host overhead and
+/// policies; the record's own flags can only switch on full TP overlap (async TP), switch off
+/// DP overlap, or ask for unfused attention.
+TrainingJob job_for(const DevRecord& r, const std::optional<StackSpec>& stack,
+                    const AcceleratorSpec& hw) {
+  TrainingJob job;
+  if (stack) job = apply_stack(job, *stack, hw);
+  job.global_batch = *r.global_batch;
+  job.seq_len = r.seq_len;
+  job.recipe = recipe_for(r.recipe);
+  if (!r.fused_attention) {
+    job.fused_attention = false;
+    job.attention.reset();
+  }
+  if (!r.overlap_dp_comm) job.overlap_dp_comm = false;
+  if (r.overlap_tp_comm || !stack) job.overlap_tp_comm = r.overlap_tp_comm;
+  return job;
 }
 
 DevOutcome finish_record(DevOutcome o, const DevRecord& r, const ModelSpec& model,
@@ -251,7 +272,8 @@ std::optional<ParallelPlan> searched_plan(const ModelSpec& model, const SystemSp
 }
 
 /// The outcome of one parsed record: evaluated when its inputs allow it.
-DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data_dir) {
+DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data_dir,
+                           const StackMap& stacks) {
   DevOutcome o;
   o.id = r.id;
   o.metric = r.metric;
@@ -288,14 +310,9 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
       with_nodes(load_system(r.system, data_dir / "systems", data_dir / "hardware"), r.nodes);
   o.accelerator = system.accelerator.id;
   const ModelSpec model = load_model(r.model, data_dir / "models");
-  TrainingJob job;
-  job.global_batch = *r.global_batch;
-  job.seq_len = r.seq_len;
-  job.recipe = recipe_for(r.recipe);
-  job.fused_attention = r.fused_attention;
-  job.overlap_dp_comm = r.overlap_dp_comm;
-  job.overlap_tp_comm = r.overlap_tp_comm;
-  apply_stack(job, o.framework, data_dir);
+  std::optional<StackSpec> stack;
+  if (const auto& stem = stacks.at(r.stack)) stack = load_stack(*stem, data_dir / "stacks");
+  TrainingJob job = job_for(r, stack, system.accelerator);
   // The record's configuration gathers fp8 weights (torchao float8 FSDP all-gather).
   job.data_parallel.fp8_all_gather =
       std::find(r.needs.begin(), r.needs.end(), "fsdp-fp8-allgather") != r.needs.end();
@@ -439,7 +456,8 @@ void summarize_dev_report(DevValidationReport& report) {
 DevValidationReport validate_training_dev(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "training_dev.json";
   const Json doc = read_validation_file(file);
-  check_keys(doc, {"about", "rules", "tolerance", "records"}, file.string());
+  check_keys(doc, {"about", "rules", "tolerance", "stacks", "records"}, file.string());
+  const StackMap stacks = parse_stack_map(doc, file.string());
   const Json& tolerance = record_field<Json>(doc, "tolerance", file.string());
   const std::string tw = file.string() + ": tolerance";
   check_keys(tolerance,
@@ -455,7 +473,11 @@ DevValidationReport validate_training_dev(const std::filesystem::path& data_dir)
     if (std::find(seen.begin(), seen.end(), r.id) != seen.end())
       throw_input_error(file.string(), "records", "duplicate id '" + r.id + "'");
     seen.push_back(r.id);
-    report.outcomes.push_back(evaluate_record(r, data_dir));
+    if (!stacks.count(r.stack)) {
+      throw_input_error(fmt::format("{}: records[{}].xpusim.job", file.string(), r.id), "stack",
+                        "'" + r.stack + "' is not in the file's stacks block");
+    }
+    report.outcomes.push_back(evaluate_record(r, data_dir, stacks));
   }
   summarize_dev_report(report);
   return report;
