@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "chip_command.hpp"
 #include "serve_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
@@ -178,6 +179,11 @@ int main(int argc, char** argv) {
   auto* plan = cli::add_plan_command(app, plan_flags);
   add_format(plan, false);
 
+  cli::ChipFlags chip_flags;
+  auto* chip_derive = cli::add_chip_command(app, chip_flags);
+  chip_derive->add_option("--format", settings.format, "table|json|yaml (yaml: the entry itself)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
@@ -314,6 +320,8 @@ int main(int argc, char** argv) {
       cli::run_serve_command(serve_flags, data, settings.format);
     } else if (plan->parsed()) {
       cli::run_plan_command(plan_flags, data, settings.format);
+    } else if (chip_derive->parsed()) {
+      cli::run_chip_command(chip_flags, data, settings.format);
     } else if (calibrate_cmd->parsed()) {
       const Probe probe = load_probe_file(probe_file);
       const AcceleratorSpec a = load_accelerator(calibrate_hw, data / "hardware");
