@@ -11,6 +11,7 @@
 #include <string>
 
 #include "chip_command.hpp"
+#include "econ_command.hpp"
 #include "serve_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
@@ -184,6 +185,13 @@ int main(int argc, char** argv) {
   chip_derive->add_option("--format", settings.format, "table|json|yaml (yaml: the entry itself)")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
 
+  cli::TcoFlags tco_flags;
+  auto* tco = cli::add_tco_command(app, tco_flags);
+  add_format(tco, false);
+  cli::BuildVsBuyFlags bvb_flags;
+  auto* build_vs_buy_cmd = cli::add_build_vs_buy_command(app, bvb_flags);
+  add_format(build_vs_buy_cmd, false);
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
@@ -320,6 +328,10 @@ int main(int argc, char** argv) {
       cli::run_serve_command(serve_flags, data, settings.format);
     } else if (plan->parsed()) {
       cli::run_plan_command(plan_flags, data, settings.format);
+    } else if (tco->parsed()) {
+      cli::run_tco_command(tco_flags, data, settings.format);
+    } else if (build_vs_buy_cmd->parsed()) {
+      cli::run_build_vs_buy_command(bvb_flags, data, settings.format);
     } else if (chip_derive->parsed()) {
       cli::run_chip_command(chip_flags, data, settings.format);
     } else if (calibrate_cmd->parsed()) {
