@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/build_vs_buy.hpp"
@@ -177,6 +180,58 @@ TEST(BuildVsBuy, ANoWorseBoughtChipNeverBreaksEven) {
       build_vs_buy(chip, testing::hw("h100-sxm"), economics(), bvb_request());
   EXPECT_FALSE(r.break_even_fleet_devices);
   EXPECT_FALSE(r.break_even_year);
+}
+
+TEST(EconCli, TcoJsonCarriesEveryLineAndItsAssumptions) {
+  const auto r = testing::run_xpusim(
+      "tco --hw h100-sxm --devices 8 --tokens-per-s 1000 --run-tokens 1e12 --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& owned = j["owned_per_device_year_usd"];
+  EXPECT_NEAR(owned["total"].get<double>(),
+              owned["depreciation"].get<double>() + owned["energy"].get<double>() +
+                  owned["facility"].get<double>() + owned["operations"].get<double>(),
+              1e-6);
+  EXPECT_EQ(j["years"].size(), 5u);
+  EXPECT_EQ(j["assumptions"]["pue"].get<double>(), economics().pue);
+  EXPECT_GT(j["run_cloud_usd"].get<double>(), 0.0);
+}
+
+TEST(EconCli, BuildVsBuyFromAChipFileAndAServedModel) {
+  const auto r = testing::run_xpusim(
+      "build-vs-buy --chip " + (testing::data_dir() / "chips" / "maia100.yaml").string() +
+      " --buy a100-sxm-80gb --model llama-2-70b --tp 4 --workload-devices 20000 --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["in_house"], "maia100-derived");
+  EXPECT_NEAR(j["bought_devices"].get<double>(), 20000.0, 1e-6);
+  EXPECT_NEAR(j["program_usd_per_year"].get<double>(), 100e6, 5e6);
+  EXPECT_TRUE(j["break_even_fleet_devices"].is_number());
+  EXPECT_EQ(j["software_efficiency_sweep"].size(), 5u);
+}
+
+TEST(EconCli, ChipDeriveWritesAnEntryEveryHwFlagAccepts) {
+  testing::ScratchDir scratch;
+  const auto entry = scratch.path() / "maia100-derived.yaml";
+  const auto derive = testing::run_xpusim(
+      "chip derive " + (testing::data_dir() / "chips" / "maia100.yaml").string() + " --out " +
+      entry.string() + " --format json");
+  ASSERT_EQ(derive.status, 0) << derive.err;
+  const auto j = nlohmann::json::parse(derive.out);
+  EXPECT_GT(j["unit_cost"]["unit_cost_usd"].get<double>(), 1000.0);
+  const auto infer = testing::run_xpusim("infer --model llama-3.1-8b --hw " + entry.string());
+  EXPECT_EQ(infer.status, 0) << infer.err;
+  const auto tco = testing::run_xpusim("tco --hw " + entry.string());
+  EXPECT_EQ(tco.status, 0) << tco.err;
+}
+
+TEST(EconCli, BadChipFileIsOneLineAndExitTwo) {
+  testing::ScratchDir scratch;
+  const auto bad = scratch.path() / "bad.yaml";
+  testing::write_text(bad, "id: x\n");
+  const auto r = testing::run_xpusim("chip derive " + bad.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "xpusim: " + bad.string() + ": name: missing (required)\n");
 }
 
 }  // namespace
