@@ -1,9 +1,7 @@
 #include "econ_command.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <iostream>
 
 #include "xpusim/chip/derive.hpp"
@@ -49,21 +47,6 @@ double served_tokens_per_s(const ThroughputFlags& w, const AcceleratorSpec& hw,
                       fmt::format("{} does not fit {} x {}; raise --tp", model.id, w.tp, hw.id));
   request.batch = std::min<int64_t>(w.batch, fits);
   return estimate_inference(model, hw, request, economics).throughput_tokens_per_s / w.tp;
-}
-
-/// An accelerator entry from a chip file: derived, written where the accelerator parser reads it.
-AcceleratorSpec derived_accelerator(const std::string& chip_file,
-                                    const std::filesystem::path& data) {
-  const ChipSpec chip = load_chip_file(chip_file);
-  const ChipInputs inputs = load_chip_inputs(chip, data / "process");
-  const AcceleratorSpec sibling = load_accelerator(chip.sibling, data / "hardware");
-  const auto path = std::filesystem::temp_directory_path() /
-                    fmt::format("xpusim-{}-{}.yaml", chip.id, static_cast<long>(getpid()));
-  std::ofstream(path) << accelerator_entry_yaml(chip, inputs, derive_chip(chip, inputs), sibling);
-  AcceleratorSpec spec = load_accelerator_file(path);
-  std::filesystem::remove(path);
-  spec.file = chip_file;
-  return spec;
 }
 
 void print(const nlohmann::json& json, const std::string& text, const std::string& format) {
@@ -144,7 +127,7 @@ void run_build_vs_buy_command(const BuildVsBuyFlags& f, const std::filesystem::p
   if (f.chip.empty() && f.in_house.empty())
     throw_input_error("command line", "--chip", "missing (or --in-house)");
   const AcceleratorSpec in_house = f.chip.empty() ? load_accelerator(f.in_house, data / "hardware")
-                                                  : derived_accelerator(f.chip, data);
+                                                  : load_derived_accelerator(f.chip, data);
   const AcceleratorSpec bought = load_accelerator(f.buy, data / "hardware");
   BuildVsBuyRequest request;
   request.buy = f.buy_basis == "cloud" ? BuyBasis::kCloud : BuyBasis::kOwned;

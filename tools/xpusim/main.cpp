@@ -13,6 +13,7 @@
 #include "chip_command.hpp"
 #include "econ_command.hpp"
 #include "serve_command.hpp"
+#include "sweep_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
@@ -192,6 +193,9 @@ int main(int argc, char** argv) {
   auto* build_vs_buy_cmd = cli::add_build_vs_buy_command(app, bvb_flags);
   add_format(build_vs_buy_cmd, false);
 
+  cli::SweepFlags sweep_flags;
+  auto* sweep = cli::add_sweep_command(app, sweep_flags);
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
@@ -328,6 +332,8 @@ int main(int argc, char** argv) {
       cli::run_serve_command(serve_flags, data, settings.format);
     } else if (plan->parsed()) {
       cli::run_plan_command(plan_flags, data, settings.format);
+    } else if (sweep->parsed()) {
+      cli::run_sweep_command(sweep_flags, data);
     } else if (tco->parsed()) {
       cli::run_tco_command(tco_flags, data, settings.format);
     } else if (build_vs_buy_cmd->parsed()) {

@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/hw/catalog.hpp"
 
 namespace xpusim {
 
@@ -262,6 +263,23 @@ std::string accelerator_entry_yaml(const ChipSpec& chip, const ChipInputs& input
   out << root;
   return std::string("# Derived by `xpusim chip derive ") + chip.file.string() +
          "`; edit the chip file, not this one.\n" + out.c_str() + "\n";
+}
+
+AcceleratorSpec derived_accelerator(const ChipSpec& chip, const ChipInputs& inputs,
+                                    const ChipDerivation& derivation,
+                                    const AcceleratorSpec& sibling) {
+  AcceleratorSpec spec =
+      parse_accelerator_text(accelerator_entry_yaml(chip, inputs, derivation, sibling), chip.file);
+  spec.file = chip.file;
+  return spec;
+}
+
+AcceleratorSpec load_derived_accelerator(const std::filesystem::path& chip_file,
+                                         const std::filesystem::path& data_dir) {
+  const ChipSpec chip = load_chip_file(chip_file);
+  const ChipInputs inputs = load_chip_inputs(chip, data_dir / "process");
+  const AcceleratorSpec sibling = load_accelerator(chip.sibling, data_dir / "hardware");
+  return derived_accelerator(chip, inputs, derive_chip(chip, inputs), sibling);
 }
 
 }  // namespace xpusim

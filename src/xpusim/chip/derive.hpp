@@ -77,4 +77,15 @@ struct ChipDerivation {
                                                  const ChipDerivation& derivation,
                                                  const AcceleratorSpec& sibling);
 
+/// The entry as the accelerator parser reads it (the same path as any `--hw` file); its `file`
+/// is the chip file.
+[[nodiscard]] AcceleratorSpec derived_accelerator(const ChipSpec& chip, const ChipInputs& inputs,
+                                                  const ChipDerivation& derivation,
+                                                  const AcceleratorSpec& sibling);
+
+/// Loads a chip file, its process inputs (`data_dir/process`) and its sibling (`data_dir/
+/// hardware`), and returns its derived accelerator.
+[[nodiscard]] AcceleratorSpec load_derived_accelerator(const std::filesystem::path& chip_file,
+                                                       const std::filesystem::path& data_dir);
+
 }  // namespace xpusim
