@@ -3,12 +3,25 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/sweep/sweep.hpp"
+
+// Counts heap allocations, to check that evaluating points allocates nothing.
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t size) {
+  ++g_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace xpusim {
 namespace {
@@ -48,6 +61,18 @@ TEST(Sweep, ResultsDoNotDependOnTheSplit) {
         << parts << " parts, " << threads << " threads";
     EXPECT_EQ(sweep_csv(g, reasons, one), sweep_csv(g, reasons, split));
   }
+}
+
+TEST(Sweep, EvaluatingPointsAllocatesNothing) {
+  const SweepGrid g = grid();
+  const auto reasons = sweep_feasibility(g);
+  std::vector<SweepResult> results(g.size());
+  const long before = g_allocations.load();
+  evaluate_sweep(g, reasons, 0, results, 1);  // one thread: no thread objects either
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_TRUE(results[0].feasible);
+  const auto csv = sweep_csv(g, reasons, results);  // the counter does count: formatting allocates
+  EXPECT_GT(g_allocations.load() - before, 0);
 }
 
 TEST(Sweep, PointMatchesTheSingleEstimate) {
