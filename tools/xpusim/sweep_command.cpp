@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <type_traits>
@@ -19,11 +20,24 @@ namespace {
 
 static_assert(std::is_trivially_copyable_v<SweepResult>, "results travel between ranks as bytes");
 
+#ifdef XPUSIM_MPI
+/// True when an MPI launcher (mpirun, srun, hydra) started this process. A process started
+/// alone skips MPI: a singleton MPI_Init costs half a second.
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+#endif
+
 /// This process's place among the ranks; one rank without MPI.
 class Ranks {
  public:
   Ranks() {
 #ifdef XPUSIM_MPI
+    mpi_ = launched_by_mpi();
+    if (!mpi_) return;
     MPI_Init(nullptr, nullptr);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
@@ -31,7 +45,7 @@ class Ranks {
   }
   ~Ranks() {
 #ifdef XPUSIM_MPI
-    MPI_Finalize();
+    if (mpi_) MPI_Finalize();
 #endif
   }
   Ranks(const Ranks&) = delete;
@@ -52,6 +66,7 @@ class Ranks {
   [[nodiscard]] std::vector<SweepResult> gather(const std::vector<SweepResult>& local,
                                                 std::size_t points) const {
 #ifdef XPUSIM_MPI
+    if (!mpi_) return local;
     std::vector<int> counts(static_cast<std::size_t>(size_)), offsets(counts.size());
     for (int r = 0; r < size_; ++r) {
       offsets[r] = static_cast<int>(begin(points, r) * sizeof(SweepResult));
@@ -68,6 +83,7 @@ class Ranks {
   }
 
  private:
+  bool mpi_ = false;
   int rank_ = 0;
   int size_ = 1;
 };
