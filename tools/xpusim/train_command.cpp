@@ -1,5 +1,7 @@
 #include "train_command.hpp"
 
+#include "flags.hpp"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -27,15 +29,12 @@ TrainingJob job_from(const TrainFlags& f) {
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
-  if (f.dtype == "bf16") {
-    job.dtype = DType::kBf16;
-  } else if (f.dtype == "fp8") {
-    job.dtype = DType::kFp8;
-  } else {
-    bad_flag("--dtype", fmt::format("expected bf16 or fp8, got '{}'", f.dtype));
-  }
+  job.recipe = recipe_flag("--precision", f.precision);
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
+  if (f.lora_rank < 0 || f.lora_rank > 4096)
+    bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
+  job.lora_rank = f.lora_rank;
   return job;
 }
 
@@ -111,6 +110,14 @@ void write_trace(const std::string& path, const nlohmann::json& trace) {
 
 }  // namespace
 
+TrainInputs train_inputs(const TrainFlags& f, const std::filesystem::path& data) {
+  TrainInputs in{load_model(f.model, data / "models"), system_from(f, data), job_from(f), {}};
+  in.plan = plan_from(f, in.system);
+  if (auto problem = plan_problem(in.model, in.system, in.job, in.plan)) bad_flag("--tp", *problem);
+  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  return in;
+}
+
 CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand(
       "train", "one training step at cluster scale, or --search over parallel plans");
@@ -146,9 +153,12 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--seq-len", f.seq_len, "tokens per sequence")->required();
   cmd->add_option("--recompute", f.recompute, "none|selective|full");
   cmd->add_option("--zero", f.zero, "ZeRO stage 0-3");
-  cmd->add_option("--dtype", f.dtype, "bf16|fp8");
+  cmd->add_option("--precision", f.precision,
+                  "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--lora-rank", f.lora_rank,
+                  "LoRA fine-tuning: rank of the q/k/v/o adapters, base weights frozen (0: off)");
   cmd->add_option("--tokens", f.tokens,
                   "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");
