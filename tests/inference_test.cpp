@@ -103,7 +103,11 @@ TEST(Inference, OwnedCostAmortizesThePriceAndPaysForPower) {
   AcceleratorSpec hw = testing::hw("h100-sxm");
   hw.cloud_price.reset();
   hw.purchase_price = PurchasePrice{Usd(30000), "street_estimate", "2024"};
-  Economics e{0.10, 1.5, 5.0, 1.0};
+  Economics e;
+  e.electricity_usd_per_kwh = 0.10;
+  e.pue = 1.5;
+  e.depreciation_years = 5.0;
+  e.server_overhead_fraction = 1.0;
   const auto cost = hourly_cost(hw, e);
   ASSERT_TRUE(cost.has_value());
   EXPECT_EQ(cost->basis, "owned");

@@ -10,10 +10,13 @@
 #include <map>
 #include <string>
 
+#include "chip_command.hpp"
 #include "compare_command.hpp"
+#include "econ_command.hpp"
 #include "flags.hpp"
 #include "sensitivity_command.hpp"
 #include "serve_command.hpp"
+#include "sweep_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
@@ -157,6 +160,21 @@ int main(int argc, char** argv) {
   auto* plan = cli::add_plan_command(app, plan_flags);
   add_format(plan, false);
 
+  cli::ChipFlags chip_flags;
+  auto* chip_derive = cli::add_chip_command(app, chip_flags);
+  chip_derive->add_option("--format", settings.format, "table|json|yaml (yaml: the entry itself)")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+
+  cli::TcoFlags tco_flags;
+  auto* tco = cli::add_tco_command(app, tco_flags);
+  add_format(tco, false);
+  cli::BuildVsBuyFlags bvb_flags;
+  auto* build_vs_buy_cmd = cli::add_build_vs_buy_command(app, bvb_flags);
+  add_format(build_vs_buy_cmd, false);
+
+  cli::SweepFlags sweep_flags;
+  auto* sweep = cli::add_sweep_command(app, sweep_flags);
+
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
@@ -275,6 +293,14 @@ int main(int argc, char** argv) {
       cli::run_serve_command(serve_flags, data, settings.format);
     } else if (plan->parsed()) {
       cli::run_plan_command(plan_flags, data, settings.format);
+    } else if (sweep->parsed()) {
+      cli::run_sweep_command(sweep_flags, data);
+    } else if (tco->parsed()) {
+      cli::run_tco_command(tco_flags, data, settings.format);
+    } else if (build_vs_buy_cmd->parsed()) {
+      cli::run_build_vs_buy_command(bvb_flags, data, settings.format);
+    } else if (chip_derive->parsed()) {
+      cli::run_chip_command(chip_flags, data, settings.format);
     } else if (calibrate_cmd->parsed()) {
       const Probe probe = load_probe_file(probe_file);
       const AcceleratorSpec a = load_accelerator(calibrate_hw, data / "hardware");

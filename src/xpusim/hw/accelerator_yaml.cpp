@@ -190,8 +190,9 @@ void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
 
 }  // namespace
 
-AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
-  YamlMap root = YamlMap::load_file(file);
+namespace {
+
+AcceleratorSpec read_accelerator(YamlMap root, const std::filesystem::path& file) {
   AcceleratorSpec spec;
   spec.file = file;
   spec.id = root.required_string("id");
@@ -220,6 +221,24 @@ AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
                "memory", "scale_up", "scale_out", "host_link", "power", "price", "efficiency"});
   check_consistency(root, spec);
   return spec;
+}
+
+}  // namespace
+
+AcceleratorSpec load_accelerator_file(const std::filesystem::path& file) {
+  return read_accelerator(YamlMap::load_file(file), file);
+}
+
+AcceleratorSpec parse_accelerator_text(const std::string& text, const std::filesystem::path& name) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(Error::Kind::kInput, fmt::format("{}: {}", name.string(), e.what()));
+  }
+  if (!node.IsMap())
+    throw Error(Error::Kind::kInput, fmt::format("{}: expected a mapping", name.string()));
+  return read_accelerator(YamlMap(node, name.string(), ""), name);
 }
 
 }  // namespace xpusim

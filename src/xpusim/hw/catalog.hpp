@@ -13,6 +13,10 @@ namespace xpusim {
 /// Parses one accelerator YAML file strictly (see data/hardware/README.md).
 [[nodiscard]] AcceleratorSpec load_accelerator_file(const std::filesystem::path& file);
 
+/// Parses accelerator YAML held in memory (a derived entry); messages name `name`.
+[[nodiscard]] AcceleratorSpec parse_accelerator_text(const std::string& text,
+                                                     const std::filesystem::path& name);
+
 /// Ids of the catalog's accelerators (file stems of `hardware_dir/*.yaml`), sorted.
 [[nodiscard]] std::vector<std::string> accelerator_ids(const std::filesystem::path& hardware_dir);
 
