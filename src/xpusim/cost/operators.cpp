@@ -40,6 +40,8 @@ std::string_view to_string(OpKind kind) {
       return "lm_head";
     case OpKind::kTensorParallelComm:
       return "tensor_parallel_comm";
+    case OpKind::kExpertParallelComm:
+      return "expert_parallel_comm";
     case OpKind::kCount:
       break;
   }
@@ -217,8 +219,10 @@ Sharded shard(const ModelSpec& m, int tp) {
 class PassBuilder {
  public:
   PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d,
-              const IterationShape& shape, bool with_comm = true)
+              const IterationShape& shape, bool with_comm = true,
+              const SystemSpec* system = nullptr)
       : with_comm_(with_comm),
+        system_(system),
         m_(m),
         hw_(hw),
         d_(d),
@@ -226,7 +230,7 @@ class PassBuilder {
         s_(shard(m, d.tensor_parallel)),
         tokens_(shape.new_tokens),
         act_bytes_(bytes_per_element(d.activation_dtype)),
-        fabric_(scale_up_fabric(hw)) {}
+        fabric_(system ? system->scale_up : scale_up_fabric(hw)) {}
 
   PassCost build_layer(bool sliding, bool moe) {
     layer(sliding, moe, 1.0);
@@ -291,22 +295,41 @@ class PassBuilder {
     add(kind, k, count);
   }
 
-  void all_reduce(Bytes bytes, double count) {
-    if (!with_comm_ || d_.tensor_parallel <= 1) return;
+  /// A collective among `ranks` devices `stride` apart in the rank order (tp innermost, then
+  /// the expert-parallel ranks): on the system's fabrics when there is one, else inside the
+  /// accelerator's own scale-up domain.
+  Seconds collective(Collective kind, Bytes bytes, int ranks, int stride) const {
+    if (system_)
+      return collective_time(kind, bytes, place_group(ranks, stride, *system_), *system_);
+    return scale_up_collective_time(kind, bytes, ranks, fabric_);
+  }
+
+  void communicate(OpKind kind, Collective collective_kind, Bytes bytes, int ranks, int stride,
+                   double count) {
+    if (!with_comm_ || ranks <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time = scale_up_collective_time(Collective::kAllReduce, bytes, d_.tensor_parallel, fabric_) +
-             hw_.efficiency.kernel_overhead;
-    add(OpKind::kTensorParallelComm, k, count);
+    k.time = collective(collective_kind, bytes, ranks, stride) + hw_.efficiency.kernel_overhead;
+    add(kind, k, count);
+  }
+
+  void all_reduce(Bytes bytes, double count) {
+    communicate(OpKind::kTensorParallelComm, Collective::kAllReduce, bytes, d_.tensor_parallel, 1,
+                count);
   }
 
   void all_gather(Bytes bytes, double count) {
-    if (!with_comm_ || d_.tensor_parallel <= 1) return;
-    KernelCost k;
-    k.bytes = bytes;
-    k.time = scale_up_collective_time(Collective::kAllGather, bytes, d_.tensor_parallel, fabric_) +
-             hw_.efficiency.kernel_overhead;
-    add(OpKind::kTensorParallelComm, k, count);
+    communicate(OpKind::kTensorParallelComm, Collective::kAllGather, bytes, d_.tensor_parallel, 1,
+                count);
+  }
+
+  /// Expert parallelism: each device's routed token copies go to their experts' devices
+  /// (dispatch) and the outputs come back (combine), both in the activation format.
+  void expert_all_to_all(double count) {
+    const Bytes routed(static_cast<double>(tokens_ * m_.moe->experts_per_token * m_.hidden) *
+                       act_bytes_);
+    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, routed, d_.expert_parallel,
+                d_.tensor_parallel, 2.0 * count);
   }
 
   Bytes hidden_activation_bytes() const {
@@ -382,9 +405,7 @@ class PassBuilder {
     const double flops = 2.0 * static_cast<double>(s_.heads) * width * attended;
 
     const double kv_read = sliding ? shape_.kv_sliding : shape_.kv_full;
-    const double kv_per_token =
-        m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
-               : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
+    const double kv_per_token = kv_elements_per_token_layer(m_, d_.tensor_parallel);
     const double kv_bytes = bytes_per_element(d_.kv_dtype);
     const double qo =
         static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
@@ -457,6 +478,7 @@ class PassBuilder {
   void moe_mlp(double count) {
     const MoeSpec& e = *m_.moe;
     gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
+    expert_all_to_all(count);
     // The T x ep tokens of the expert-parallel group each choose k of E experts uniformly; a
     // device's E / ep experts are hit E/ep (1 - (1 - k/E)^(T ep)) times in expectation and
     // receive T k token-expert pairs.
@@ -477,6 +499,7 @@ class PassBuilder {
   }
 
   bool with_comm_;
+  const SystemSpec* system_;  ///< where collectives are placed; nullptr: the accelerator's domain
   const ModelSpec& m_;
   const AcceleratorSpec& hw_;
   const Deployment& d_;
@@ -525,6 +548,12 @@ IterationShape IterationShape::uniform(const ModelSpec& model, const PassShape& 
 PassCost cost_iteration(const ModelSpec& model, const AcceleratorSpec& hw,
                         const Deployment& deployment, const IterationShape& batch) {
   return PassBuilder(model, hw, deployment, batch).build();
+}
+
+PassCost cost_iteration(const ModelSpec& model, const SystemSpec& system,
+                        const Deployment& deployment, const IterationShape& batch) {
+  return PassBuilder(model, system.accelerator, deployment, batch, /*with_comm=*/true, &system)
+      .build();
 }
 
 PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& deployment,

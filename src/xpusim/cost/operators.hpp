@@ -11,6 +11,7 @@
 #include "xpusim/core/units.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim {
 
@@ -30,6 +31,7 @@ enum class OpKind {
   kExpertsDown,
   kLmHead,
   kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
+  kExpertParallelComm,  ///< dispatch and combine all-to-alls of the expert-parallel group
   kCount
 };
 inline constexpr std::size_t kOpKindCount = static_cast<std::size_t>(OpKind::kCount);
@@ -123,6 +125,12 @@ struct PassCost {
 [[nodiscard]] PassCost cost_layer_forward(const ModelSpec& model, const AcceleratorSpec& hw,
                                           const Deployment& deployment, const PassShape& shape,
                                           bool sliding, bool moe);
+
+/// The same on `system`: tensor-parallel collectives and the expert-parallel all-to-alls are
+/// placed on its fabrics (tp innermost in the rank order, then ep), so an expert-parallel group
+/// larger than a scale-up domain crosses the scale-out network. Allocates nothing.
+[[nodiscard]] PassCost cost_iteration(const ModelSpec& model, const SystemSpec& system,
+                                      const Deployment& deployment, const IterationShape& batch);
 
 /// Embedding lookup, final norm and LM head over every token (training computes the loss on
 /// all positions), without communication.

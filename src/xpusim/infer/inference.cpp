@@ -33,9 +33,7 @@ double replicated_params(const ModelSpec& m) {
 
 /// KV-cache elements one device holds per sequence of `context` tokens.
 double kv_elements_per_device(const ModelSpec& m, int tp, int64_t context) {
-  const double per_token_layer =
-      m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
-            : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / tp) * m.head_dim);
+  const double per_token_layer = kv_elements_per_token_layer(m, tp);
   const double window =
       m.sliding_window > 0 ? static_cast<double>(std::min(m.sliding_window, context)) : 0.0;
   const double sliding = static_cast<double>(m.sliding_layers());
@@ -106,17 +104,19 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
              "tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
              r.devices, hw.id, hw.scale_up_domain_devices));
   }
-  if (m.heads % r.devices != 0)
-    fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
-                                  m.heads, r.devices));
-  if (m.kv_heads >= r.devices && m.kv_heads % r.devices != 0) {
-    fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
-                                  m.kv_heads, r.devices));
+  switch (tensor_parallel_conflict(m, r.devices)) {
+    case TensorParallelConflict::kNone:
+      break;
+    case TensorParallelConflict::kHeads:
+      fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
+                                    m.heads, r.devices));
+    case TensorParallelConflict::kKvHeads:
+      fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
+                                    m.kv_heads, r.devices));
+    case TensorParallelConflict::kMlpWidth:
+      fail("--devices", fmt::format("expected a divisor of the MLP width {}, got {}",
+                                    tensor_parallel_mlp_width(m), r.devices));
   }
-  const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-  if (ffn % r.devices != 0)
-    fail("--devices",
-         fmt::format("expected a divisor of the MLP width {}, got {}", ffn, r.devices));
   if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
     fail("--weight-dtype",
          fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
@@ -141,8 +141,13 @@ Bytes weight_bytes_per_device(const ModelSpec& m, const Deployment& d) {
   const int tp = d.tensor_parallel;
   // Matrix-multiply weights (the LM head included) in the weight format, sharded; the
   // embedding table in the activation format, sharded by vocabulary; norms and routers whole.
-  const double sharded = static_cast<double>(params.total - params.embedding) - replicated;
-  return Bytes(sharded / tp * weight_bytes_per_element(d) +
+  // Routed experts are split over ep x tp devices (expert parallelism, then tensor parallelism
+  // inside each expert); the rest of the matrix weights over tp.
+  const double experts = static_cast<double>(routed_expert_parameters(m));
+  const double ep = std::max(1, d.expert_parallel);
+  const double sharded =
+      static_cast<double>(params.total - params.embedding) - replicated - experts;
+  return Bytes((sharded + experts / ep) / tp * weight_bytes_per_element(d) +
                static_cast<double>(params.embedding) / tp * act + replicated * act);
 }
 

@@ -53,6 +53,37 @@ Json workload_json(const Workload& w) {
   return j;
 }
 
+/// The system, the engine and the serving features in use, one line each where present.
+std::string engine_text(const ServeConfig& c, const ServeResult& r) {
+  std::string out = fmt::format("system {}\n", r.system_id);
+  if (c.stack && c.stack->serving) {
+    const ServingStack& s = *c.stack->serving;
+    out += fmt::format(
+        "engine {} ({}): host {:.2f} ms per step, decode attention {}, max_num_seqs {}, "
+        "max_num_batched_tokens {}\n",
+        c.stack->id, c.stack->name, s.host_overhead_per_iteration.value() * 1e3,
+        to_string(s.decode_attention), c.limits.max_num_seqs, c.limits.max_batched_tokens);
+  }
+  if (c.expert_parallel > 1) {
+    out += fmt::format(
+        "expert parallelism {} with data-parallel attention: {} attention groups of tp {} per "
+        "replica\n",
+        c.expert_parallel, c.expert_parallel, c.tensor_parallel);
+  }
+  if (c.speculation.draft_tokens > 0) {
+    out += fmt::format(
+        "speculative decoding: {} proposals per step from {}, acceptance {:.2f}: {:.2f} tokens "
+        "per step\n",
+        c.speculation.draft_tokens,
+        c.speculation.draft_model ? c.speculation.draft_model->id : std::string("MTP layers"),
+        c.speculation.acceptance, expected_tokens_per_step(c.speculation));
+  }
+  if (c.prefix_cache_hit_rate > 0.0)
+    out += fmt::format("prefix cache: {:.0f}% of each prompt cached\n",
+                       c.prefix_cache_hit_rate * 100.0);
+  return out;
+}
+
 }  // namespace
 
 Json serve_json(const ServeConfig& c, const ServeResult& r) {
@@ -109,7 +140,22 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"cost_basis", r.cost_basis.empty() ? Json(nullptr) : Json(r.cost_basis)},
       {"timeline", timeline},
   };
+  j["ep"] = c.expert_parallel;
+  j["system"] = r.system_id;
+  j["stack"] = c.stack ? Json(c.stack->id) : Json(nullptr);
+  j["host_overhead_per_iteration_s"] =
+      c.stack && c.stack->serving ? c.stack->serving->host_overhead_per_iteration.value() : 0.0;
+  if (c.speculation.draft_tokens > 0) {
+    j["speculation"] = {
+        {"draft_tokens", c.speculation.draft_tokens},
+        {"acceptance", c.speculation.acceptance},
+        {"draft", c.speculation.draft_model ? Json(c.speculation.draft_model->id) : Json("mtp")},
+        {"tokens_per_step", expected_tokens_per_step(c.speculation)}};
+  }
+  j["prefix_cache_hit_rate"] = c.prefix_cache_hit_rate;
   if (const auto& d = r.disaggregation) {
+    j["decode_tp"] = c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel : c.tensor_parallel;
+    j["decode_ep"] = c.decode_expert_parallel > 0 ? c.decode_expert_parallel : c.expert_parallel;
     j["prefill_replicas"] = c.prefill_replicas;
     j["decode_replicas"] = c.decode_replicas;
     j["kv_transfer_s"] = summary_json(d->transfer);
@@ -134,6 +180,7 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
       c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
       r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean, r.batch_size_max);
+  out += engine_text(c, r);
   Table table({"metric (s)", "mean", "p50", "p90", "p99"});
   auto row = [&](const char* name, const LatencySummary& s) {
     table.add_row({name, fmt::format("{:.4f}", s.mean.value()),

@@ -17,11 +17,7 @@ namespace {
 std::vector<int> tp_choices(const ModelSpec& m, const AcceleratorSpec& hw) {
   std::vector<int> out;
   for (int tp = 1; tp <= hw.scale_up_domain_devices && tp <= 64; tp *= 2) {
-    if (m.heads % tp != 0) continue;
-    if (m.kv_heads >= tp && m.kv_heads % tp != 0) continue;
-    const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-    if (ffn % tp != 0) continue;
-    out.push_back(tp);
+    if (tensor_parallel_conflict(m, tp) == TensorParallelConflict::kNone) out.push_back(tp);
   }
   return out;
 }

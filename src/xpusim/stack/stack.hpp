@@ -218,6 +218,11 @@ struct StackSpec {
 /// not-found error "unknown stack 'X' (did you mean: ...)".
 [[nodiscard]] StackSpec load_stack(const std::string& ref, const std::filesystem::path& stacks_dir);
 
+/// The serving stack of `all` with the latest release date that runs on `family` (its kernels
+/// name an attention kernel there), or nullptr when none does. The default engine of `serve`.
+[[nodiscard]] const StackSpec* newest_serving_stack(const std::vector<StackSpec>& all,
+                                                    ArchitectureFamily family);
+
 /// Every stack of the catalog, in id order.
 [[nodiscard]] std::vector<StackSpec> load_all_stacks(const std::filesystem::path& stacks_dir);
 
