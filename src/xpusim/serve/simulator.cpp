@@ -77,6 +77,31 @@ bool disaggregated(const ServeConfig& c) {
   return c.scheduler == SchedulerKind::kDisaggregated;
 }
 
+int devices_per_replica_of(const ServeConfig& c, int replica);
+
+/// Where the replicas sit in the rank order: one after the other (the prefill pool first), a
+/// replica that fits a scale-up domain but would straddle two moved to the next domain, as a
+/// deployment places them (its tensor-parallel and expert-parallel groups then stay inside).
+struct ReplicaLayout {
+  std::vector<int> first_device;
+  int devices = 0;  ///< up to the last replica's last device
+};
+
+ReplicaLayout replica_layout(const ServeConfig& c, int domain_devices) {
+  const int domain = std::max(1, domain_devices);
+  ReplicaLayout layout;
+  const int replicas = disaggregated(c) ? c.prefill_replicas + c.decode_replicas : c.replicas;
+  layout.first_device.reserve(static_cast<std::size_t>(std::max(replicas, 0)));
+  for (int r = 0; r < replicas; ++r) {
+    const int size = devices_per_replica_of(c, r);
+    const int offset = layout.devices % domain;
+    if (size <= domain && offset != 0 && offset + size > domain) layout.devices += domain - offset;
+    layout.first_device.push_back(layout.devices);
+    layout.devices += size;
+  }
+  return layout;
+}
+
 /// The pool's tensor- and expert-parallel degrees: the decode pool's own when it has them.
 int pool_tp(const ServeConfig& c, bool decode) {
   return decode && disaggregated(c) && c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel
@@ -216,11 +241,7 @@ class Simulation {
     for (const Engine& e : engines_) total_blocks_ += static_cast<double>(e.pool.total());
     total_blocks_ = std::max(1.0, total_blocks_);
     replica_outstanding_.assign(static_cast<std::size_t>(replicas), 0);
-    first_device_.reserve(static_cast<std::size_t>(replicas));
-    for (int r = 0, device = 0; r < replicas; ++r) {
-      first_device_.push_back(device);
-      device += devices_per_replica(c, disaggregated_ && r >= entry_replicas_);
-    }
+    first_device_ = replica_layout(c, system_.scale_up.domain_devices).first_device;
     if (c.stack && c.stack->serving) host_overhead_ = c.stack->serving->host_overhead_per_iteration;
     if (c.record_iterations) iteration_log_.reserve(1024);
     // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
@@ -417,8 +438,14 @@ class Simulation {
     const Bytes per_token =
         max(kv_.bytes_per_token_per_device, decode_kv_.bytes_per_token_per_device);
     const int domain = std::max(1, system_.scale_up.domain_devices);
-    const bool same_domain = first_device_[engines_[from].replica] / domain ==
-                             first_device_[engines_[to].replica] / domain;
+    const int a = engines_[from].replica, b = engines_[to].replica;
+    const int last = first_device_[b] + devices_per_replica(c_, engines_[to].decode_only) - 1;
+    const int first = first_device_[a];
+    const int end = first_device_[a] + devices_per_replica(c_, false) - 1;
+    // Both replicas inside one domain (replica_layout keeps a replica from straddling one).
+    const bool same_domain = first / domain == end / domain &&
+                             first / domain == first_device_[b] / domain &&
+                             first / domain == last / domain;
     all_transfers_scale_up_ = all_transfers_scale_up_ && same_domain;
     const GroupPlacement pair{2, same_domain ? 2 : 1, true};
     return collective_time(Collective::kPointToPoint, per_token * static_cast<double>(tokens), pair,
@@ -748,8 +775,17 @@ int devices_of(const ServeConfig& c) {
          c.decode_replicas * devices_per_replica(c, true);
 }
 
+namespace {
+
+int devices_per_replica_of(const ServeConfig& c, int replica) {
+  return devices_per_replica(c, disaggregated(c) && replica >= c.prefill_replicas);
+}
+
+}  // namespace
+
 SystemSpec serving_system(const ServeConfig& c) {
-  const int devices = devices_of(c);
+  const int domain = c.system ? c.system->scale_up.domain_devices : c.hw.scale_up_domain_devices;
+  const int devices = replica_layout(c, domain).devices;
   if (c.system) {
     if (c.system->devices() >= devices) return *c.system;
     const int per_node = std::max(1, c.system->devices_per_node);
