@@ -12,6 +12,8 @@
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/infer/inference.hpp"
+#include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 #include "xpusim/stack/stack.hpp"
 #include "xpusim/system/system.hpp"
@@ -311,6 +313,47 @@ TEST(ServeStack, EveryStepPaysTheStacksHostTime) {
       stack_limits(*load_stack("vllm-0.8", testing::data_dir() / "stacks").serving, EngineLimits{})
           .max_batched_tokens,
       2048);
+}
+
+// ---- capacity planning ----
+
+TEST(ServePlanBound, TheBoundIsAtLeastTheRateOneReplicaSustains) {
+  ServeConfig c = config("llama-2-7b", 1.0, 300);
+  c.scheduler = SchedulerKind::kChunked;
+  const ReplicaBound bound = bound_replica(c, 640.0, 160.0);
+  ASSERT_TRUE(bound.feasible) << bound.reason;
+  const MaxRateResult found = find_max_rate(c);
+  ASSERT_TRUE(found.met);
+  EXPECT_GE(bound.max_rate_requests_per_s, found.max_rate_requests_per_s);
+  EXPECT_GT(bound.decode_batch, 1);
+  // An objective no single request meets is ruled out without a simulation.
+  c.slo.tpot = Seconds(1e-4);
+  const ReplicaBound none = bound_replica(c, 640.0, 160.0);
+  EXPECT_FALSE(none.feasible);
+  EXPECT_EQ(none.reason, "one sequence's decode step alone is past the TPOT objective");
+}
+
+TEST(ServePlanBound, PlansOverExpertParallelismAndDisaggregationAndPrunes) {
+  PlanRequest request;
+  request.base = config("qwen3-30b-a3b", 1.0, 150);
+  request.base.scheduler = SchedulerKind::kChunked;
+  request.rate_requests_per_s = 8.0;
+  request.accelerators = {testing::hw("h100-sxm"), testing::hw("a100-sxm-80gb")};
+  const PlanResult plan = plan_deployment(request);
+  bool expert_parallel = false, disaggregated = false;
+  for (const PlanCandidate& c : plan.candidates) {
+    expert_parallel = expert_parallel || c.expert_parallel > 1;
+    disaggregated = disaggregated || c.disaggregated;
+    if (!c.simulated) EXPECT_FALSE(c.meets);
+  }
+  EXPECT_TRUE(expert_parallel);
+  EXPECT_TRUE(disaggregated);
+  ASSERT_TRUE(plan.candidates.front().meets);
+  const PlanCandidate& best = plan.candidates.front();
+  EXPECT_TRUE(meets_slo(request.base, best.at_rate));
+  EXPECT_LE(*best.bound_usd_per_hour, *best.usd_per_hour + 1e-9);
+  EXPECT_GT(plan.pruned, 0);
+  EXPECT_LT(plan.simulations, static_cast<int>(plan.candidates.size()));
 }
 
 }  // namespace

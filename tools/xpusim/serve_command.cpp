@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -347,6 +349,13 @@ CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
   cmd->add_option("--price-basis", f.price_basis,
                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
       ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  cmd->add_option("--hw", f.hw,
+                  "comma-separated accelerator ids or files to consider (default: the catalog)");
+  cmd->add_option("--stack", f.stack,
+                  "serving engine of every candidate: a stack id or file, auto (each chip's "
+                  "newest serving stack) or none (default auto)");
+  cmd->add_flag("!--no-disaggregated", f.disaggregated,
+                "consider colocated replicas only, not prefill/decode pools");
   return cmd;
 }
 
@@ -372,7 +381,29 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   b.workload.output = parse_length_distribution(f.output_len, "--output-len");
   validate_workload(b.workload);
   request.rate_requests_per_s = f.rate;
-  request.accelerators = load_all_accelerators(data / "hardware");
+  request.disaggregated = f.disaggregated;
+  if (f.hw.empty()) {
+    request.accelerators = load_all_accelerators(data / "hardware");
+  } else {
+    std::stringstream ids(f.hw);
+    for (std::string id; std::getline(ids, id, ',');)
+      request.accelerators.push_back(load_accelerator(id, data / "hardware"));
+  }
+  for (const auto& hw : request.accelerators) {
+    // An explicit stack that does not run on a chip leaves that chip without one.
+    try {
+      request.stacks.push_back(serving_stack_for(f.stack, hw, data));
+    } catch (const Error&) {
+      if (f.stack == "auto" || f.stack == "none") throw;
+      request.stacks.emplace_back();
+    }
+  }
+  // Progress on stderr once the search has run for a second.
+  const auto start = std::chrono::steady_clock::now();
+  request.progress = [start](std::size_t done, std::size_t total) {
+    if (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) return;
+    std::cerr << fmt::format("plan: {} of {} candidates simulated or pruned\n", done, total);
+  };
   const PlanResult result = plan_deployment(request);
   if (format == "json") {
     std::cout << plan_json(request, result).dump(2) << "\n";

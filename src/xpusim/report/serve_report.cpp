@@ -272,15 +272,24 @@ std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found)
 
 namespace {
 
+std::string replicas_text(const PlanCandidate& c) {
+  if (!c.disaggregated) return fmt::format("{} replicas", c.replicas);
+  return fmt::format("{} prefill + {} decode replicas", c.prefill_replicas, c.decode_replicas);
+}
+
 nlohmann::json candidate_json(const PlanRequest& request, const PlanCandidate& c) {
-  nlohmann::json j = {{"hw", c.hw->id},
-                      {"tp", c.tensor_parallel},
-                      {"max_batch", c.max_batch},
-                      {"replicas", c.replicas},
-                      {"devices", c.replicas * c.tensor_parallel},
-                      {"meets_slo", c.meets},
-                      {"pareto", c.pareto}};
-  if (c.per_replica_max_rate > 0) j["max_rate_per_replica_requests_per_s"] = c.per_replica_max_rate;
+  nlohmann::json j = {
+      {"hw", c.hw->id},           {"tp", c.tensor_parallel},          {"ep", c.expert_parallel},
+      {"max_batch", c.max_batch}, {"disaggregated", c.disaggregated}, {"replicas", c.replicas},
+      {"devices", c.devices()},   {"simulated", c.simulated},         {"meets_slo", c.meets},
+      {"pareto", c.pareto}};
+  if (c.disaggregated) {
+    j["prefill_replicas"] = c.prefill_replicas;
+    j["decode_replicas"] = c.decode_replicas;
+  }
+  if (c.per_replica_max_rate > 0)
+    j["bound_max_rate_per_replica_requests_per_s"] = c.per_replica_max_rate;
+  if (c.bound_usd_per_hour) j["bound_usd_per_hour"] = *c.bound_usd_per_hour;
   if (c.meets) {
     j["ttft_p99_s"] = c.at_rate.ttft.p99.value();
     j["tpot_p99_s"] = c.at_rate.tpot.p99.value();
@@ -308,6 +317,7 @@ nlohmann::json plan_json(const PlanRequest& request, const PlanResult& result) {
                       {"slo_ttft_p99_s", request.base.slo.ttft.value()},
                       {"slo_tpot_p99_s", request.base.slo.tpot.value()},
                       {"simulations", result.simulations},
+                      {"pruned", result.pruned},
                       {"candidates", all}};
   const bool found = !result.candidates.empty() && result.candidates.front().meets &&
                      result.candidates.front().usd_per_hour.has_value();
@@ -321,15 +331,13 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
   std::string out = fmt::format(
       "{} at {:g} requests/s (input {}, output {}), {} scheduler, objectives p99 TTFT <= {:g} s "
       "and "
-      "p99 TPOT <= {:g} ms; {} candidate deployments, {} simulations.\n",
+      "p99 TPOT <= {:g} ms; {} candidate deployments, {} ruled out by the analytical bound, {} "
+      "simulations.\n",
       b.model.id, request.rate_requests_per_s, b.workload.input.text, b.workload.output.text,
       to_string(b.scheduler), b.slo.ttft.value(), b.slo.tpot.value() * 1e3,
-      result.candidates.size(), result.simulations);
-  int meeting = 0, unpriced = 0;
-  for (const auto& c : result.candidates) {
-    meeting += c.meets ? 1 : 0;
-    unpriced += c.meets && !c.usd_per_hour ? 1 : 0;
-  }
+      result.candidates.size(), result.pruned, result.simulations);
+  int meeting = 0;
+  for (const auto& c : result.candidates) meeting += c.meets ? 1 : 0;
   const PlanCandidate& best = result.candidates.front();
   if (meeting == 0 || !best.meets || !best.usd_per_hour) {
     return out +
@@ -337,19 +345,22 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
            "candidate's reason).\n";
   }
   out += fmt::format(
-      "Cheapest: {} replicas of {} x {} (tp {}, max batch {}), {} devices, ${:.2f}/hour ({} "
-      "price).\n\n",
-      best.replicas, best.tensor_parallel, best.hw->id, best.tensor_parallel, best.max_batch,
-      best.replicas * best.tensor_parallel, *best.usd_per_hour, best.cost_basis);
+      "Cheapest: {} of {} x {} (tp {}, ep {}, max batch {}), {} devices, "
+      "${:.2f}/hour ({} price).\n\n",
+      replicas_text(best), best.tensor_parallel * best.expert_parallel, best.hw->id,
+      best.tensor_parallel, best.expert_parallel, best.max_batch, best.devices(),
+      *best.usd_per_hour, best.cost_basis);
   out += "Pareto front of cost against p99 time per output token:\n";
-  Table table({"hw", "tp", "max batch", "replicas", "devices", "$/hour", "$/M tokens", "price",
-               "p99 TTFT s", "p99 TPOT ms"});
+  Table table({"hw", "tp", "ep", "max batch", "replicas", "devices", "$/hour", "$/M tokens",
+               "price", "p99 TTFT s", "p99 TPOT ms"});
   for (const auto& c : result.candidates) {
     if (!c.pareto) continue;
     const double tokens_per_hour = c.at_rate.throughput_tokens_per_s * kSecondsPerHour;
-    table.add_row({c.hw->id, std::to_string(c.tensor_parallel), std::to_string(c.max_batch),
-                   std::to_string(c.replicas), std::to_string(c.replicas * c.tensor_parallel),
-                   fmt::format("{:.2f}", *c.usd_per_hour),
+    table.add_row({c.hw->id, std::to_string(c.tensor_parallel), std::to_string(c.expert_parallel),
+                   std::to_string(c.max_batch),
+                   c.disaggregated ? fmt::format("{}P+{}D", c.prefill_replicas, c.decode_replicas)
+                                   : std::to_string(c.replicas),
+                   std::to_string(c.devices()), fmt::format("{:.2f}", *c.usd_per_hour),
                    tokens_per_hour > 0
                        ? fmt::format("{:.3f}", *c.usd_per_hour / tokens_per_hour * 1e6)
                        : "n/a",
@@ -358,10 +369,10 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
   }
   out += table.to_text();
   out += fmt::format(
-      "\n{} deployments meet the objectives ({} of them on accelerators without a price in the "
-      "catalog); {} cannot or do not fit. --format json lists every candidate with its reason; "
-      "--price-basis cloud|owned compares on one kind of price.\n",
-      meeting, unpriced, static_cast<int>(result.candidates.size()) - meeting);
+      "\n{} simulated deployments meet the objectives; the other {} cannot fit, miss them, have "
+      "no price, or cost more by the bound than {:g} x the cheapest. --format json lists every "
+      "candidate with its reason; --price-basis cloud|owned compares on one kind of price.\n",
+      meeting, static_cast<int>(result.candidates.size()) - meeting, request.prune_factor);
   return out;
 }
 

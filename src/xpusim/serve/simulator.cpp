@@ -112,7 +112,9 @@ int pool_ep(const ServeConfig& c, bool decode) {
                                                                     : c.expert_parallel;
 }
 
-Deployment deployment_of(const ServeConfig& c, bool decode = false) {
+}  // namespace
+
+Deployment serving_deployment(const ServeConfig& c, bool decode) {
   InferenceRequest r;
   r.devices = pool_tp(c, decode);
   r.weight_dtype = c.weight_dtype;
@@ -125,6 +127,8 @@ Deployment deployment_of(const ServeConfig& c, bool decode = false) {
   }
   return d;
 }
+
+namespace {
 
 /// An engine's limits: each of its ep attention groups schedules up to the configured limits
 /// (SGLang's DP attention), so the replica's engine holds ep times as many.
@@ -201,8 +205,8 @@ class Simulation {
   explicit Simulation(const ServeConfig& c)
       : c_(c),
         system_(serving_system(c)),
-        deployment_(deployment_of(c)),
-        decode_deployment_(deployment_of(c, true)),
+        deployment_(serving_deployment(c)),
+        decode_deployment_(serving_deployment(c, true)),
         kv_(kv_cache_size(c)),
         decode_kv_(disaggregated(c) ? kv_cache_size(c, true) : kv_),
         decode_limits_(engine_limits(c, true)),
@@ -242,7 +246,6 @@ class Simulation {
     total_blocks_ = std::max(1.0, total_blocks_);
     replica_outstanding_.assign(static_cast<std::size_t>(replicas), 0);
     first_device_ = replica_layout(c, system_.scale_up.domain_devices).first_device;
-    if (c.stack && c.stack->serving) host_overhead_ = c.stack->serving->host_overhead_per_iteration;
     if (c.record_iterations) iteration_log_.reserve(1024);
     // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
     p2p_bytes_per_token_ =
@@ -504,11 +507,11 @@ class Simulation {
     }
     const Deployment& d = e.decode_only ? decode_deployment_ : deployment_;
     const int groups = d.expert_parallel;
-    const IterationShape local = per_group(shape, groups);
-    Seconds duration = cost_iteration(c_.model, system_, d, local).time;
+    Seconds duration = engine_step_time(c_, system_, d, shape);
     if (drafts.sequences > 0) duration += draft_time(per_group(drafts, groups), d);
-    if (c_.pipeline_parallel > 1) duration += pipeline_transfers(local.new_tokens, d);
-    duration += swap + host_overhead_;
+    if (c_.pipeline_parallel > 1)
+      duration += pipeline_transfers(per_group(shape, groups).new_tokens, d);
+    duration += swap;
     const double t = duration.value();
     e.busy = true;
     events_.push(now + t, EventKind::kIterationDone, index);
@@ -727,7 +730,6 @@ class Simulation {
   int32_t entry_replicas_ = 1;     ///< replicas requests are routed to: all, or the prefill pool
   int64_t fit_blocks_ = 0;         ///< the smallest engine cache a request passes through
   std::vector<int> first_device_;  ///< per replica, its first device in the rank order
-  Seconds host_overhead_;          ///< the stack's exposed host time per engine step
   bool all_transfers_scale_up_ = true;
   std::vector<double> transfer_times_;
   EventQueue events_;
@@ -763,6 +765,13 @@ EngineLimits stack_limits(const ServingStack& stack, EngineLimits limits) {
   if (stack.max_num_seqs > 0) limits.max_num_seqs = stack.max_num_seqs;
   if (stack.max_num_batched_tokens > 0) limits.max_batched_tokens = stack.max_num_batched_tokens;
   return limits;
+}
+
+Seconds engine_step_time(const ServeConfig& c, const SystemSpec& system, const Deployment& d,
+                         const IterationShape& batch) {
+  Seconds t = cost_iteration(c.model, system, d, per_group(batch, d.expert_parallel)).time;
+  if (c.stack && c.stack->serving) t += c.stack->serving->host_overhead_per_iteration;
+  return t;
 }
 
 int devices_per_replica(const ServeConfig& c, bool decode) {
@@ -905,7 +914,7 @@ void validate_serve_config(const ServeConfig& c) {
 }
 
 KvCacheSize kv_cache_size(const ServeConfig& c, bool decode) {
-  const Deployment d = deployment_of(c, decode);
+  const Deployment d = serving_deployment(c, decode);
   const double pp = c.pipeline_parallel;
   // Each device of a pipeline stage holds 1/pp of the layers, their weights and their cache.
   const Bytes weights = weight_bytes_per_device(c.model, d) / pp;

@@ -13,6 +13,7 @@
 
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/units.hpp"
+#include "xpusim/cost/operators.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
@@ -117,6 +118,17 @@ struct ServeConfig {
 /// The engine defaults of a serving stack (its max_num_seqs and max_num_batched_tokens) over
 /// `limits`; the rest of `limits` is kept.
 [[nodiscard]] EngineLimits stack_limits(const ServingStack& stack, EngineLimits limits);
+
+/// The deployment of a pool of the configuration: its tp and ep, the formats, and the stack's
+/// prefill attention kernel on this accelerator. `decode`: the disaggregated decode pool's.
+[[nodiscard]] Deployment serving_deployment(const ServeConfig& config, bool decode = false);
+
+/// Engine time of one iteration of `batch` (the whole replica engine's sequences) on `system`:
+/// each of the deployment's ep attention groups runs an even share (load imbalance between them
+/// is not modelled), plus the stack's host time per step. Without speculation, swaps or pipeline
+/// transfers, which the simulator adds. Allocates nothing.
+[[nodiscard]] Seconds engine_step_time(const ServeConfig& config, const SystemSpec& system,
+                                       const Deployment& deployment, const IterationShape& batch);
 
 /// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
 [[nodiscard]] int replicas_of(const ServeConfig& config);
