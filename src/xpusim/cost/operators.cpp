@@ -324,12 +324,16 @@ class PassBuilder {
   }
 
   /// Expert parallelism: each device's routed token copies go to their experts' devices
-  /// (dispatch) and the outputs come back (combine), both in the activation format.
+  /// (dispatch) and the outputs come back (combine). Dispatch carries the expert GEMMs' input,
+  /// in fp8 where they compute in fp8 (DeepSeek-V3 report, section 3.3); combine the activation
+  /// format. No overlap with compute (two-batch overlap is not modelled).
   void expert_all_to_all(double count) {
-    const Bytes routed(static_cast<double>(tokens_ * m_.moe->experts_per_token * m_.hidden) *
-                       act_bytes_);
-    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, routed, d_.expert_parallel,
-                d_.tensor_parallel, 2.0 * count);
+    const double copies = static_cast<double>(tokens_ * m_.moe->experts_per_token * m_.hidden);
+    const double dispatch_bytes = gemm_compute_dtype(d_, hw_) == DType::kFp8 ? 1.0 : act_bytes_;
+    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, Bytes(copies * dispatch_bytes),
+                d_.expert_parallel, d_.tensor_parallel, count);
+    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, Bytes(copies * act_bytes_),
+                d_.expert_parallel, d_.tensor_parallel, count);
   }
 
   Bytes hidden_activation_bytes() const {

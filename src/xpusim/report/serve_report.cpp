@@ -55,7 +55,8 @@ Json workload_json(const Workload& w) {
 
 /// The system, the engine and the serving features in use, one line each where present.
 std::string engine_text(const ServeConfig& c, const ServeResult& r) {
-  std::string out = fmt::format("system {}\n", r.system_id);
+  std::string out = fmt::format("system {}: {} node(s) of {} devices in use\n", r.system_id,
+                                r.nodes_used, r.devices_per_node);
   if (c.stack && c.stack->serving) {
     const ServingStack& s = *c.stack->serving;
     out += fmt::format(
@@ -64,11 +65,19 @@ std::string engine_text(const ServeConfig& c, const ServeResult& r) {
         c.stack->id, c.stack->name, s.host_overhead_per_iteration.value() * 1e3,
         to_string(s.decode_attention), c.limits.max_num_seqs, c.limits.max_batched_tokens);
   }
-  if (c.expert_parallel > 1) {
+  const bool split = c.scheduler == SchedulerKind::kDisaggregated;
+  const int decode_ep =
+      split && c.decode_expert_parallel > 0 ? c.decode_expert_parallel : c.expert_parallel;
+  const int decode_tp =
+      split && c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel : c.tensor_parallel;
+  if (c.expert_parallel > 1 || decode_ep > 1) {
     out += fmt::format(
         "expert parallelism {} with data-parallel attention: {} attention groups of tp {} per "
-        "replica\n",
-        c.expert_parallel, c.expert_parallel, c.tensor_parallel);
+        "replica{}\n",
+        c.expert_parallel, c.expert_parallel, c.tensor_parallel,
+        split && (decode_ep != c.expert_parallel || decode_tp != c.tensor_parallel)
+            ? fmt::format(" (decode pool: ep {}, tp {})", decode_ep, decode_tp)
+            : std::string());
   }
   if (c.speculation.draft_tokens > 0) {
     out += fmt::format(
@@ -142,6 +151,7 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
   };
   j["ep"] = c.expert_parallel;
   j["system"] = r.system_id;
+  j["nodes"] = r.nodes_used;
   j["stack"] = c.stack ? Json(c.stack->id) : Json(nullptr);
   j["host_overhead_per_iteration_s"] =
       c.stack && c.stack->serving ? c.stack->serving->host_overhead_per_iteration.value() : 0.0;

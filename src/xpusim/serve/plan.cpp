@@ -346,7 +346,8 @@ PlanResult plan_deployment(const PlanRequest& request) {
     const bool priced_a = a.meets && a.usd_per_hour.has_value(),
                priced_b = b.meets && b.usd_per_hour.has_value();
     if (priced_a != priced_b) return priced_a;
-    if (priced_a) return *a.usd_per_hour < *b.usd_per_hour;
+    if (priced_a && *a.usd_per_hour != *b.usd_per_hour) return *a.usd_per_hour < *b.usd_per_hour;
+    if (priced_a) return a.at_rate.tpot.p99 < b.at_rate.tpot.p99;  // equal cost: the faster
     return a.meets && !b.meets;
   });
   return result;

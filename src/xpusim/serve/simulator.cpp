@@ -631,8 +631,11 @@ class Simulation {
   ServeResult finish() {
     ServeResult r;
     r.seed = c_.workload.seed;
-    r.system_id =
-        fmt::format("{} ({} node(s) of {})", system_.id, system_.nodes, system_.devices_per_node);
+    r.system_id = system_.id;
+    const int per_node = std::max(1, system_.devices_per_node);
+    const int used = replica_layout(c_, system_.scale_up.domain_devices).devices;
+    r.nodes_used = (used + per_node - 1) / per_node;
+    r.devices_per_node = per_node;
     r.requests = static_cast<int64_t>(sequences_.size());
     r.completed = completed_;
     r.dropped = dropped_;

@@ -185,7 +185,9 @@ struct DisaggregationStats {
 
 struct ServeResult {
   uint64_t seed = 0;
-  std::string system_id;  ///< the system it ran on (serving_system)
+  std::string system_id;     ///< the system it ran on (serving_system)
+  int nodes_used = 0;        ///< of that system, up to the last replica's last device
+  int devices_per_node = 0;  ///< of that system
   int64_t requests = 0;
   int64_t completed = 0;
   int64_t dropped = 0;  ///< longer than the model's context or than a whole engine's cache
