@@ -313,10 +313,21 @@ TEST(ServeStack, EveryStepPaysTheStacksHostTime) {
   const EngineLimits limits = stack_limits(*c.stack->serving, EngineLimits{});
   EXPECT_EQ(limits.max_num_seqs, 256);
   EXPECT_EQ(limits.max_batched_tokens, 8192);
-  EXPECT_EQ(
-      stack_limits(*load_stack("vllm-0.8", testing::data_dir() / "stacks").serving, EngineLimits{})
-          .max_batched_tokens,
-      2048);
+  // A decode kernel with its own measured bandwidth streams the cache at that rate.
+  const StackSpec v1 = load_stack("vllm-0.8", testing::data_dir() / "stacks");
+  EXPECT_EQ(stack_limits(*v1.serving, EngineLimits{}).max_batched_tokens, 2048);
+  ASSERT_TRUE(v1.serving->decode_attention_bandwidth_fraction.has_value());
+  Deployment d;
+  const IterationShape decode = IterationShape::uniform(c.model, {64, 1, 4000});
+  const PassCost chip = cost_iteration(c.model, serving_system(c), d, decode);
+  d.decode_attention_bandwidth_fraction = v1.serving->decode_attention_bandwidth_fraction;
+  const PassCost kernel = cost_iteration(c.model, serving_system(c), d, decode);
+  const double bytes = chip.by_op[static_cast<std::size_t>(OpKind::kAttention)].bytes.value();
+  const double bandwidth = c.hw.memory_bandwidth.value();
+  const double slower =
+      bytes / (bandwidth * 0.55) - bytes / (bandwidth * c.hw.efficiency.memory_bandwidth_fraction);
+  EXPECT_NEAR((op_time(kernel, OpKind::kAttention) - op_time(chip, OpKind::kAttention)).value(),
+              slower, 1e-9);
 }
 
 // ---- capacity planning ----

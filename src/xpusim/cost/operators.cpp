@@ -430,7 +430,7 @@ class PassBuilder {
     k.flops = Flops(flops);
     k.bytes = Bytes(bytes);
     k.compute_time = k.flops / (rate * *hw_.efficiency.attention_fraction(kernel, false));
-    k.memory_time = k.bytes / achievable_bandwidth(hw_);
+    k.memory_time = k.bytes / attention_bandwidth(decode);
     k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kMatmul);
     add(OpKind::kAttention, k, count);
     // Backward (FlashAttention-2, Dao 2023): 2.5x the forward FLOPs; reads q, k, v, o and the
@@ -440,6 +440,14 @@ class PassBuilder {
     const Seconds backward_memory = k.bytes * 2.0 / achievable_bandwidth(hw_);
     cost_.attention_backward +=
         kernel_time(backward_compute, backward_memory, hw_, KernelClass::kMatmul) * count;
+  }
+
+  /// The bandwidth attention streams the cache at: a decode kernel's own where the deployment
+  /// has a measured one, else the chip's.
+  BytesPerSecond attention_bandwidth(bool decode) const {
+    if (decode && d_.decode_attention_bandwidth_fraction)
+      return hw_.memory_bandwidth * *d_.decode_attention_bandwidth_fraction;
+    return achievable_bandwidth(hw_);
   }
 
   /// Scores stored in memory: QK^T as a batched GEMM over every (query, key) pair (masked ones

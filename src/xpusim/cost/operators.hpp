@@ -63,6 +63,9 @@ struct Deployment {
   GemmKind fp8_kind = GemmKind::kFp8;
   /// The fused attention kernel; nullopt: the chip's fastest (ignored when !fused_attention).
   std::optional<AttentionKernel> attention_kernel;
+  /// Achieved / peak memory bandwidth of the decode attention kernel over a paged KV cache (a
+  /// serving stack's); nullopt: the chip's memory_bandwidth_fraction. Used by decode passes.
+  std::optional<double> decode_attention_bandwidth_fraction;
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`

@@ -124,6 +124,8 @@ Deployment serving_deployment(const ServeConfig& c, bool decode) {
   if (c.stack) {
     if (const auto family = architecture_family(c.hw.vendor, c.hw.architecture))
       d.attention_kernel = c.stack->kernels.attention_for(*family);
+    if (c.stack->serving)
+      d.decode_attention_bandwidth_fraction = c.stack->serving->decode_attention_bandwidth_fraction;
   }
   return d;
 }

@@ -175,6 +175,9 @@ struct ServingStack {
   bool chunked_prefill = false;    ///< long prompts split across steps by default
   /// Largest decode batch replayed from a captured CUDA graph; nullopt: no graphs.
   std::optional<int> cuda_graphs_max_batch;
+  /// Achieved / peak memory bandwidth of the decode attention kernel streaming a paged KV cache
+  /// (kernel-level measurement); nullopt: priced at the chip's memory_bandwidth_fraction.
+  std::optional<double> decode_attention_bandwidth_fraction;
 };
 
 struct StackSpec {
