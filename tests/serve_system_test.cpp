@@ -72,6 +72,24 @@ TEST(ServeSystem, ABareAcceleratorBecomesAsManyDefaultNodesAsTheDeploymentNeeds)
   EXPECT_EQ(serving_system(c).nodes, 1);
 }
 
+TEST(ServeSystem, TheDefaultNodeIsTheAcceleratorsOwnDomain) {
+  // Inference, serving and the cost model's accelerator path price tensor parallelism alike.
+  const ModelSpec m = testing::model("llama-2-70b");
+  const AcceleratorSpec h100 = testing::hw("h100-sxm");
+  const SystemSpec node = default_system_for(h100, 8);
+  EXPECT_EQ(node.nodes, 1);
+  EXPECT_EQ(node.scale_up.domain_devices, 8);
+  Deployment d;
+  d.tensor_parallel = 8;
+  for (const int64_t batch : {1, 64}) {
+    const IterationShape shape = IterationShape::uniform(m, {batch, 1, 1024});
+    EXPECT_DOUBLE_EQ(cost_iteration(m, node, d, shape).time.value(),
+                     cost_iteration(m, h100, d, shape).time.value())
+        << batch;
+  }
+  EXPECT_EQ(default_system_for(h100, 24).nodes, 3);
+}
+
 TEST(ServeSystem, AGivenSystemIsKeptAndItsAcceleratorMustMatch) {
   ServeConfig c = config("llama-2-7b", 1.0, 10);
   c.system =

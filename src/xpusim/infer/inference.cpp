@@ -53,7 +53,13 @@ double activation_bytes_per_token(const ModelSpec& m, const Deployment& d) {
   return elements * bytes_per_element(d.activation_dtype);
 }
 
-Seconds simpson_decode_sum(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& d,
+/// One pass of the request's shape on the system (its tensor-parallel collectives on its fabric).
+PassCost pass(const ModelSpec& model, const SystemSpec& system, const Deployment& d,
+              const PassShape& shape) {
+  return cost_iteration(model, system, d, IterationShape::uniform(model, shape));
+}
+
+Seconds simpson_decode_sum(const ModelSpec& model, const SystemSpec& system, const Deployment& d,
                            const InferenceRequest& r, PassCost& last) {
   const int64_t steps = r.output_len - 1;
   if (steps <= 0) return Seconds(0.0);
@@ -61,10 +67,10 @@ Seconds simpson_decode_sum(const ModelSpec& model, const AcceleratorSpec& hw, co
   // time is piecewise linear in the context, so Simpson's rule over the steps is near exact.
   const int64_t first = r.input_len;
   const int64_t final_context = r.input_len + steps - 1;
-  const PassCost at_first = cost_pass(model, hw, d, {r.batch, 1, first});
-  last = cost_pass(model, hw, d, {r.batch, 1, final_context});
+  const PassCost at_first = pass(model, system, d, {r.batch, 1, first});
+  last = pass(model, system, d, {r.batch, 1, final_context});
   if (steps == 1) return at_first.time;
-  const PassCost at_mid = cost_pass(model, hw, d, {r.batch, 1, (first + final_context) / 2});
+  const PassCost at_mid = pass(model, system, d, {r.batch, 1, (first + final_context) / 2});
   return (at_first.time + at_mid.time * 4.0 + last.time) * (static_cast<double>(steps) / 6.0);
 }
 
@@ -199,15 +205,18 @@ int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw,
 InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
                                    const InferenceRequest& r, const Economics& economics) {
   const Deployment d = deployment_for(r);
+  // A bare accelerator is the one node of its default system (validate_request keeps the
+  // tensor-parallel group inside one scale-up domain).
+  const SystemSpec system = default_system_for(hw, r.devices);
   InferenceResult result;
-  result.prefill = cost_pass(model, hw, d, {r.batch, r.input_len, 0});
+  result.prefill = pass(model, system, d, {r.batch, r.input_len, 0});
   result.ttft = result.prefill.time;
   result.decode_last = result.prefill;
-  const Seconds decode_total = simpson_decode_sum(model, hw, d, r, result.decode_last);
+  const Seconds decode_total = simpson_decode_sum(model, system, d, r, result.decode_last);
   const int64_t steps = r.output_len - 1;
   if (steps > 0) {
     result.tpot = decode_total / static_cast<double>(steps);
-    result.tpot_first = cost_pass(model, hw, d, {r.batch, 1, r.input_len}).time;
+    result.tpot_first = pass(model, system, d, {r.batch, 1, r.input_len}).time;
     result.tpot_last = result.decode_last.time;
     result.decode_memory_bound = result.decode_last.memory_time > result.decode_last.compute_time;
   }

@@ -805,8 +805,7 @@ SystemSpec serving_system(const ServeConfig& c) {
     const int per_node = std::max(1, c.system->devices_per_node);
     return with_nodes(*c.system, (devices + per_node - 1) / per_node);
   }
-  const int per_node = default_system(c.hw, 1, 0).devices_per_node;
-  return default_system(c.hw, (devices + per_node - 1) / per_node, per_node);
+  return default_system_for(c.hw, devices);
 }
 
 double expected_tokens_per_step(const Speculation& s) {
