@@ -6,6 +6,9 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
+#include "test_files.hpp"
 #include "test_support.hpp"
 #include "xpusim/comm/group.hpp"
 #include "xpusim/core/error.hpp"
@@ -387,6 +390,49 @@ TEST(ServePlanBound, PlansOverExpertParallelismAndDisaggregationAndPrunes) {
   EXPECT_LE(*best.bound_usd_per_hour, *best.usd_per_hour + 1e-9);
   EXPECT_GT(plan.pruned, 0);
   EXPECT_LT(plan.simulations, static_cast<int>(plan.candidates.size()));
+}
+
+// ---- the command line ----
+
+TEST(ServeSystemCli, TheStackIsNamedAndItsDefaultsApply) {
+  const std::string m = "serve --model llama-3.1-8b --hw h100-sxm --offline --num-requests 20 ";
+  const testing::CliResult text = testing::run_xpusim(m);
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("engine vllm-0.8"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("system default-h100-sxm: 1 node(s) of 8 devices in use"),
+            std::string::npos)
+      << text.out;
+  const testing::CliResult json = testing::run_xpusim(m + "--format json");
+  ASSERT_EQ(json.status, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["stack"], "vllm-0.8");
+  EXPECT_EQ(j["max_batched_tokens"], 2048);  // the stack's default
+  EXPECT_EQ(j["scheduler"], "chunked");      // it prefills in chunks
+  const auto given = nlohmann::json::parse(
+      testing::run_xpusim(m + "--max-batched-tokens 4096 --stack none --format json").out);
+  EXPECT_EQ(given["max_batched_tokens"], 4096);
+  EXPECT_TRUE(given["stack"].is_null());
+  struct Case {
+    std::string args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {m + "--stack megatron-bridge-25.11",
+       "xpusim: command line: --stack: megatron-bridge-25.11 is a training stack; expected a "
+       "serving one\n"},
+      {"serve --model llama-3.1-8b --hw b200 --stack vllm-0.8 --offline",
+       "xpusim: command line: --stack: vllm-0.8 does not run on b200 (nvidia_blackwell)\n"},
+      {"serve --model llama-3.1-8b --hw h100-sxm --system dgx-h100-superpod --offline",
+       "xpusim: command line: --hw: give exactly one of --hw and --system\n"},
+      {m + "--ep 2",
+       "xpusim: command line: --ep: expert parallelism needs a mixture-of-experts "
+       "model, and llama-3.1-8b is dense\n"},
+  };
+  for (const auto& c : cases) {
+    const testing::CliResult r = testing::run_xpusim(c.args);
+    EXPECT_EQ(r.status, 2) << c.args;
+    EXPECT_EQ(r.err, c.error) << c.args;
+  }
 }
 
 }  // namespace
