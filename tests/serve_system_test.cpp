@@ -149,6 +149,26 @@ TEST(ServeExpertParallel, EightRanksAcrossNodesAreSlowerThanInsideOneNvlinkDomai
   EXPECT_EQ(op_time(cost_iteration(m, nvlink, d, batch), OpKind::kExpertParallelComm).value(), 0.0);
 }
 
+TEST(ServeExpertParallel, GroupedExpertGemmsMatchDeepGemmsKernelFigures) {
+  // The tile/wave model of gemm_cost at small per-expert M against DeepGEMM's grouped FP8 GEMMs
+  // on H800 (H100 tensor cores and HBM3; deepseek-ai/DeepGEMM README.md at 327ec92): contiguous
+  // layout (prefill) and masked layout (decode), TFLOP/s.
+  struct Case {
+    int64_t groups, m, n, k;
+    double measured;
+  };
+  const AcceleratorSpec h100 = testing::hw("h100-sxm");
+  Deployment d;
+  d.weight_dtype = DType::kFp8;
+  d.fp8_kind = GemmKind::kFp8Blockwise;
+  for (const Case& c : {Case{4, 8192, 4096, 7168, 1346}, Case{8, 4096, 7168, 2048, 1214},
+                        Case{4, 256, 4096, 7168, 932}, Case{4, 256, 7168, 2048, 815}}) {
+    const KernelCost k = gemm_cost({c.m, c.n, c.k, c.groups}, h100, d);
+    const double rate = k.flops.value() / k.time.value() / 1e12;
+    EXPECT_NEAR(rate, c.measured, 0.11 * c.measured) << c.groups << "x" << c.m;
+  }
+}
+
 TEST(ServeExpertParallel, ExpertsAreSplitOverTheGroupAndEachGroupKeepsItsOwnCache) {
   ServeConfig c = config("qwen3-30b-a3b", 4.0, 100);
   const KvCacheSize one = kv_cache_size(c);
