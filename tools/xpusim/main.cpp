@@ -10,13 +10,16 @@
 #include <map>
 #include <string>
 
+#include "compare_command.hpp"
+#include "flags.hpp"
+#include "sensitivity_command.hpp"
 #include "serve_command.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
-#include "xpusim/infer/compare.hpp"
+#include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
 #include "xpusim/report/report.hpp"
@@ -51,15 +54,6 @@ fs::path find_data_dir(const std::string& flag) {
   throw Error(Error::Kind::kNotFound,
               "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR
               "); pass --data-dir");
-}
-
-DType dtype_flag(const std::string& flag, const std::string& value) {
-  if (auto dtype = parse_dtype(value)) return *dtype;
-  std::vector<std::string> names;
-  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
-  throw_input_error("command line", flag,
-                    fmt::format("unknown data type '{}'{}; expected one of {}", value,
-                                did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 struct Settings {
@@ -144,28 +138,13 @@ int main(int argc, char** argv) {
                   "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
-  CompareOptions compare_options;
-  std::string compare_model = "llama-2-70b";
-  auto* compare =
-      app.add_subcommand("compare", "one model on one node of every catalog accelerator");
-  double max_ttft_s = compare_options.max_ttft.value(),
-         max_tpot_s = compare_options.max_tpot.value();
-  std::string price_basis = "auto";
-  compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
-  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 1024)");
-  compare->add_option("--output-len", compare_options.output_len, "generated tokens (default 256)");
-  compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
-  compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
-  compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
-  compare->add_option("--max-ttft-s", max_ttft_s,
-                      "time-to-first-token limit in seconds, 0 for none (default 2)");
-  compare->add_option("--max-tpot-s", max_tpot_s,
-                      "time-per-output-token limit in seconds, 0 for none (default 0.2)");
-  compare
-      ->add_option("--price-basis", price_basis,
-                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
-      ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  cli::CompareFlags compare_flags;
+  auto* compare = cli::add_compare_command(app, compare_flags);
   add_format(compare, true);
+
+  cli::SensitivityFlags sensitivity_flags;
+  auto* sensitivity_cmd = cli::add_sensitivity_command(
+      app, sensitivity_flags, [&](CLI::App* cmd) { add_format(cmd, false); });
 
   cli::TrainFlags train_flags;
   auto* train = cli::add_train_command(app, train_flags);
@@ -185,6 +164,9 @@ int main(int argc, char** argv) {
   auto* validate_training_cmd = validate->add_subcommand(
       "training", "training records at scale: the published set, then the development set");
   add_format(validate_training_cmd, false);
+  auto* validate_serving_cmd = validate->add_subcommand(
+      "serving", "serving development set (data/validation/inference_dev.json), per family");
+  add_format(validate_serving_cmd, false);
 
   std::string probe_file, calibrate_hw = "h200-sxm";
   auto* calibrate_cmd = app.add_subcommand(
@@ -273,8 +255,8 @@ int main(int argc, char** argv) {
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
-      request.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
-      request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
+      request.weight_dtype = cli::dtype_flag("--weight-dtype", weight_dtype);
+      request.kv_dtype = cli::dtype_flag("--kv-dtype", kv_dtype);
       request.fused_gate_up = !unfused_gate_up;
       validate_request(m, a, request);
       const auto result =
@@ -284,30 +266,9 @@ int main(int argc, char** argv) {
       else
         std::cout << inference_text(m, a, request, result);
     } else if (compare->parsed()) {
-      const auto m = load_model(compare_model, data / "models");
-      compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
-      compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
-      if (compare_options.devices < 1)
-        throw_input_error("command line", "--devices",
-                          fmt::format("expected at least 1, got {}", compare_options.devices));
-      if (max_ttft_s < 0)
-        throw_input_error("command line", "--max-ttft-s",
-                          fmt::format("expected >= 0, got {}", max_ttft_s));
-      if (max_tpot_s < 0)
-        throw_input_error("command line", "--max-tpot-s",
-                          fmt::format("expected >= 0, got {}", max_tpot_s));
-      compare_options.max_ttft = Seconds(max_ttft_s);
-      compare_options.max_tpot = Seconds(max_tpot_s);
-      Economics economics = load_economics(data / "economics.yaml");
-      economics.price_basis = *parse_price_basis(price_basis);  // CLI11 checked the name
-      const auto all = load_all_accelerators(data / "hardware");
-      const auto rows = compare_accelerators(m, all, compare_options, economics);
-      if (json)
-        print_json(compare_json(m, rows));
-      else if (settings.format == "csv")
-        std::cout << compare_csv(m, rows);
-      else
-        std::cout << compare_text(m, compare_options, rows);
+      cli::run_compare_command(compare_flags, data, settings.format);
+    } else if (sensitivity_cmd->parsed()) {
+      cli::run_sensitivity_command(sensitivity_flags, data, settings.format);
     } else if (train->parsed()) {
       cli::run_train_command(train_flags, data, settings.format);
     } else if (serve->parsed()) {
@@ -324,14 +285,22 @@ int main(int argc, char** argv) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);
       return report.passed() ? 0 : 1;
+    } else if (validate_serving_cmd->parsed()) {
+      // Reports progress on the development set; the exit status is 0 when it ran.
+      const auto dev = validate_serving_dev(data);
+      if (json)
+        print_json(dev_validation_json(dev));
+      else
+        std::cout << dev_validation_text(dev);
+      return 0;
     } else if (validate_training_cmd->parsed()) {
       // The exit status follows the published set; the development set reports progress.
       const auto report = validate_training(data);
       const auto dev = validate_training_dev(data);
       if (json)
-        print_json({{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
+        print_json({{"public", validation_json(report)}, {"dev", dev_validation_json(dev)}});
       else
-        std::cout << validation_text(report) << "\n" << training_dev_text(dev);
+        std::cout << validation_text(report) << "\n" << dev_validation_text(dev);
       return report.passed() ? 0 : 1;
     }
   } catch (const Error& e) {

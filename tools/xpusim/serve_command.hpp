@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "xpusim/serve/simulator.hpp"
 
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/stack/stack.hpp"
@@ -47,6 +50,15 @@ struct ServeFlags {
   double slo_tpot = 0.2;
   std::string trace_file;
   bool find_max_rate = false;
+  std::string lengths_file;
+  std::vector<std::string> mlperf;  ///< SCENARIO BENCHMARK
+  double min_duration_s = 0.0;
+  int64_t warmup_requests = 0;
+  int64_t cooldown_requests = 0;
+  CLI::Option* lengths_file_option = nullptr;
+  CLI::Option* input_len_option = nullptr;
+  CLI::Option* output_len_option = nullptr;
+  CLI::Option* num_requests_option = nullptr;
   CLI::Option* replicas_option = nullptr;
   CLI::Option* scheduler_option = nullptr;
   CLI::Option* max_batch_option = nullptr;
@@ -91,6 +103,10 @@ struct PlanFlags {
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& flags);
 void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
                       const std::string& format);
+
+/// The simulator's configuration from the flags (as `xpusim serve` runs it); throws
+/// xpusim::Error on bad input.
+[[nodiscard]] ServeConfig serve_config(const ServeFlags& flags, const std::filesystem::path& data);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,

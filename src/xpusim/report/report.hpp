@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "xpusim/hw/accelerator.hpp"
-#include "xpusim/infer/compare.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/model.hpp"
 #include "xpusim/system/system.hpp"
@@ -39,19 +38,13 @@ namespace xpusim {
                                          const InferenceRequest& request,
                                          const InferenceResult& result);
 
-[[nodiscard]] nlohmann::json compare_json(const ModelSpec& model,
-                                          const std::vector<CompareRow>& rows);
-[[nodiscard]] std::string compare_text(const ModelSpec& model, const CompareOptions& options,
-                                       const std::vector<CompareRow>& rows);
-[[nodiscard]] std::string compare_csv(const ModelSpec& model, const std::vector<CompareRow>& rows);
-
 /// Predicted against measured, with the errors, the tolerance and the verdict.
 [[nodiscard]] std::string validation_text(const ValidationReport& report);
 /// `xpusim validate ... --format json`: rows, median and verdict of a published set.
 [[nodiscard]] nlohmann::json validation_json(const ValidationReport& report);
 /// The training development set: per record predicted, measured, error or "needs: X"; the
 /// summary per family (records that run, then provisional ones) and the missing features.
-[[nodiscard]] std::string training_dev_text(const DevValidationReport& report);
-[[nodiscard]] nlohmann::json training_dev_json(const DevValidationReport& report);
+[[nodiscard]] std::string dev_validation_text(const DevValidationReport& report);
+[[nodiscard]] nlohmann::json dev_validation_json(const DevValidationReport& report);
 
 }  // namespace xpusim

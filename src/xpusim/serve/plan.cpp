@@ -42,20 +42,6 @@ std::vector<int> ep_choices(const ModelSpec& m, int tp) {
   return out;
 }
 
-/// Mean prompt and output lengths of the request's workload, as the simulator draws them.
-std::pair<double, double> mean_lengths(const ServeConfig& base) {
-  Workload w = base.workload;
-  w.arrival = ArrivalKind::kOffline;
-  const auto requests = generate_requests(w);
-  double input = 0.0, output = 0.0;
-  for (const auto& r : requests) {
-    input += static_cast<double>(r.input_tokens);
-    output += static_cast<double>(r.output_tokens);
-  }
-  const double n = std::max<double>(1.0, static_cast<double>(requests.size()));
-  return {input / n, output / n};
-}
-
 /// One replica of the candidate, colocated.
 ServeConfig replica_config(const PlanRequest& request, const PlanCandidate& c,
                            const StackSpec* stack) {
@@ -291,7 +277,8 @@ PlanResult plan_deployment(const PlanRequest& request) {
   PlanResult result;
   result.candidates = enumerate(request);
   auto& all = result.candidates;
-  const auto [input, output] = mean_lengths(request.base);
+  const MeanLengths mean = mean_lengths(request.base.workload);
+  const double input = mean.input, output = mean.output;
   parallel_for(
       all.size(),
       [&](std::size_t i) {

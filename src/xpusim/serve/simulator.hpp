@@ -113,6 +113,10 @@ struct ServeConfig {
   Workload workload;
   Slo slo;
   bool record_iterations = false;  ///< keep every iteration (for --trace)
+  /// Steady state: the first and last requests (in arrival order) run but are left out of the
+  /// latency statistics, goodput and throughput (genai-perf's and vLLM's warm-up).
+  int64_t warmup_requests = 0;
+  int64_t cooldown_requests = 0;
 };
 
 /// The engine defaults of a serving stack (its max_num_seqs and max_num_batched_tokens) over
@@ -142,9 +146,12 @@ struct ServeConfig {
 /// accelerator is one node). Throws Error(kInput) when the devices exceed what can be built.
 [[nodiscard]] SystemSpec serving_system(const ServeConfig& config);
 
-/// Mean and percentiles (nearest rank) of one per-request metric.
+/// Mean and percentiles (nearest rank; from a streaming sketch beyond 65,536 requests, within
+/// 0.5%) of one per-request metric, each percentile with the half-width of its 95% confidence
+/// interval from 20 batch means (0: too few requests for batches).
 struct LatencySummary {
   Seconds mean, p50, p90, p99;
+  Seconds p50_half_width, p90_half_width, p99_half_width;
 };
 
 /// One iteration of one engine, for the trace.
@@ -190,16 +197,20 @@ struct ServeResult {
   int devices_per_node = 0;  ///< of that system
   int64_t requests = 0;
   int64_t completed = 0;
-  int64_t dropped = 0;  ///< longer than the model's context or than a whole engine's cache
+  int64_t dropped = 0;          ///< longer than the model's context or than a whole engine's cache
+  int64_t warmup_excluded = 0;  ///< first requests left out of the statistics
+  int64_t cooldown_excluded = 0;  ///< last requests left out of the statistics
   int64_t preemptions = 0;
   int64_t prefill_tokens_processed = 0;  ///< prompt and recomputed tokens run through prefill
   int64_t iterations = 0;
-  int64_t prompt_tokens = 0;     ///< of completed requests
-  int64_t generated_tokens = 0;  ///< of completed requests
-  Seconds makespan;              ///< first arrival to last completion
+  int64_t prompt_tokens = 0;     ///< of completed requests counted
+  int64_t generated_tokens = 0;  ///< of completed requests counted
+  Seconds makespan;              ///< first arrival to last completion of the requests counted
   double throughput_requests_per_s = 0.0;
   double throughput_tokens_per_s = 0.0;  ///< generated tokens
   LatencySummary queueing, ttft, tpot, e2e;
+  /// Not empty when a TTFT or TPOT percentile's 95% interval is wider than 5% of it.
+  std::string interval_warning;
   double goodput = 0.0;  ///< share of arrived requests that completed within the SLO
   double goodput_requests_per_s = 0.0;
   KvCacheSize kv_cache;
