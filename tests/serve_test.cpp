@@ -16,6 +16,7 @@
 
 #include "test_files.hpp"
 #include "test_support.hpp"
+#include "xpusim/comm/group.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/serve/capacity.hpp"
@@ -537,11 +538,15 @@ TEST(ServeDisaggregation, TransferTimeIsLatencyPlusTheCacheOverTheLink) {
     const double mean = r.disaggregation->transfer.mean.value();
     EXPECT_GT(mean, previous) << input;
     previous = mean;
-    // Every device of the replica sends its share at once over the scale-up fabric.
-    const double bytes = r.kv_cache.bytes_per_token_per_device.value() * static_cast<double>(input);
+    // Every device of the replica sends its share at once over the scale-up fabric, priced by
+    // the one collective model.
+    const Bytes bytes = r.kv_cache.bytes_per_token_per_device * static_cast<double>(input);
+    const Seconds expected = collective_time(Collective::kPointToPoint, bytes,
+                                             GroupPlacement{2, 2, true}, serving_system(c));
+    EXPECT_NEAR(mean, expected.value(), 1e-12) << input;
     const double bandwidth =
         c.hw.scale_up_bandwidth.value() * c.hw.efficiency.scale_up_bandwidth_fraction;
-    EXPECT_NEAR(mean, c.hw.scale_up_latency.value() + bytes / bandwidth, 1e-12) << input;
+    EXPECT_GE(mean, c.hw.scale_up_latency.value() + bytes.value() / bandwidth - 1e-12) << input;
   }
 }
 
@@ -554,8 +559,9 @@ TEST(ServeDisaggregation, PastTheScaleUpDomainTheCacheCrossesTheScaleOutLink) {
   EXPECT_FALSE(r.disaggregation->scale_up);
   c.hw = testing::hw("mi300x");  // no scale-out link in the catalog
   EXPECT_EQ(error_of([&] { (void)simulate(c); }),
-            "command line: --prefill-replicas: the 16 devices exceed mi300x's scale-up domain of "
-            "8 and it has no scale-out link to move KV caches between the pools");
+            "default system of mi300x: scale_out.bandwidth_bytes_per_s: 16 devices exceed one "
+            "8-device scale-up domain, and the chip's file gives no scale-out bandwidth; write a "
+            "system file");
 }
 
 TEST(ServeDisaggregation, PoolFlagsAreCheckedOnTheCommandLine) {

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -16,6 +18,8 @@
 #include "xpusim/serve/mlperf.hpp"
 #include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
+#include "xpusim/stack/stack.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim::cli {
 
@@ -107,6 +111,20 @@ void check_replica_flags(const ServeFlags& f) {
 
 void check_devices(const ServeFlags& f) {
   if (f.devices == 0) return;
+  if (f.ep != 1 || f.decode_tp != 0 || f.decode_ep != 0) {
+    const int prefill = f.tp * f.ep * f.pp;
+    const int decode =
+        (f.decode_tp > 0 ? f.decode_tp : f.tp) * (f.decode_ep > 0 ? f.decode_ep : f.ep) * f.pp;
+    const int64_t devices = f.scheduler == "disaggregated" ? int64_t{f.prefill_replicas} * prefill +
+                                                                 int64_t{f.decode_replicas} * decode
+                                                           : int64_t{f.replicas} * prefill;
+    if (f.devices != devices) {
+      bad_flag("--devices",
+               fmt::format("expected the replicas' tp x ep x pp devices, {} in all, got {}",
+                           devices, f.devices));
+    }
+    return;
+  }
   if (f.scheduler == "disaggregated") {
     const int64_t devices =
         static_cast<int64_t>(f.prefill_replicas + f.decode_replicas) * f.tp * f.pp;
@@ -122,6 +140,50 @@ void check_devices(const ServeFlags& f) {
              fmt::format("expected --replicas x --tp x --pp = {} x {} x {} = {}, got {}",
                          f.replicas, f.tp, f.pp, devices, f.devices));
   }
+}
+
+}  // namespace
+
+std::optional<StackSpec> serving_stack_for(const std::string& ref, const AcceleratorSpec& hw,
+                                           const std::filesystem::path& data) {
+  if (ref == "none") return std::nullopt;
+  const auto family = architecture_family(hw.vendor, hw.architecture);
+  if (ref == "auto") {
+    if (!family) return std::nullopt;
+    const auto all = load_all_stacks(data / "stacks");
+    const StackSpec* newest = newest_serving_stack(all, *family);
+    if (newest == nullptr) return std::nullopt;
+    return *newest;
+  }
+  StackSpec stack = load_stack(ref, data / "stacks");
+  if (!stack.serving)
+    bad_flag("--stack", fmt::format("{} is a training stack; expected a serving one", stack.id));
+  if (!family || !stack.kernels.attention_for(*family)) {
+    bad_flag("--stack", fmt::format("{} does not run on {} ({})", stack.id, hw.id,
+                                    family ? to_string(*family) : "no stack family"));
+  }
+  return stack;
+}
+
+namespace {
+
+/// --system, or --hw (a bare accelerator: serving_system makes it a default system).
+void place(const ServeFlags& f, const std::filesystem::path& data, ServeConfig& c) {
+  if (f.system.empty() == f.hw.empty()) bad_flag("--hw", "give exactly one of --hw and --system");
+  if (f.system.empty()) {
+    c.hw = load_accelerator(f.hw, data / "hardware");
+    return;
+  }
+  c.system = load_system(f.system, data / "systems", data / "hardware");
+  c.hw = c.system->accelerator;
+}
+
+Speculation speculation_from(const ServeFlags& f, const std::filesystem::path& data) {
+  Speculation s;
+  s.draft_tokens = f.spec_tokens;
+  s.acceptance = f.spec_acceptance;
+  if (!f.spec_draft.empty()) s.draft_model = load_model(f.spec_draft, data / "models");
+  return s;
 }
 
 /// --mlperf replaces the workload: only the arrival flag its scenario reads may be given.
@@ -147,10 +209,16 @@ void check_mlperf_flags(const ServeFlags& f, MlperfScenario scenario) {
 ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) {
   ServeConfig c;
   c.model = load_model(f.model, data / "models");
-  c.hw = load_accelerator(f.hw, data / "hardware");
+  place(f, data, c);
+  c.stack = serving_stack_for(f.stack, c.hw, data);
   c.economics = load_economics(data / "economics.yaml");
   c.tensor_parallel = f.tp;
   c.pipeline_parallel = f.pp;
+  c.expert_parallel = f.ep;
+  c.decode_tensor_parallel = f.decode_tp;
+  c.decode_expert_parallel = f.decode_ep;
+  c.speculation = speculation_from(f, data);
+  c.prefix_cache_hit_rate = f.prefix_hit_rate;
   c.replicas = f.replicas;
   c.prefill_replicas = f.prefill_replicas;
   c.decode_replicas = f.decode_replicas;
@@ -163,6 +231,15 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
                                                      : LoadBalancer::kLeastOutstanding;
   c.limits.max_num_seqs = f.max_batch;
   c.limits.max_batched_tokens = f.max_batched_tokens;
+  // The stack's engine defaults, where the flags leave them.
+  if (c.stack && c.stack->serving) {
+    const EngineLimits engine = stack_limits(*c.stack->serving, c.limits);
+    if (f.max_batch_option->count() == 0) c.limits.max_num_seqs = engine.max_num_seqs;
+    if (f.max_batched_tokens_option->count() == 0)
+      c.limits.max_batched_tokens = engine.max_batched_tokens;
+    if (f.scheduler_option->count() == 0 && c.stack->serving->chunked_prefill)
+      c.scheduler = SchedulerKind::kChunked;
+  }
   c.limits.block_size = f.block_size;
   c.limits.preemption = f.preemption == "swap" ? Preemption::kSwap : Preemption::kRecompute;
   c.limits.gpu_memory_utilization = f.gpu_memory_utilization;
@@ -189,15 +266,36 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   auto* cmd = app.add_subcommand(
       "serve", "online serving: replicas, batching policy and paged KV cache under a workload");
   cmd->add_option("--model", f.model, "catalog id or path to a config.json")->required();
-  cmd->add_option("--hw", f.hw, "catalog id or path to a YAML file")->required();
-  cmd->add_option("--devices", f.devices, "devices in all (must equal replicas x tp x pp)");
+  cmd->add_option("--hw", f.hw, "accelerator: catalog id or path to a YAML file");
+  cmd->add_option("--system", f.system,
+                  "instead of --hw: a system id or file (nodes, scale-up and scale-out fabrics)");
+  cmd->add_option("--stack", f.stack,
+                  "serving engine: stack id or file, auto (the catalog's newest serving stack "
+                  "for the chip) or none (default auto)");
+  cmd->add_option("--devices", f.devices, "devices in all (must equal replicas x tp x ep x pp)");
   cmd->add_option("--tp", f.tp, "tensor parallelism inside a replica (default 1)");
   cmd->add_option("--pp", f.pp, "pipeline stages inside a replica (default 1)");
+  cmd->add_option("--ep", f.ep,
+                  "expert parallelism with data-parallel attention (DEP): a replica of tp x ep "
+                  "devices (default 1)");
+  cmd->add_option("--decode-tp", f.decode_tp, "disaggregated: the decode pool's tp (default --tp)");
+  cmd->add_option("--decode-ep", f.decode_ep, "disaggregated: the decode pool's ep (default --ep)");
+  cmd->add_option("--spec-tokens", f.spec_tokens,
+                  "speculative decoding: tokens proposed per step (default 0: none)");
+  cmd->add_option("--spec-acceptance", f.spec_acceptance,
+                  "speculative decoding: acceptance rate of one proposal (default 0.7)");
+  cmd->add_option("--spec-draft", f.spec_draft,
+                  "speculative decoding: draft model id or config.json (default: the model's "
+                  "own MTP layers)");
+  cmd->add_option("--prefix-hit-rate", f.prefix_hit_rate,
+                  "prefix caching: share of each prompt already cached (default 0)");
   f.replicas_option =
       cmd->add_option("--replicas", f.replicas, "replicas behind the load balancer (default 1)");
-  cmd->add_option("--scheduler", f.scheduler,
-                  "static|continuous|chunked|disaggregated (default continuous)")
-      ->check(CLI::IsMember({"static", "continuous", "chunked", "disaggregated"}));
+  f.scheduler_option =
+      cmd->add_option("--scheduler", f.scheduler,
+                      "static|continuous|chunked|disaggregated (default: chunked where the "
+                      "stack prefills in chunks, else continuous)")
+          ->check(CLI::IsMember({"static", "continuous", "chunked", "disaggregated"}));
   f.prefill_replicas_option =
       cmd->add_option("--prefill-replicas", f.prefill_replicas,
                       "disaggregated: replicas that run prompts only, chunked (default 1)");
@@ -240,10 +338,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   cmd->add_option("--weight-dtype", f.weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   cmd->add_option("--kv-dtype", f.kv_dtype, "bf16|fp16|fp8");
   cmd->add_option("--seed", f.seed, "random seed (default 0)");
-  cmd->add_option("--max-batch", f.max_batch,
-                  "sequences running at once per engine (vLLM max_num_seqs, default 256)");
-  cmd->add_option("--max-batched-tokens", f.max_batched_tokens,
-                  "tokens per iteration (vLLM max_num_batched_tokens, default 8192)");
+  f.max_batch_option = cmd->add_option(
+      "--max-batch", f.max_batch,
+      "sequences running at once per engine (default the stack's max_num_seqs, else 256)");
+  f.max_batched_tokens_option = cmd->add_option(
+      "--max-batched-tokens", f.max_batched_tokens,
+      "tokens per iteration (default the stack's max_num_batched_tokens, else 8192)");
   cmd->add_option("--block-size", f.block_size, "tokens per KV-cache block (default 16)");
   cmd->add_option("--preemption", f.preemption,
                   "recompute|swap: a preempted sequence prefills again or its cache goes to host "
@@ -326,6 +426,13 @@ CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
   cmd->add_option("--price-basis", f.price_basis,
                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
       ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  cmd->add_option("--hw", f.hw,
+                  "comma-separated accelerator ids or files to consider (default: the catalog)");
+  cmd->add_option("--stack", f.stack,
+                  "serving engine of every candidate: a stack id or file, auto (each chip's "
+                  "newest serving stack) or none (default auto)");
+  cmd->add_flag("!--no-disaggregated", f.disaggregated,
+                "consider colocated replicas only, not prefill/decode pools");
   return cmd;
 }
 
@@ -351,7 +458,29 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   b.workload.output = parse_length_distribution(f.output_len, "--output-len");
   validate_workload(b.workload);
   request.rate_requests_per_s = f.rate;
-  request.accelerators = load_all_accelerators(data / "hardware");
+  request.disaggregated = f.disaggregated;
+  if (f.hw.empty()) {
+    request.accelerators = load_all_accelerators(data / "hardware");
+  } else {
+    std::stringstream ids(f.hw);
+    for (std::string id; std::getline(ids, id, ',');)
+      request.accelerators.push_back(load_accelerator(id, data / "hardware"));
+  }
+  for (const auto& hw : request.accelerators) {
+    // An explicit stack that does not run on a chip leaves that chip without one.
+    try {
+      request.stacks.push_back(serving_stack_for(f.stack, hw, data));
+    } catch (const Error&) {
+      if (f.stack == "auto" || f.stack == "none") throw;
+      request.stacks.emplace_back();
+    }
+  }
+  // Progress on stderr once the search has run for a second.
+  const auto start = std::chrono::steady_clock::now();
+  request.progress = [start](std::size_t done, std::size_t total) {
+    if (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) return;
+    std::cerr << fmt::format("plan: {} of {} candidates simulated or pruned\n", done, total);
+  };
   const PlanResult result = plan_deployment(request);
   if (format == "json") {
     std::cout << plan_json(request, result).dump(2) << "\n";

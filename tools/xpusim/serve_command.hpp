@@ -5,18 +5,29 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "xpusim/serve/simulator.hpp"
+
+#include "xpusim/hw/accelerator.hpp"
+#include "xpusim/stack/stack.hpp"
 
 namespace xpusim::cli {
 
 struct ServeFlags {
   std::string model;
   std::string hw;
-  int devices = 0;  ///< 0: replicas x tp x pp
-  int tp = 1, pp = 1, replicas = 1;
+  std::string system;          ///< instead of --hw: a system id or file
+  std::string stack = "auto";  ///< a serving stack id or file, auto or none
+  int devices = 0;             ///< 0: replicas x tp x ep x pp
+  int tp = 1, pp = 1, ep = 1, replicas = 1;
+  int decode_tp = 0, decode_ep = 0;  ///< disaggregated decode pool (0: as the prefill pool)
+  int spec_tokens = 0;
+  double spec_acceptance = 0.7;
+  std::string spec_draft;  ///< draft model; empty: MTP layers
+  double prefix_hit_rate = 0.0;
   int prefill_replicas = 1, decode_replicas = 1;  ///< --scheduler disaggregated
   std::string scheduler = "continuous";
   std::string load_balancer = "round_robin";
@@ -49,6 +60,9 @@ struct ServeFlags {
   CLI::Option* output_len_option = nullptr;
   CLI::Option* num_requests_option = nullptr;
   CLI::Option* replicas_option = nullptr;
+  CLI::Option* scheduler_option = nullptr;
+  CLI::Option* max_batch_option = nullptr;
+  CLI::Option* max_batched_tokens_option = nullptr;
   CLI::Option* prefill_replicas_option = nullptr;
   CLI::Option* decode_replicas_option = nullptr;
   // Which arrival flags were given.
@@ -57,6 +71,12 @@ struct ServeFlags {
   CLI::Option* offline_option = nullptr;
   CLI::Option* requests_file_option = nullptr;
 };
+
+/// --stack: none, auto (the newest serving stack that runs on `hw`, nullopt where none does),
+/// or a serving stack id or file that runs on `hw`. Throws Error(kInput) otherwise.
+[[nodiscard]] std::optional<StackSpec> serving_stack_for(const std::string& ref,
+                                                         const AcceleratorSpec& hw,
+                                                         const std::filesystem::path& data);
 
 /// Declares the subcommand and its options on `app`, writing into `flags`.
 CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags);
@@ -74,6 +94,9 @@ struct PlanFlags {
   std::string kv_dtype = "bf16";
   uint64_t seed = 0;
   std::string price_basis = "auto";
+  std::string stack = "auto";
+  std::string hw;             ///< comma-separated accelerator ids; empty: the whole catalog
+  bool disaggregated = true;  ///< also consider disaggregated prefill/decode pools
 };
 
 /// `xpusim plan`: the cheapest deployment over the catalog for a rate and objectives.

@@ -302,4 +302,9 @@ GroupPlacement place_group(int size, int stride, const SystemSpec& system) {
   return g;
 }
 
+std::optional<Seconds> host_transfer_time(Bytes bytes, const AcceleratorSpec& accelerator) {
+  if (!accelerator.host_link_bandwidth) return std::nullopt;
+  return bytes / *accelerator.host_link_bandwidth;
+}
+
 }  // namespace xpusim

@@ -5,6 +5,8 @@
 // xpusim: training, inference and serving all price communication here. Formulas and sources:
 // docs/model.md, "Collectives".
 
+#include <optional>
+
 #include "xpusim/core/units.hpp"
 #include "xpusim/system/system.hpp"
 
@@ -34,6 +36,11 @@ struct GroupPlacement {
 /// collective_time on a system whose one domain is `fabric`. Allocates nothing.
 [[nodiscard]] Seconds scale_up_collective_time(Collective kind, Bytes bytes, int ranks,
                                                const ScaleUpFabric& fabric);
+
+/// One copy of `bytes` between a device and its host's memory (a swapped KV cache, offloaded
+/// state) over the accelerator's host link, or nullopt when its file gives none.
+[[nodiscard]] std::optional<Seconds> host_transfer_time(Bytes bytes,
+                                                        const AcceleratorSpec& accelerator);
 
 /// Placement of a parallel dimension of `size` ranks whose neighbours are `stride` ranks
 /// apart in the global rank order, on `system`.

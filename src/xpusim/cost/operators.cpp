@@ -48,6 +48,8 @@ std::string_view to_string(OpKind kind) {
       return "quantize";
     case OpKind::kTensorParallelComm:
       return "tensor_parallel_comm";
+    case OpKind::kExpertParallelComm:
+      return "expert_parallel_comm";
     case OpKind::kCount:
       break;
   }
@@ -279,8 +281,10 @@ Sharded shard(const ModelSpec& m, int tp) {
 class PassBuilder {
  public:
   PassBuilder(const ModelSpec& m, const AcceleratorSpec& hw, const Deployment& d,
-              const IterationShape& shape, bool with_comm = true)
+              const IterationShape& shape, bool with_comm = true,
+              const SystemSpec* system = nullptr)
       : with_comm_(with_comm),
+        system_(system),
         m_(m),
         hw_(hw),
         d_(d),
@@ -288,7 +292,7 @@ class PassBuilder {
         s_(shard(m, d.tensor_parallel)),
         tokens_(shape.new_tokens),
         act_bytes_(bytes_per_element(d.activation_dtype)),
-        fabric_(scale_up_fabric(hw)),
+        fabric_(system ? system->scale_up : scale_up_fabric(hw)),
         hp_(high_precision(d)),
         quant_(d.recipe ? operand_quantization(*d.recipe) : std::nullopt) {}
 
@@ -404,22 +408,45 @@ class PassBuilder {
     t.kernels += static_cast<int64_t>(count) * (kernels - 1);
   }
 
-  void all_reduce(Bytes bytes, double count) {
-    if (!with_comm_ || d_.tensor_parallel <= 1) return;
+  /// A collective among `ranks` devices `stride` apart in the rank order (tp innermost, then
+  /// the expert-parallel ranks): on the system's fabrics when there is one, else inside the
+  /// accelerator's own scale-up domain.
+  Seconds collective(Collective kind, Bytes bytes, int ranks, int stride) const {
+    if (system_)
+      return collective_time(kind, bytes, place_group(ranks, stride, *system_), *system_);
+    return scale_up_collective_time(kind, bytes, ranks, fabric_);
+  }
+
+  void communicate(OpKind kind, Collective collective_kind, Bytes bytes, int ranks, int stride,
+                   double count) {
+    if (!with_comm_ || ranks <= 1) return;
     KernelCost k;
     k.bytes = bytes;
-    k.time = scale_up_collective_time(Collective::kAllReduce, bytes, d_.tensor_parallel, fabric_) +
-             hw_.efficiency.kernel_overhead;
-    add(OpKind::kTensorParallelComm, k, count);
+    k.time = collective(collective_kind, bytes, ranks, stride) + hw_.efficiency.kernel_overhead;
+    add(kind, k, count);
+  }
+
+  void all_reduce(Bytes bytes, double count) {
+    communicate(OpKind::kTensorParallelComm, Collective::kAllReduce, bytes, d_.tensor_parallel, 1,
+                count);
   }
 
   void all_gather(Bytes bytes, double count) {
-    if (!with_comm_ || d_.tensor_parallel <= 1) return;
-    KernelCost k;
-    k.bytes = bytes;
-    k.time = scale_up_collective_time(Collective::kAllGather, bytes, d_.tensor_parallel, fabric_) +
-             hw_.efficiency.kernel_overhead;
-    add(OpKind::kTensorParallelComm, k, count);
+    communicate(OpKind::kTensorParallelComm, Collective::kAllGather, bytes, d_.tensor_parallel, 1,
+                count);
+  }
+
+  /// Expert parallelism: each device's routed token copies go to their experts' devices
+  /// (dispatch) and the outputs come back (combine). Dispatch carries the expert GEMMs' input,
+  /// in fp8 where they compute in fp8 (DeepSeek-V3 report, section 3.3); combine the activation
+  /// format. No overlap with compute (two-batch overlap is not modelled).
+  void expert_all_to_all(double count) {
+    const double copies = static_cast<double>(tokens_ * m_.moe->experts_per_token * m_.hidden);
+    const double dispatch_bytes = gemm_compute_dtype(d_, hw_) == DType::kFp8 ? 1.0 : act_bytes_;
+    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, Bytes(copies * dispatch_bytes),
+                d_.expert_parallel, d_.tensor_parallel, count);
+    communicate(OpKind::kExpertParallelComm, Collective::kAllToAll, Bytes(copies * act_bytes_),
+                d_.expert_parallel, d_.tensor_parallel, count);
   }
 
   Bytes hidden_activation_bytes() const {
@@ -518,9 +545,7 @@ class PassBuilder {
     const double flops = 2.0 * static_cast<double>(s_.heads) * width * attended;
 
     const double kv_read = sliding ? shape_.kv_sliding : shape_.kv_full;
-    const double kv_per_token =
-        m_.mla ? static_cast<double>(m_.mla->kv_lora_rank + m_.mla->qk_rope_head_dim)
-               : static_cast<double>(2 * s_.kv_heads * m_.head_dim);
+    const double kv_per_token = kv_elements_per_token_layer(m_, d_.tensor_parallel);
     const double kv_bytes = bytes_per_element(d_.kv_dtype);
     const double qo =
         static_cast<double>(tokens_ * s_.heads * (m_.qk_head_dim() + m_.v_head_dim())) * act_bytes_;
@@ -541,7 +566,7 @@ class PassBuilder {
     k.flops = Flops(flops);
     k.bytes = Bytes(bytes);
     k.compute_time = k.flops / (rate * *hw_.efficiency.attention_fraction(kernel, false));
-    k.memory_time = k.bytes / achievable_bandwidth(hw_);
+    k.memory_time = k.bytes / attention_bandwidth(decode);
     k.time = kernel_time(k.compute_time, k.memory_time, hw_, KernelClass::kMatmul);
     add(OpKind::kAttention, k, count);
     // Backward (FlashAttention-2, Dao 2023): 2.5x the forward FLOPs; reads q, k, v, o and the
@@ -551,6 +576,14 @@ class PassBuilder {
     const Seconds backward_memory = k.bytes * 2.0 / achievable_bandwidth(hw_);
     cost_.attention_backward +=
         kernel_time(backward_compute, backward_memory, hw_, KernelClass::kMatmul) * count;
+  }
+
+  /// The bandwidth attention streams the cache at: a decode kernel's own where the deployment
+  /// has a measured one, else the chip's.
+  BytesPerSecond attention_bandwidth(bool decode) const {
+    if (decode && d_.decode_attention_bandwidth_fraction)
+      return hw_.memory_bandwidth * *d_.decode_attention_bandwidth_fraction;
+    return achievable_bandwidth(hw_);
   }
 
   /// Scores stored in memory: QK^T as a batched GEMM over every (query, key) pair (masked ones
@@ -624,6 +657,7 @@ class PassBuilder {
   void moe_mlp(double count) {
     const MoeSpec& e = *m_.moe;
     router(e, count);
+    expert_all_to_all(count);
     // The T x ep tokens of the expert-parallel group each choose k of E experts uniformly; a
     // device's E / ep experts are hit E/ep (1 - (1 - k/E)^(T ep)) times in expectation and
     // receive T k token-expert pairs.
@@ -647,6 +681,7 @@ class PassBuilder {
   }
 
   bool with_comm_;
+  const SystemSpec* system_;  ///< where collectives are placed; nullptr: the accelerator's domain
   const ModelSpec& m_;
   const AcceleratorSpec& hw_;
   const Deployment& d_;
@@ -697,6 +732,12 @@ IterationShape IterationShape::uniform(const ModelSpec& model, const PassShape& 
 PassCost cost_iteration(const ModelSpec& model, const AcceleratorSpec& hw,
                         const Deployment& deployment, const IterationShape& batch) {
   return PassBuilder(model, hw, deployment, batch).build();
+}
+
+PassCost cost_iteration(const ModelSpec& model, const SystemSpec& system,
+                        const Deployment& deployment, const IterationShape& batch) {
+  return PassBuilder(model, system.accelerator, deployment, batch, /*with_comm=*/true, &system)
+      .build();
 }
 
 PassCost cost_pass(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& deployment,

@@ -12,6 +12,7 @@
 #include "xpusim/core/units.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim {
 
@@ -35,6 +36,7 @@ enum class OpKind {
   kResidual,  ///< residual adds run as their own kernels (eager; fused stacks add in the norm)
   kQuantize,  ///< amax, cast and transpose kernels of quantized GEMM operands (precision recipes)
   kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
+  kExpertParallelComm,  ///< dispatch and combine all-to-alls of the expert-parallel group
   kCount
 };
 inline constexpr std::size_t kOpKindCount = static_cast<std::size_t>(OpKind::kCount);
@@ -78,6 +80,9 @@ struct Deployment {
   /// PassCost::weight_quantize); nullopt or bf16: none. The LM head, embedding, router and
   /// attention stay in bf16.
   std::optional<PrecisionRecipe> recipe;
+  /// Achieved / peak memory bandwidth of the decode attention kernel over a paged KV cache (a
+  /// serving stack's); nullopt: the chip's memory_bandwidth_fraction. Used by decode passes.
+  std::optional<double> decode_attention_bandwidth_fraction;
 };
 
 /// One forward pass: `sequences` sequences each adding `new_tokens` tokens after `context`
@@ -145,6 +150,12 @@ struct PassCost {
 [[nodiscard]] PassCost cost_layer_forward(const ModelSpec& model, const AcceleratorSpec& hw,
                                           const Deployment& deployment, const PassShape& shape,
                                           bool sliding, bool moe);
+
+/// The same on `system`: tensor-parallel collectives and the expert-parallel all-to-alls are
+/// placed on its fabrics (tp innermost in the rank order, then ep), so an expert-parallel group
+/// larger than a scale-up domain crosses the scale-out network. Allocates nothing.
+[[nodiscard]] PassCost cost_iteration(const ModelSpec& model, const SystemSpec& system,
+                                      const Deployment& deployment, const IterationShape& batch);
 
 /// Embedding lookup, final norm and LM head over every token (training computes the loss on
 /// all positions), without communication.

@@ -33,9 +33,7 @@ double replicated_params(const ModelSpec& m) {
 
 /// KV-cache elements one device holds per sequence of `context` tokens.
 double kv_elements_per_device(const ModelSpec& m, int tp, int64_t context) {
-  const double per_token_layer =
-      m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
-            : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / tp) * m.head_dim);
+  const double per_token_layer = kv_elements_per_token_layer(m, tp);
   const double window =
       m.sliding_window > 0 ? static_cast<double>(std::min(m.sliding_window, context)) : 0.0;
   const double sliding = static_cast<double>(m.sliding_layers());
@@ -55,7 +53,13 @@ double activation_bytes_per_token(const ModelSpec& m, const Deployment& d) {
   return elements * bytes_per_element(d.activation_dtype);
 }
 
-Seconds simpson_decode_sum(const ModelSpec& model, const AcceleratorSpec& hw, const Deployment& d,
+/// One pass of the request's shape on the system (its tensor-parallel collectives on its fabric).
+PassCost pass(const ModelSpec& model, const SystemSpec& system, const Deployment& d,
+              const PassShape& shape) {
+  return cost_iteration(model, system, d, IterationShape::uniform(model, shape));
+}
+
+Seconds simpson_decode_sum(const ModelSpec& model, const SystemSpec& system, const Deployment& d,
                            const InferenceRequest& r, PassCost& last) {
   const int64_t steps = r.output_len - 1;
   if (steps <= 0) return Seconds(0.0);
@@ -63,10 +67,10 @@ Seconds simpson_decode_sum(const ModelSpec& model, const AcceleratorSpec& hw, co
   // time is piecewise linear in the context, so Simpson's rule over the steps is near exact.
   const int64_t first = r.input_len;
   const int64_t final_context = r.input_len + steps - 1;
-  const PassCost at_first = cost_pass(model, hw, d, {r.batch, 1, first});
-  last = cost_pass(model, hw, d, {r.batch, 1, final_context});
+  const PassCost at_first = pass(model, system, d, {r.batch, 1, first});
+  last = pass(model, system, d, {r.batch, 1, final_context});
   if (steps == 1) return at_first.time;
-  const PassCost at_mid = cost_pass(model, hw, d, {r.batch, 1, (first + final_context) / 2});
+  const PassCost at_mid = pass(model, system, d, {r.batch, 1, (first + final_context) / 2});
   return (at_first.time + at_mid.time * 4.0 + last.time) * (static_cast<double>(steps) / 6.0);
 }
 
@@ -106,17 +110,19 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
              "tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
              r.devices, hw.id, hw.scale_up_domain_devices));
   }
-  if (m.heads % r.devices != 0)
-    fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
-                                  m.heads, r.devices));
-  if (m.kv_heads >= r.devices && m.kv_heads % r.devices != 0) {
-    fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
-                                  m.kv_heads, r.devices));
+  switch (tensor_parallel_conflict(m, r.devices)) {
+    case TensorParallelConflict::kNone:
+      break;
+    case TensorParallelConflict::kHeads:
+      fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
+                                    m.heads, r.devices));
+    case TensorParallelConflict::kKvHeads:
+      fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
+                                    m.kv_heads, r.devices));
+    case TensorParallelConflict::kMlpWidth:
+      fail("--devices", fmt::format("expected a divisor of the MLP width {}, got {}",
+                                    tensor_parallel_mlp_width(m), r.devices));
   }
-  const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-  if (ffn % r.devices != 0)
-    fail("--devices",
-         fmt::format("expected a divisor of the MLP width {}, got {}", ffn, r.devices));
   if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
     fail("--weight-dtype",
          fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
@@ -141,8 +147,13 @@ Bytes weight_bytes_per_device(const ModelSpec& m, const Deployment& d) {
   const int tp = d.tensor_parallel;
   // Matrix-multiply weights (the LM head included) in the weight format, sharded; the
   // embedding table in the activation format, sharded by vocabulary; norms and routers whole.
-  const double sharded = static_cast<double>(params.total - params.embedding) - replicated;
-  return Bytes(sharded / tp * weight_bytes_per_element(d) +
+  // Routed experts are split over ep x tp devices (expert parallelism, then tensor parallelism
+  // inside each expert); the rest of the matrix weights over tp.
+  const double experts = static_cast<double>(routed_expert_parameters(m));
+  const double ep = std::max(1, d.expert_parallel);
+  const double sharded =
+      static_cast<double>(params.total - params.embedding) - replicated - experts;
+  return Bytes((sharded + experts / ep) / tp * weight_bytes_per_element(d) +
                static_cast<double>(params.embedding) / tp * act + replicated * act);
 }
 
@@ -194,15 +205,18 @@ int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw,
 InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
                                    const InferenceRequest& r, const Economics& economics) {
   const Deployment d = deployment_for(r);
+  // A bare accelerator is the one node of its default system (validate_request keeps the
+  // tensor-parallel group inside one scale-up domain).
+  const SystemSpec system = default_system_for(hw, r.devices);
   InferenceResult result;
-  result.prefill = cost_pass(model, hw, d, {r.batch, r.input_len, 0});
+  result.prefill = pass(model, system, d, {r.batch, r.input_len, 0});
   result.ttft = result.prefill.time;
   result.decode_last = result.prefill;
-  const Seconds decode_total = simpson_decode_sum(model, hw, d, r, result.decode_last);
+  const Seconds decode_total = simpson_decode_sum(model, system, d, r, result.decode_last);
   const int64_t steps = r.output_len - 1;
   if (steps > 0) {
     result.tpot = decode_total / static_cast<double>(steps);
-    result.tpot_first = cost_pass(model, hw, d, {r.batch, 1, r.input_len}).time;
+    result.tpot_first = pass(model, system, d, {r.batch, 1, r.input_len}).time;
     result.tpot_last = result.decode_last.time;
     result.decode_memory_bound = result.decode_last.memory_time > result.decode_last.compute_time;
   }

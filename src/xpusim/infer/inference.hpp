@@ -10,6 +10,7 @@
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim {
 
@@ -83,7 +84,9 @@ void validate_request(const ModelSpec& model, const AcceleratorSpec& hw,
 [[nodiscard]] int64_t max_batch_that_fits(const ModelSpec& model, const AcceleratorSpec& hw,
                                           const InferenceRequest& request);
 
-/// The whole estimate. `request` must have passed validate_request. Allocates nothing.
+/// The whole estimate on the accelerator's default system of as many nodes as the
+/// tensor-parallel group needs (`default_system_for`). `request` must have passed
+/// validate_request.
 [[nodiscard]] InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
                                                  const InferenceRequest& request,
                                                  const Economics& economics);

@@ -106,6 +106,23 @@ struct ParameterCount {
 /// compressed latent and the rotary key). Multiply by the KV format's bytes per element.
 [[nodiscard]] double kv_cache_elements_per_token(const ModelSpec& model);
 
+/// KV-cache elements one device of a tensor-parallel group of `tp` holds per token and layer:
+/// MLA's latent and rotary key (replicated), else keys and values of its kv_heads / tp heads
+/// (at least one: heads are replicated when there are fewer than devices). The one KV-per-token
+/// formula of xpusim (memory, attention traffic, context-parallel exchange).
+[[nodiscard]] double kv_elements_per_token_layer(const ModelSpec& model, int tp);
+
+/// Routed-expert parameters of the whole model (every MoE layer; 0 for a dense model): what
+/// expert parallelism divides among devices.
+[[nodiscard]] int64_t routed_expert_parameters(const ModelSpec& model);
+
+/// Which of the model's dimensions a tensor-parallel degree fails to divide (the one rule:
+/// attention heads, key/value heads when there are at least tp of them, MLP or expert width).
+enum class TensorParallelConflict { kNone, kHeads, kKvHeads, kMlpWidth };
+[[nodiscard]] TensorParallelConflict tensor_parallel_conflict(const ModelSpec& model, int tp);
+/// The MLP width tensor parallelism splits: one routed expert's for MoE models.
+[[nodiscard]] int64_t tensor_parallel_mlp_width(const ModelSpec& model);
+
 /// Forward FLOPs for one token that attends to `attended_tokens` earlier tokens (itself included)
 /// in full-attention layers; sliding layers attend to min(window, attended_tokens).
 /// Counts 2 FLOPs per multiply-add of every matrix multiply, the LM head included.

@@ -138,4 +138,25 @@ double training_flops_per_token(const ModelSpec& m, int64_t seq_len) {
   return 3.0 * forward_flops_per_token(m, mean_attended);
 }
 
+double kv_elements_per_token_layer(const ModelSpec& m, int tp) {
+  if (m.mla) return static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim);
+  return static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / std::max(tp, 1)) * m.head_dim);
+}
+
+int64_t routed_expert_parameters(const ModelSpec& m) {
+  if (!m.moe) return 0;
+  return m.moe_layers() * m.moe->num_experts * moe_layer_params(m).one_expert;
+}
+
+int64_t tensor_parallel_mlp_width(const ModelSpec& m) {
+  return m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
+}
+
+TensorParallelConflict tensor_parallel_conflict(const ModelSpec& m, int tp) {
+  if (tp < 1 || m.heads % tp != 0) return TensorParallelConflict::kHeads;
+  if (m.kv_heads >= tp && m.kv_heads % tp != 0) return TensorParallelConflict::kKvHeads;
+  if (tensor_parallel_mlp_width(m) % tp != 0) return TensorParallelConflict::kMlpWidth;
+  return TensorParallelConflict::kNone;
+}
+
 }  // namespace xpusim

@@ -61,6 +61,46 @@ Json workload_json(const Workload& w) {
   return j;
 }
 
+/// The system, the engine and the serving features in use, one line each where present.
+std::string engine_text(const ServeConfig& c, const ServeResult& r) {
+  std::string out = fmt::format("system {}: {} node(s) of {} devices in use\n", r.system_id,
+                                r.nodes_used, r.devices_per_node);
+  if (c.stack && c.stack->serving) {
+    const ServingStack& s = *c.stack->serving;
+    out += fmt::format(
+        "engine {} ({}): host {:.2f} ms per step, decode attention {}, max_num_seqs {}, "
+        "max_num_batched_tokens {}\n",
+        c.stack->id, c.stack->name, s.host_overhead_per_iteration.value() * 1e3,
+        to_string(s.decode_attention), c.limits.max_num_seqs, c.limits.max_batched_tokens);
+  }
+  const bool split = c.scheduler == SchedulerKind::kDisaggregated;
+  const int decode_ep =
+      split && c.decode_expert_parallel > 0 ? c.decode_expert_parallel : c.expert_parallel;
+  const int decode_tp =
+      split && c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel : c.tensor_parallel;
+  if (c.expert_parallel > 1 || decode_ep > 1) {
+    out += fmt::format(
+        "expert parallelism {} with data-parallel attention: {} attention groups of tp {} per "
+        "replica{}\n",
+        c.expert_parallel, c.expert_parallel, c.tensor_parallel,
+        split && (decode_ep != c.expert_parallel || decode_tp != c.tensor_parallel)
+            ? fmt::format(" (decode pool: ep {}, tp {})", decode_ep, decode_tp)
+            : std::string());
+  }
+  if (c.speculation.draft_tokens > 0) {
+    out += fmt::format(
+        "speculative decoding: {} proposals per step from {}, acceptance {:.2f}: {:.2f} tokens "
+        "per step\n",
+        c.speculation.draft_tokens,
+        c.speculation.draft_model ? c.speculation.draft_model->id : std::string("MTP layers"),
+        c.speculation.acceptance, expected_tokens_per_step(c.speculation));
+  }
+  if (c.prefix_cache_hit_rate > 0.0)
+    out += fmt::format("prefix cache: {:.0f}% of each prompt cached\n",
+                       c.prefix_cache_hit_rate * 100.0);
+  return out;
+}
+
 }  // namespace
 
 Json serve_json(const ServeConfig& c, const ServeResult& r) {
@@ -120,7 +160,23 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"cost_basis", r.cost_basis.empty() ? Json(nullptr) : Json(r.cost_basis)},
       {"timeline", timeline},
   };
+  j["ep"] = c.expert_parallel;
+  j["system"] = r.system_id;
+  j["nodes"] = r.nodes_used;
+  j["stack"] = c.stack ? Json(c.stack->id) : Json(nullptr);
+  j["host_overhead_per_iteration_s"] =
+      c.stack && c.stack->serving ? c.stack->serving->host_overhead_per_iteration.value() : 0.0;
+  if (c.speculation.draft_tokens > 0) {
+    j["speculation"] = {
+        {"draft_tokens", c.speculation.draft_tokens},
+        {"acceptance", c.speculation.acceptance},
+        {"draft", c.speculation.draft_model ? Json(c.speculation.draft_model->id) : Json("mtp")},
+        {"tokens_per_step", expected_tokens_per_step(c.speculation)}};
+  }
+  j["prefix_cache_hit_rate"] = c.prefix_cache_hit_rate;
   if (const auto& d = r.disaggregation) {
+    j["decode_tp"] = c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel : c.tensor_parallel;
+    j["decode_ep"] = c.decode_expert_parallel > 0 ? c.decode_expert_parallel : c.expert_parallel;
     j["prefill_replicas"] = c.prefill_replicas;
     j["decode_replicas"] = c.decode_replicas;
     j["kv_transfer_s"] = summary_json(d->transfer);
@@ -145,6 +201,7 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
       c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
       r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean, r.batch_size_max);
+  out += engine_text(c, r);
   if (r.warmup_excluded + r.cooldown_excluded > 0) {
     out += fmt::format("statistics over {} requests: {} warm-up and {} cool-down excluded\n",
                        r.requests - r.warmup_excluded - r.cooldown_excluded, r.warmup_excluded,
@@ -288,15 +345,24 @@ std::string mlperf_text(const ServeConfig& config, const MlperfRun& run) {
 
 namespace {
 
+std::string replicas_text(const PlanCandidate& c) {
+  if (!c.disaggregated) return fmt::format("{} replicas", c.replicas);
+  return fmt::format("{} prefill + {} decode replicas", c.prefill_replicas, c.decode_replicas);
+}
+
 nlohmann::json candidate_json(const PlanRequest& request, const PlanCandidate& c) {
-  nlohmann::json j = {{"hw", c.hw->id},
-                      {"tp", c.tensor_parallel},
-                      {"max_batch", c.max_batch},
-                      {"replicas", c.replicas},
-                      {"devices", c.replicas * c.tensor_parallel},
-                      {"meets_slo", c.meets},
-                      {"pareto", c.pareto}};
-  if (c.per_replica_max_rate > 0) j["max_rate_per_replica_requests_per_s"] = c.per_replica_max_rate;
+  nlohmann::json j = {
+      {"hw", c.hw->id},           {"tp", c.tensor_parallel},          {"ep", c.expert_parallel},
+      {"max_batch", c.max_batch}, {"disaggregated", c.disaggregated}, {"replicas", c.replicas},
+      {"devices", c.devices()},   {"simulated", c.simulated},         {"meets_slo", c.meets},
+      {"pareto", c.pareto}};
+  if (c.disaggregated) {
+    j["prefill_replicas"] = c.prefill_replicas;
+    j["decode_replicas"] = c.decode_replicas;
+  }
+  if (c.per_replica_max_rate > 0)
+    j["bound_max_rate_per_replica_requests_per_s"] = c.per_replica_max_rate;
+  if (c.bound_usd_per_hour) j["bound_usd_per_hour"] = *c.bound_usd_per_hour;
   if (c.meets) {
     j["ttft_p99_s"] = c.at_rate.ttft.p99.value();
     j["tpot_p99_s"] = c.at_rate.tpot.p99.value();
@@ -324,6 +390,7 @@ nlohmann::json plan_json(const PlanRequest& request, const PlanResult& result) {
                       {"slo_ttft_p99_s", request.base.slo.ttft.value()},
                       {"slo_tpot_p99_s", request.base.slo.tpot.value()},
                       {"simulations", result.simulations},
+                      {"pruned", result.pruned},
                       {"candidates", all}};
   const bool found = !result.candidates.empty() && result.candidates.front().meets &&
                      result.candidates.front().usd_per_hour.has_value();
@@ -337,15 +404,13 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
   std::string out = fmt::format(
       "{} at {:g} requests/s (input {}, output {}), {} scheduler, objectives p99 TTFT <= {:g} s "
       "and "
-      "p99 TPOT <= {:g} ms; {} candidate deployments, {} simulations.\n",
+      "p99 TPOT <= {:g} ms; {} candidate deployments, {} ruled out by the analytical bound, {} "
+      "simulations.\n",
       b.model.id, request.rate_requests_per_s, b.workload.input.text, b.workload.output.text,
       to_string(b.scheduler), b.slo.ttft.value(), b.slo.tpot.value() * 1e3,
-      result.candidates.size(), result.simulations);
-  int meeting = 0, unpriced = 0;
-  for (const auto& c : result.candidates) {
-    meeting += c.meets ? 1 : 0;
-    unpriced += c.meets && !c.usd_per_hour ? 1 : 0;
-  }
+      result.candidates.size(), result.pruned, result.simulations);
+  int meeting = 0;
+  for (const auto& c : result.candidates) meeting += c.meets ? 1 : 0;
   const PlanCandidate& best = result.candidates.front();
   if (meeting == 0 || !best.meets || !best.usd_per_hour) {
     return out +
@@ -353,19 +418,22 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
            "candidate's reason).\n";
   }
   out += fmt::format(
-      "Cheapest: {} replicas of {} x {} (tp {}, max batch {}), {} devices, ${:.2f}/hour ({} "
-      "price).\n\n",
-      best.replicas, best.tensor_parallel, best.hw->id, best.tensor_parallel, best.max_batch,
-      best.replicas * best.tensor_parallel, *best.usd_per_hour, best.cost_basis);
+      "Cheapest: {} of {} x {} (tp {}, ep {}, max batch {}), {} devices, "
+      "${:.2f}/hour ({} price).\n\n",
+      replicas_text(best), best.tensor_parallel * best.expert_parallel, best.hw->id,
+      best.tensor_parallel, best.expert_parallel, best.max_batch, best.devices(),
+      *best.usd_per_hour, best.cost_basis);
   out += "Pareto front of cost against p99 time per output token:\n";
-  Table table({"hw", "tp", "max batch", "replicas", "devices", "$/hour", "$/M tokens", "price",
-               "p99 TTFT s", "p99 TPOT ms"});
+  Table table({"hw", "tp", "ep", "max batch", "replicas", "devices", "$/hour", "$/M tokens",
+               "price", "p99 TTFT s", "p99 TPOT ms"});
   for (const auto& c : result.candidates) {
     if (!c.pareto) continue;
     const double tokens_per_hour = c.at_rate.throughput_tokens_per_s * kSecondsPerHour;
-    table.add_row({c.hw->id, std::to_string(c.tensor_parallel), std::to_string(c.max_batch),
-                   std::to_string(c.replicas), std::to_string(c.replicas * c.tensor_parallel),
-                   fmt::format("{:.2f}", *c.usd_per_hour),
+    table.add_row({c.hw->id, std::to_string(c.tensor_parallel), std::to_string(c.expert_parallel),
+                   std::to_string(c.max_batch),
+                   c.disaggregated ? fmt::format("{}P+{}D", c.prefill_replicas, c.decode_replicas)
+                                   : std::to_string(c.replicas),
+                   std::to_string(c.devices()), fmt::format("{:.2f}", *c.usd_per_hour),
                    tokens_per_hour > 0
                        ? fmt::format("{:.3f}", *c.usd_per_hour / tokens_per_hour * 1e6)
                        : "n/a",
@@ -374,10 +442,10 @@ std::string plan_text(const PlanRequest& request, const PlanResult& result) {
   }
   out += table.to_text();
   out += fmt::format(
-      "\n{} deployments meet the objectives ({} of them on accelerators without a price in the "
-      "catalog); {} cannot or do not fit. --format json lists every candidate with its reason; "
-      "--price-basis cloud|owned compares on one kind of price.\n",
-      meeting, unpriced, static_cast<int>(result.candidates.size()) - meeting);
+      "\n{} simulated deployments meet the objectives; the other {} cannot fit, miss them, have "
+      "no price, or cost more by the bound than {:g} x the cheapest. --format json lists every "
+      "candidate with its reason; --price-basis cloud|owned compares on one kind of price.\n",
+      meeting, static_cast<int>(result.candidates.size()) - meeting, request.prune_factor);
   return out;
 }
 

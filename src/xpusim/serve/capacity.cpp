@@ -37,15 +37,19 @@ bool meets_slo(const ServeConfig& config, const ServeResult& r) {
 
 double throughput_bound_requests_per_s(const ServeConfig& c) {
   const MeanLengths mean = mean_lengths(c.workload);
-  const KvCacheSize kv = kv_cache_size(c);
+  // The pool that decodes: the decode pool when disaggregated.
+  const bool split = c.scheduler == SchedulerKind::kDisaggregated;
+  const KvCacheSize kv = kv_cache_size(c, split);
+  const Deployment d = serving_deployment(c, split);
   const double lifetime = std::max(1.0, mean.input + mean.output);
   const double cache_tokens =
       static_cast<double>(kv.blocks_per_engine) * static_cast<double>(c.limits.block_size);
-  const auto batch = static_cast<int64_t>(std::clamp(std::floor(cache_tokens / lifetime), 1.0,
-                                                     static_cast<double>(c.limits.max_num_seqs)));
+  const auto batch = static_cast<int64_t>(
+      std::clamp(std::floor(cache_tokens / lifetime), 1.0,
+                 static_cast<double>(c.limits.max_num_seqs * d.expert_parallel)));
   const auto context = static_cast<int64_t>(std::llround(mean.input + mean.output / 2.0));
   const IterationShape shape = IterationShape::uniform(c.model, {batch, 1, context});
-  const Seconds step = cost_iteration(c.model, c.hw, deployment_of(c), shape).time;
+  const Seconds step = engine_step_time(c, serving_system(c), d, shape);
   const int decode_replicas =
       c.scheduler == SchedulerKind::kDisaggregated ? c.decode_replicas : c.replicas;
   const double engines = static_cast<double>(decode_replicas) * c.pipeline_parallel;

@@ -21,10 +21,11 @@ bool reserve(Engine& e, Sequence& s, int64_t tokens, int64_t keep_free = 0) {
   return true;
 }
 
-/// Tokens the first step after admission runs: the whole prompt and, after a preemption by
-/// recompute, the tokens generated so far; after a swap, where the sequence left off.
+/// Tokens the first step after admission runs: the whole prompt less any prefix already cached
+/// and, after a preemption by recompute, the tokens generated so far; after a swap, where the
+/// sequence left off.
 int64_t admission_tokens(const Sequence& s) {
-  if (!s.swapped) return s.input + s.generated;
+  if (!s.swapped) return s.input + s.generated - s.kv_tokens;
   return s.prefill_goal == 0 ? 1 : s.prefill_goal - s.kv_tokens;
 }
 
@@ -100,7 +101,7 @@ class StaticPolicy final : public SchedulerPolicy {
       Sequence& s = sequences[id];
       if (!reserve(e, s, lifetime_tokens(s))) break;
       admit(e, s, now);
-      e.batch.push_back({id, s.prefill_goal});
+      e.batch.push_back({id, s.prefill_goal - s.kv_tokens});
     }
   }
 

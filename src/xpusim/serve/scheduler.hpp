@@ -27,11 +27,12 @@ struct Sequence {
                              ///< 0 while decoding
   int64_t blocks = 0;        ///< KV blocks held
   int32_t preemptions = 0;
-  bool swapped = false;         ///< preempted by swap: its kv_tokens are in host memory
-  int32_t prefill_engine = -1;  ///< disaggregated: the engine holding the prompt's cache until
-                                ///< the hand-off ends
-  int64_t prefill_blocks = 0;   ///< the blocks held there
-  int32_t decode_engine = -1;   ///< disaggregated: the engine that decodes it
+  bool swapped = false;             ///< preempted by swap: its kv_tokens are in host memory
+  int32_t prefill_engine = -1;      ///< disaggregated: the engine holding the prompt's cache until
+                                    ///< the hand-off ends
+  int64_t prefill_blocks = 0;       ///< the blocks held there
+  int32_t decode_engine = -1;       ///< disaggregated: the engine that decodes it
+  double speculative_credit = 0.0;  ///< speculation: expected tokens not yet emitted
   bool dropped = false;
 };
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "xpusim/comm/group.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/infer/inference.hpp"
@@ -73,6 +74,91 @@ constexpr std::size_t kTimelinePoints = 256;
   throw_input_error("command line", flag, what);
 }
 
+bool disaggregated(const ServeConfig& c) {
+  return c.scheduler == SchedulerKind::kDisaggregated;
+}
+
+int devices_per_replica_of(const ServeConfig& c, int replica);
+
+/// Where the replicas sit in the rank order: one after the other (the prefill pool first), a
+/// replica that fits a scale-up domain but would straddle two moved to the next domain, as a
+/// deployment places them (its tensor-parallel and expert-parallel groups then stay inside).
+struct ReplicaLayout {
+  std::vector<int> first_device;
+  int devices = 0;  ///< up to the last replica's last device
+};
+
+ReplicaLayout replica_layout(const ServeConfig& c, int domain_devices) {
+  const int domain = std::max(1, domain_devices);
+  ReplicaLayout layout;
+  const int replicas = disaggregated(c) ? c.prefill_replicas + c.decode_replicas : c.replicas;
+  layout.first_device.reserve(static_cast<std::size_t>(std::max(replicas, 0)));
+  for (int r = 0; r < replicas; ++r) {
+    const int size = devices_per_replica_of(c, r);
+    const int offset = layout.devices % domain;
+    if (size <= domain && offset != 0 && offset + size > domain) layout.devices += domain - offset;
+    layout.first_device.push_back(layout.devices);
+    layout.devices += size;
+  }
+  return layout;
+}
+
+/// The pool's tensor- and expert-parallel degrees: the decode pool's own when it has them.
+int pool_tp(const ServeConfig& c, bool decode) {
+  return decode && disaggregated(c) && c.decode_tensor_parallel > 0 ? c.decode_tensor_parallel
+                                                                    : c.tensor_parallel;
+}
+int pool_ep(const ServeConfig& c, bool decode) {
+  return decode && disaggregated(c) && c.decode_expert_parallel > 0 ? c.decode_expert_parallel
+                                                                    : c.expert_parallel;
+}
+
+}  // namespace
+
+Deployment serving_deployment(const ServeConfig& c, bool decode) {
+  InferenceRequest r;
+  r.devices = pool_tp(c, decode);
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  Deployment d = deployment_for(r);
+  d.expert_parallel = pool_ep(c, decode);
+  if (c.stack) {
+    if (const auto family = architecture_family(c.hw.vendor, c.hw.architecture))
+      d.attention_kernel = c.stack->kernels.attention_for(*family);
+    if (c.stack->serving)
+      d.decode_attention_bandwidth_fraction = c.stack->serving->decode_attention_bandwidth_fraction;
+  }
+  return d;
+}
+
+namespace {
+
+/// An engine's limits: each of its ep attention groups schedules up to the configured limits
+/// (SGLang's DP attention), so the replica's engine holds ep times as many.
+EngineLimits engine_limits(const ServeConfig& c, bool decode) {
+  EngineLimits l = c.limits;
+  const int ep = pool_ep(c, decode);
+  l.max_num_seqs *= ep;
+  l.max_batched_tokens *= ep;
+  return l;
+}
+
+/// What one attention group of tp devices runs when the engine's batch is spread evenly over
+/// `groups` data-parallel groups (load imbalance between them is not modelled).
+IterationShape per_group(IterationShape shape, int groups) {
+  if (groups <= 1) return shape;
+  const auto g = static_cast<int64_t>(groups);
+  const double share = 1.0 / static_cast<double>(groups);
+  shape.sequences = (shape.sequences + g - 1) / g;
+  shape.new_tokens = (shape.new_tokens + g - 1) / g;
+  shape.sampled = (shape.sampled + g - 1) / g;
+  shape.attended_full *= share;
+  shape.attended_sliding *= share;
+  shape.kv_full *= share;
+  shape.kv_sliding *= share;
+  return shape;
+}
+
 /// Mean and percentiles, each with its batch-means half-width.
 LatencySummary summarize(const BatchedMetric& m) {
   LatencySummary s;
@@ -123,11 +209,16 @@ class Simulation {
  public:
   explicit Simulation(const ServeConfig& c)
       : c_(c),
-        deployment_(deployment_of(c)),
+        system_(serving_system(c)),
+        deployment_(serving_deployment(c)),
+        decode_deployment_(serving_deployment(c, true)),
         kv_(kv_cache_size(c)),
-        policy_(serve::make_policy(c.scheduler, c.limits)),
-        decode_policy_(serve::make_policy(SchedulerKind::kContinuous, c.limits)),
-        disaggregated_(c.scheduler == SchedulerKind::kDisaggregated),
+        decode_kv_(disaggregated(c) ? kv_cache_size(c, true) : kv_),
+        decode_limits_(engine_limits(c, true)),
+        policy_(serve::make_policy(c.scheduler, engine_limits(c, false))),
+        decode_policy_(serve::make_policy(SchedulerKind::kContinuous, decode_limits_)),
+        disaggregated_(disaggregated(c)),
+        tokens_per_step_(expected_tokens_per_step(c.speculation)),
         events_(static_cast<std::size_t>(replicas_of(c)) * c.pipeline_parallel + 16),
         stream_(c.workload),
         expected_(stream_.expected_count()),
@@ -136,25 +227,28 @@ class Simulation {
         tpot_(measured_count()),
         e2e_(measured_count()),
         transfers_(expected_) {
+    fit_blocks_ = std::min(kv_.blocks_per_engine, decode_kv_.blocks_per_engine);
     const int pp = c.pipeline_parallel;
     const int replicas = replicas_of(c);
     entry_replicas_ = disaggregated_ ? c.prefill_replicas : c.replicas;
     engines_.reserve(static_cast<std::size_t>(replicas) * pp);
     for (int r = 0; r < replicas; ++r) {
+      const bool decode_only = disaggregated_ && r >= entry_replicas_;
       for (int s = 0; s < pp; ++s) {
-        Engine& e = engines_.emplace_back(kv_.blocks_per_engine, c.limits.block_size);
+        Engine& e = engines_.emplace_back((decode_only ? decode_kv_ : kv_).blocks_per_engine,
+                                          c.limits.block_size);
         e.replica = r;
         e.slot = s;
-        e.decode_only = disaggregated_ && r >= entry_replicas_;
+        e.decode_only = decode_only;
         e.running.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
         e.batch.reserve(static_cast<std::size_t>(c.limits.max_num_seqs));
       }
     }
     touched_.reserve(engines_.size());
-    total_blocks_ = std::max(
-        1.0, static_cast<double>(kv_.blocks_per_engine) * static_cast<double>(engines_.size()));
+    for (const Engine& e : engines_) total_blocks_ += static_cast<double>(e.pool.total());
+    total_blocks_ = std::max(1.0, total_blocks_);
     replica_outstanding_.assign(static_cast<std::size_t>(replicas), 0);
-    if (disaggregated_) link_ = kv_transfer_link(c);
+    first_device_ = replica_layout(c, system_.scale_up.domain_devices).first_device;
     if (c.record_iterations) iteration_log_.reserve(1024);
     // A pipeline of pp stages passes each micro-batch's activations pp - 1 times.
     p2p_bytes_per_token_ =
@@ -231,6 +325,7 @@ class Simulation {
     s.input = spec.input_tokens;
     s.output = spec.output_tokens;
     s.arrival = closed ? now : spec.arrival_s;
+    s.kv_tokens = cached_prefix(spec.input_tokens);
     if (!fits(s)) {
       ++dropped_;
       if (!measured(s.index)) ++dropped_excluded_;
@@ -248,12 +343,21 @@ class Simulation {
     return true;
   }
 
+  /// Prompt tokens found in the prefix cache: never the whole prompt (its last token is run to
+  /// produce the first output token).
+  [[nodiscard]] int64_t cached_prefix(int64_t input) const {
+    const auto cached =
+        static_cast<int64_t>(std::floor(c_.prefix_cache_hit_rate * static_cast<double>(input)));
+    return std::min(cached, input - 1);
+  }
+
+  /// The whole life of the sequence fits an engine of every pool it passes through.
   [[nodiscard]] bool fits(const Sequence& s) const {
     const int64_t tokens = serve::lifetime_tokens(s);
-    const int64_t watermark = static_cast<int64_t>(
-        std::floor(c_.limits.watermark * static_cast<double>(kv_.blocks_per_engine)));
+    const int64_t watermark =
+        static_cast<int64_t>(std::floor(c_.limits.watermark * static_cast<double>(fit_blocks_)));
     const int64_t blocks = (tokens + c_.limits.block_size - 1) / c_.limits.block_size;
-    return tokens <= c_.model.max_positions && blocks + watermark <= kv_.blocks_per_engine;
+    return tokens <= c_.model.max_positions && blocks + watermark <= fit_blocks_;
   }
 
   /// Every request was dropped: the input cannot run at all.
@@ -387,7 +491,7 @@ class Simulation {
     const auto keep_free =
         static_cast<int64_t>(std::floor(c_.limits.watermark * static_cast<double>(e.pool.total())));
     while (!e.incoming.empty() && e.waiting.empty() &&
-           static_cast<int64_t>(e.running.size()) + e.in_transfer < c_.limits.max_num_seqs) {
+           static_cast<int64_t>(e.running.size()) + e.in_transfer < decode_limits_.max_num_seqs) {
       const int32_t id = e.incoming.front();
       Sequence& s = sequences_[id];
       const int64_t blocks = e.pool.blocks_for(s.kv_tokens);
@@ -396,16 +500,32 @@ class Simulation {
       s.blocks = blocks;
       blocks_used_ += blocks;
       ++e.in_transfer;
-      const Seconds t = transfer_time(s.kv_tokens);
+      const Seconds t = transfer_time(s.prefill_engine, s.decode_engine, s.kv_tokens);
       transfers_.add(s.index, t.value());
       events_.push(now + t.value(), EventKind::kTransferDone, id);
     }
   }
 
-  /// The whole cache of `tokens` tokens, every device of the replica sending its share at once.
-  [[nodiscard]] Seconds transfer_time(int64_t tokens) const {
-    const Bytes per_device = kv_.bytes_per_token_per_device * static_cast<double>(tokens);
-    return link_.latency + per_device / link_.achievable;
+  /// The whole cache of `tokens` tokens from prefill engine `from` to decode engine `to`, every
+  /// device of the sending attention group to its counterpart at once (the larger per-device
+  /// share when the pools' tensor parallelism differs), over the scale-up fabric when the two
+  /// replicas share a domain, else the scale-out network (comm/group.hpp).
+  [[nodiscard]] Seconds transfer_time(int32_t from, int32_t to, int64_t tokens) {
+    const Bytes per_token =
+        max(kv_.bytes_per_token_per_device, decode_kv_.bytes_per_token_per_device);
+    const int domain = std::max(1, system_.scale_up.domain_devices);
+    const int a = engines_[from].replica, b = engines_[to].replica;
+    const int last = first_device_[b] + devices_per_replica(c_, engines_[to].decode_only) - 1;
+    const int first = first_device_[a];
+    const int end = first_device_[a] + devices_per_replica(c_, false) - 1;
+    // Both replicas inside one domain (replica_layout keeps a replica from straddling one).
+    const bool same_domain = first / domain == end / domain &&
+                             first / domain == first_device_[b] / domain &&
+                             first / domain == last / domain;
+    all_transfers_scale_up_ = all_transfers_scale_up_ && same_domain;
+    const GroupPlacement pair{2, same_domain ? 2 : 1, true};
+    return collective_time(Collective::kPointToPoint, per_token * static_cast<double>(tokens), pair,
+                           system_);
   }
 
   /// A hand-off ended: the prefill engine frees the prompt's blocks and the sequence joins the
@@ -442,18 +562,28 @@ class Simulation {
       return;
     }
     IterationShape shape;
+    IterationShape drafts;  // speculative decoding: the decode sequences, one token each
     int32_t prefills = 0;
+    const auto verified = static_cast<int64_t>(c_.speculation.draft_tokens) + 1;
     for (const BatchEntry& b : e.batch) {
       const Sequence& s = sequences_[b.sequence];
       const bool emits = s.prefill_goal == 0 || s.kv_tokens + b.new_tokens == s.prefill_goal;
       if (s.prefill_goal != 0) {
         ++prefills;
         prefill_tokens_ += b.new_tokens;
+        shape.add(c_.model, b.new_tokens, s.kv_tokens, emits);
+        continue;
       }
-      shape.add(c_.model, b.new_tokens, s.kv_tokens, emits);
+      // A decode step verifies the last token and the k proposals in one pass.
+      shape.add(c_.model, verified, s.kv_tokens, emits);
+      if (verified > 1) drafts.add(c_.model, 1, s.kv_tokens);
     }
-    Seconds duration = cost_iteration(c_.model, c_.hw, deployment_, shape).time;
-    if (c_.pipeline_parallel > 1) duration += pipeline_transfers(shape.new_tokens);
+    const Deployment& d = e.decode_only ? decode_deployment_ : deployment_;
+    const int groups = d.expert_parallel;
+    Seconds duration = engine_step_time(c_, system_, d, shape);
+    if (drafts.sequences > 0) duration += draft_time(per_group(drafts, groups), d);
+    if (c_.pipeline_parallel > 1)
+      duration += pipeline_transfers(per_group(shape, groups).new_tokens, d);
     duration += swap;
     const double t = duration.value();
     e.busy = true;
@@ -478,16 +608,47 @@ class Simulation {
     e.swap_out_tokens = 0;
     e.swap_in_tokens = 0;
     if (tokens == 0) return Seconds(0.0);
-    return kv_.bytes_per_token_per_device * static_cast<double>(tokens) / kHostLinkBandwidth;
+    const KvCacheSize& kv = e.decode_only ? decode_kv_ : kv_;
+    // validate_serve_config checked that the accelerator has a host link.
+    return host_transfer_time(kv.bytes_per_token_per_device * static_cast<double>(tokens), c_.hw)
+        .value_or(Seconds(0.0));
   }
 
-  /// Activations of the iteration sent between consecutive stages over the scale-up fabric.
-  Seconds pipeline_transfers(int64_t tokens) const {
+  /// Activations of the iteration sent between consecutive stages, each a point-to-point
+  /// between devices tp x ep apart in the rank order (comm/group.hpp).
+  Seconds pipeline_transfers(int64_t tokens, const Deployment& d) const {
     const Bytes bytes(p2p_bytes_per_token_ * static_cast<double>(tokens));
-    const BytesPerSecond bandwidth =
-        c_.hw.scale_up_bandwidth * c_.hw.efficiency.scale_up_bandwidth_fraction;
-    return (bytes / bandwidth + c_.hw.scale_up_latency) *
+    const GroupPlacement pair = place_group(2, d.tensor_parallel * d.expert_parallel, system_);
+    return collective_time(Collective::kPointToPoint, bytes, pair, system_) *
            static_cast<double>(c_.pipeline_parallel - 1);
+  }
+
+  /// The k proposals of a speculative step: k passes of the draft model over the decode
+  /// sequences, or k passes of one MTP layer and the shared embedding and head.
+  Seconds draft_time(const IterationShape& drafts, const Deployment& d) const {
+    const double k = c_.speculation.draft_tokens;
+    if (c_.speculation.draft_model) {
+      Deployment draft = d;
+      draft.expert_parallel = 1;
+      return cost_iteration(*c_.speculation.draft_model, system_, draft, drafts).time * k;
+    }
+    const PassShape one{drafts.sequences, 1,
+                        static_cast<int64_t>(drafts.kv_full / static_cast<double>(std::max<int64_t>(
+                                                                  1, drafts.sequences)))};
+    const bool moe = c_.model.moe.has_value();
+    return (cost_layer_forward(c_.model, c_.hw, d, one, false, moe).time +
+            cost_embedding_and_head_forward(c_.model, c_.hw, d, one).time) *
+           k;
+  }
+
+  /// Tokens a decode step of `s` emits: one, or with speculation the expected count carried
+  /// as a running credit so that every step emits a whole number (deterministic, no sampling).
+  int64_t emitted_tokens(Sequence& s) const {
+    if (c_.speculation.draft_tokens == 0) return 1;
+    s.speculative_credit += tokens_per_step_;
+    const auto n = static_cast<int64_t>(std::floor(s.speculative_credit));
+    s.speculative_credit -= static_cast<double>(n);
+    return std::clamp<int64_t>(n, 1, s.output - s.generated);
   }
 
   void complete_iteration(int32_t index, double now, bool closed) {
@@ -499,11 +660,16 @@ class Simulation {
     int64_t handed_off = 0;
     for (const BatchEntry& b : e.batch) {
       Sequence& s = sequences_[b.sequence];
+      const bool decoding = s.prefill_goal == 0;
       s.kv_tokens += b.new_tokens;
-      const bool emits = s.prefill_goal == 0 || s.kv_tokens == s.prefill_goal;
-      if (s.prefill_goal != 0 && s.kv_tokens == s.prefill_goal) s.prefill_goal = 0;
+      const bool emits = decoding || s.kv_tokens == s.prefill_goal;
+      if (!decoding && s.kv_tokens == s.prefill_goal) s.prefill_goal = 0;
       if (!emits) continue;
-      ++s.generated;
+      // The fed token and the accepted proposals join the cache (the scheduler reserves their
+      // blocks at the next step).
+      const int64_t n = decoding ? emitted_tokens(s) : 1;
+      s.kv_tokens += n - 1;
+      s.generated += n;
       if (s.first_token < 0.0) s.first_token = now;
       if (s.generated < s.output) {
         if (disaggregated_ && !e.decode_only) {
@@ -541,6 +707,11 @@ class Simulation {
   ServeResult finish() {
     ServeResult r;
     r.seed = c_.workload.seed;
+    r.system_id = system_.id;
+    const int per_node = std::max(1, system_.devices_per_node);
+    const int used = replica_layout(c_, system_.scale_up.domain_devices).devices;
+    r.nodes_used = (used + per_node - 1) / per_node;
+    r.devices_per_node = per_node;
     r.requests = issued_;
     r.completed = completed_;
     r.dropped = dropped_;
@@ -573,8 +744,7 @@ class Simulation {
       r.throughput_requests_per_s = static_cast<double>(measured_completed_) / span;
       r.throughput_tokens_per_s = static_cast<double>(r.generated_tokens) / span;
       r.goodput_requests_per_s = static_cast<double>(good_) / span;
-      r.kv_utilization_mean = kv_block_seconds_ / (static_cast<double>(kv_.blocks_per_engine) *
-                                                   static_cast<double>(engines_.size()) * span);
+      r.kv_utilization_mean = kv_block_seconds_ / (total_blocks_ * span);
     }
     const int64_t arrived =
         std::max<int64_t>(1, measured_completed_ + dropped_ - dropped_excluded_);
@@ -623,7 +793,8 @@ class Simulation {
     DisaggregationStats d;
     d.transfers = transfers_.count();
     d.transfer = summarize(transfers_);
-    d.scale_up = link_.scale_up;
+    d.scale_up = all_transfers_scale_up_;
+    d.decode_kv_cache = decode_kv_;
     for (const Engine& e : engines_) {
       int64_t& max = e.decode_only ? d.decode_kv_blocks_max_used : d.prefill_kv_blocks_max_used;
       max = std::max(max, e.pool.max_used());
@@ -632,13 +803,20 @@ class Simulation {
   }
 
   const ServeConfig& c_;
-  Deployment deployment_;
+  SystemSpec system_;
+  Deployment deployment_;         ///< of every engine, or the prefill pool's
+  Deployment decode_deployment_;  ///< the disaggregated decode pool's
   KvCacheSize kv_;
+  KvCacheSize decode_kv_;
+  EngineLimits decode_limits_;
   std::unique_ptr<serve::SchedulerPolicy> policy_;         ///< of every engine, or prefill's
   std::unique_ptr<serve::SchedulerPolicy> decode_policy_;  ///< disaggregated decode engines
   bool disaggregated_ = false;
-  int32_t entry_replicas_ = 1;  ///< replicas requests are routed to: all, or the prefill pool
-  KvTransferLink link_;
+  double tokens_per_step_ = 1.0;   ///< expected tokens per decode step (speculation)
+  int32_t entry_replicas_ = 1;     ///< replicas requests are routed to: all, or the prefill pool
+  int64_t fit_blocks_ = 0;         ///< the smallest engine cache a request passes through
+  std::vector<int> first_device_;  ///< per replica, its first device in the rank order
+  bool all_transfers_scale_up_ = true;
   EventQueue events_;
   RequestStream stream_;
   int64_t expected_ = 0;                ///< requests the run will have (an estimate for timed runs)
@@ -667,7 +845,7 @@ class Simulation {
   int64_t prefill_tokens_ = 0;
   int64_t blocks_used_ = 0;  ///< over all engines
   int64_t running_ = 0;      ///< over all engines
-  double total_blocks_ = 1.0;
+  double total_blocks_ = 0.0;
   double batch_sum_ = 0.0;
   int64_t batch_max_ = 0;
   double kv_block_seconds_ = 0.0;
@@ -675,38 +853,109 @@ class Simulation {
 
 }  // namespace
 
-Deployment deployment_of(const ServeConfig& c) {
-  InferenceRequest r;
-  r.devices = c.tensor_parallel;
-  r.weight_dtype = c.weight_dtype;
-  r.kv_dtype = c.kv_dtype;
-  return deployment_for(r);
-}
-
 int replicas_of(const ServeConfig& c) {
   return c.scheduler == SchedulerKind::kDisaggregated ? c.prefill_replicas + c.decode_replicas
                                                       : c.replicas;
 }
 
-int devices_of(const ServeConfig& c) {
-  return replicas_of(c) * c.tensor_parallel * c.pipeline_parallel;
+EngineLimits stack_limits(const ServingStack& stack, EngineLimits limits) {
+  if (stack.max_num_seqs > 0) limits.max_num_seqs = stack.max_num_seqs;
+  if (stack.max_num_batched_tokens > 0) limits.max_batched_tokens = stack.max_num_batched_tokens;
+  return limits;
 }
 
-KvTransferLink kv_transfer_link(const ServeConfig& c) {
-  const AcceleratorSpec& hw = c.hw;
-  const double fraction = hw.efficiency.scale_up_bandwidth_fraction;
-  const int devices = devices_of(c);
-  if (devices <= hw.scale_up_domain_devices) {
-    return {hw.scale_up_bandwidth * fraction, hw.scale_up_latency, true};
-  }
-  if (!hw.scale_out_bandwidth) {
-    bad_flag("--prefill-replicas",
-             fmt::format("the {} devices exceed {}'s scale-up domain of {} and it has no "
-                         "scale-out link to move KV caches between the pools",
-                         devices, hw.id, hw.scale_up_domain_devices));
-  }
-  return {*hw.scale_out_bandwidth * fraction, kScaleOutLatency, false};
+Seconds engine_step_time(const ServeConfig& c, const SystemSpec& system, const Deployment& d,
+                         const IterationShape& batch) {
+  Seconds t = cost_iteration(c.model, system, d, per_group(batch, d.expert_parallel)).time;
+  if (c.stack && c.stack->serving) t += c.stack->serving->host_overhead_per_iteration;
+  return t;
 }
+
+int devices_per_replica(const ServeConfig& c, bool decode) {
+  return pool_tp(c, decode) * pool_ep(c, decode) * c.pipeline_parallel;
+}
+
+int devices_of(const ServeConfig& c) {
+  if (!disaggregated(c)) return c.replicas * devices_per_replica(c);
+  return c.prefill_replicas * devices_per_replica(c) +
+         c.decode_replicas * devices_per_replica(c, true);
+}
+
+namespace {
+
+int devices_per_replica_of(const ServeConfig& c, int replica) {
+  return devices_per_replica(c, disaggregated(c) && replica >= c.prefill_replicas);
+}
+
+}  // namespace
+
+SystemSpec serving_system(const ServeConfig& c) {
+  const int domain = c.system ? c.system->scale_up.domain_devices : c.hw.scale_up_domain_devices;
+  const int devices = replica_layout(c, domain).devices;
+  if (c.system) {
+    if (c.system->devices() >= devices) return *c.system;
+    const int per_node = std::max(1, c.system->devices_per_node);
+    return with_nodes(*c.system, (devices + per_node - 1) / per_node);
+  }
+  return default_system_for(c.hw, devices);
+}
+
+double expected_tokens_per_step(const Speculation& s) {
+  const double k = s.draft_tokens;
+  if (s.draft_tokens <= 0) return 1.0;
+  if (s.acceptance >= 1.0) return k + 1.0;
+  return (1.0 - std::pow(s.acceptance, k + 1.0)) / (1.0 - s.acceptance);
+}
+
+namespace {
+
+/// The degrees and formats every pool must satisfy (validate_request's rules on tp, the
+/// expert-parallel split of the experts).
+void validate_pool(const ServeConfig& c, bool decode) {
+  const int tp = pool_tp(c, decode);
+  const int ep = pool_ep(c, decode);
+  const char* tp_flag = decode ? "--decode-tp" : "--tp";
+  const char* ep_flag = decode ? "--decode-ep" : "--ep";
+  if (tp < 1) bad_flag(tp_flag, fmt::format("expected at least 1, got {}", tp));
+  if (ep < 1) bad_flag(ep_flag, fmt::format("expected at least 1, got {}", ep));
+  if (ep > 1 && !c.model.moe)
+    bad_flag(ep_flag, fmt::format("expert parallelism needs a mixture-of-experts model, and {} "
+                                  "is dense",
+                                  c.model.id));
+  if (ep > 1 && c.model.moe->num_experts % ep != 0)
+    bad_flag(ep_flag, fmt::format("expected a divisor of the model's {} routed experts, got {}",
+                                  c.model.moe->num_experts, ep));
+  InferenceRequest r;
+  r.devices = tp;
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  r.input_len = 1;
+  r.output_len = 1;
+  try {
+    validate_request(c.model, c.hw, r);
+  } catch (const Error& e) {
+    // validate_request names --devices; in serve the tensor-parallel degree is --tp.
+    std::string message = e.what();
+    const std::string from = "command line: --devices:";
+    if (message.rfind(from, 0) == 0)
+      message = fmt::format("command line: {}:{}", tp_flag, message.substr(from.size()));
+    throw Error(e.kind(), message);
+  }
+}
+
+void validate_speculation(const ServeConfig& c) {
+  const Speculation& s = c.speculation;
+  if (s.draft_tokens < 0 || s.draft_tokens > 16)
+    bad_flag("--spec-tokens", fmt::format("expected 0 to 16, got {}", s.draft_tokens));
+  if (s.draft_tokens == 0) return;
+  if (!(s.acceptance >= 0.0 && s.acceptance <= 1.0))
+    bad_flag("--spec-acceptance", fmt::format("expected a share in [0, 1], got {}", s.acceptance));
+  if (s.draft_model && s.draft_model->vocab != c.model.vocab)
+    bad_flag("--spec-draft", fmt::format("the draft's vocabulary of {} differs from the model's {}",
+                                         s.draft_model->vocab, c.model.vocab));
+}
+
+}  // namespace
 
 void validate_serve_config(const ServeConfig& c) {
   if (c.replicas < 1)
@@ -721,26 +970,24 @@ void validate_serve_config(const ServeConfig& c) {
     if (c.decode_replicas < 1)
       bad_flag("--decode-replicas", fmt::format("expected at least 1, got {}", c.decode_replicas));
   }
-  if (c.tensor_parallel < 1)
-    bad_flag("--tp", fmt::format("expected at least 1, got {}", c.tensor_parallel));
   if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
     bad_flag("--pp", fmt::format("expected 1 to the model's {} layers, got {}", c.model.layers,
                                  c.pipeline_parallel));
-  InferenceRequest r;
-  r.devices = c.tensor_parallel;
-  r.weight_dtype = c.weight_dtype;
-  r.kv_dtype = c.kv_dtype;
-  r.input_len = 1;
-  r.output_len = 1;
-  try {
-    validate_request(c.model, c.hw, r);
-  } catch (const Error& e) {
-    // validate_request names --devices; in serve the tensor-parallel degree is --tp.
-    std::string message = e.what();
-    const std::string from = "command line: --devices:";
-    if (message.rfind(from, 0) == 0) message = "command line: --tp:" + message.substr(from.size());
-    throw Error(e.kind(), message);
-  }
+  validate_pool(c, false);
+  if (disaggregated(c)) validate_pool(c, true);
+  if (c.system && c.system->accelerator.id != c.hw.id)
+    bad_flag("--system", fmt::format("its accelerator {} is not the configured {}",
+                                     c.system->accelerator.id, c.hw.id));
+  if (c.limits.preemption == Preemption::kSwap && !c.hw.host_link_bandwidth)
+    bad_flag(
+        "--preemption",
+        fmt::format("swap needs the accelerator's host link (host_link.bandwidth_bytes_per_s), "
+                    "which {}'s file does not give",
+                    c.hw.id));
+  if (!(c.prefix_cache_hit_rate >= 0.0 && c.prefix_cache_hit_rate < 1.0))
+    bad_flag("--prefix-hit-rate",
+             fmt::format("expected a share in [0, 1), got {}", c.prefix_cache_hit_rate));
+  validate_speculation(c);
   const EngineLimits& l = c.limits;
   if (l.max_num_seqs < 1 || l.max_num_seqs > (1 << 20))
     bad_flag("--max-batch", fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
@@ -769,11 +1016,11 @@ void validate_serve_config(const ServeConfig& c) {
              fmt::format("{} warm-up and {} cool-down requests leave none of the run's {} to "
                          "measure",
                          c.warmup_requests, c.cooldown_requests, requests));
-  if (c.scheduler == SchedulerKind::kDisaggregated) (void)kv_transfer_link(c);
+  (void)serving_system(c);  // the devices must exist: a system file, or the chip's scale-out
 }
 
-KvCacheSize kv_cache_size(const ServeConfig& c) {
-  const Deployment d = deployment_of(c);
+KvCacheSize kv_cache_size(const ServeConfig& c, bool decode) {
+  const Deployment d = serving_deployment(c, decode);
   const double pp = c.pipeline_parallel;
   // Each device of a pipeline stage holds 1/pp of the layers, their weights and their cache.
   const Bytes weights = weight_bytes_per_device(c.model, d) / pp;
@@ -795,7 +1042,8 @@ KvCacheSize kv_cache_size(const ServeConfig& c) {
   }
   const double tokens = size.free_per_device / size.bytes_per_token_per_device;
   const auto blocks = static_cast<int64_t>(tokens / static_cast<double>(c.limits.block_size));
-  size.blocks_per_engine = blocks / c.pipeline_parallel;
+  // Each of the ep attention groups holds the cache of its own sequences.
+  size.blocks_per_engine = blocks / c.pipeline_parallel * d.expert_parallel;
   return size;
 }
 

@@ -18,6 +18,8 @@
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
 #include "xpusim/serve/workload.hpp"
+#include "xpusim/stack/stack.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim {
 
@@ -63,15 +65,46 @@ struct Slo {
   Seconds tpot{0.2};
 };
 
+/// Speculative decoding: each decode step verifies `draft_tokens` proposed tokens in one target
+/// pass of draft_tokens + 1 tokens per sequence; a proposal is accepted with probability
+/// `acceptance` independently of the others, so a step emits (1 - a^(k+1)) / (1 - a) tokens in
+/// expectation (Leviathan et al. 2023). Proposals come from a draft model, or from the target's
+/// own multi-token-prediction layers (`mtp_layers`, DeepSeek-V3's MTP: one transformer layer and
+/// the shared head per proposed token).
+struct Speculation {
+  int draft_tokens = 0;  ///< 0: no speculation
+  double acceptance = 0.0;
+  std::optional<ModelSpec> draft_model;  ///< nullopt: MTP layers of the target
+};
+
+/// Expected tokens one speculative decode step emits: (1 - a^(k+1)) / (1 - a), k + 1 at a = 1.
+[[nodiscard]] double expected_tokens_per_step(const Speculation& speculation);
+
 struct ServeConfig {
   ModelSpec model;
-  AcceleratorSpec hw;
+  AcceleratorSpec hw;  ///< the accelerator (equal to system->accelerator when a system is given)
+  /// Where the replicas run; nullopt: `default_system(hw)` with the nodes the deployment needs.
+  std::optional<SystemSpec> system;
+  /// The serving engine release (host time per step, engine defaults); nullopt: none modelled.
+  std::optional<StackSpec> stack;
   Economics economics;
   int tensor_parallel = 1;
   int pipeline_parallel = 1;  ///< stages per replica, run as this many virtual engines
-  int replicas = 1;           ///< not with the disaggregated scheduler (must stay 1)
-  int prefill_replicas = 1;   ///< disaggregated: replicas that run prompts only
-  int decode_replicas = 1;    ///< disaggregated: replicas that decode only
+  /// Expert parallelism with attention data parallelism (DEP): a replica is tp x ep devices;
+  /// attention runs in ep data-parallel groups of tp devices, each with its own share of the
+  /// running sequences and of the KV cache, and the routed experts are split over the ep groups,
+  /// tokens dispatched to them and combined back by all-to-alls on the system's fabrics.
+  int expert_parallel = 1;
+  int replicas = 1;          ///< not with the disaggregated scheduler (must stay 1)
+  int prefill_replicas = 1;  ///< disaggregated: replicas that run prompts only
+  int decode_replicas = 1;   ///< disaggregated: replicas that decode only
+  /// Disaggregated: the decode pool's own parallelism (0: the same as the prefill pool's).
+  int decode_tensor_parallel = 0;
+  int decode_expert_parallel = 0;
+  /// Prefix caching: the share of each prompt found in the cache (its prefill skipped; its
+  /// blocks still counted against the cache, as if not shared), in [0, 1).
+  double prefix_cache_hit_rate = 0.0;
+  Speculation speculation;
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   SchedulerKind scheduler = SchedulerKind::kContinuous;
@@ -86,33 +119,32 @@ struct ServeConfig {
   int64_t cooldown_requests = 0;
 };
 
-/// How each replica places and stores the model (tensor parallelism, data types).
-[[nodiscard]] Deployment deployment_of(const ServeConfig& config);
+/// The engine defaults of a serving stack (its max_num_seqs and max_num_batched_tokens) over
+/// `limits`; the rest of `limits` is kept.
+[[nodiscard]] EngineLimits stack_limits(const ServingStack& stack, EngineLimits limits);
+
+/// The deployment of a pool of the configuration: its tp and ep, the formats, and the stack's
+/// prefill attention kernel on this accelerator. `decode`: the disaggregated decode pool's.
+[[nodiscard]] Deployment serving_deployment(const ServeConfig& config, bool decode = false);
+
+/// Engine time of one iteration of `batch` (the whole replica engine's sequences) on `system`:
+/// each of the deployment's ep attention groups runs an even share (load imbalance between them
+/// is not modelled), plus the stack's host time per step. Without speculation, swaps or pipeline
+/// transfers, which the simulator adds. Allocates nothing.
+[[nodiscard]] Seconds engine_step_time(const ServeConfig& config, const SystemSpec& system,
+                                       const Deployment& deployment, const IterationShape& batch);
 
 /// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
 [[nodiscard]] int replicas_of(const ServeConfig& config);
-/// Devices in all: replicas_of x tp x pp.
+/// Devices of one replica: tp x ep x pp (the decode pool's own when `decode` and disaggregated).
+[[nodiscard]] int devices_per_replica(const ServeConfig& config, bool decode = false);
+/// Devices in all: the sum over replicas of devices_per_replica.
 [[nodiscard]] int devices_of(const ServeConfig& config);
 
-/// Assumed latency of a scale-out message (the catalog's accelerators give no scale-out
-/// latency): HCA plus leaf/spine switch hops and NCCL proxy overhead, as data/systems/*.yaml.
-inline constexpr Seconds kScaleOutLatency{5e-6};
-
-/// Device-to-host link for swapped KV blocks, per device per direction (the catalog has no host
-/// link): PCIe 5.0 x16, 32 GT/s x 16 lanes with 128b/130b encoding, about 63 GB/s, taken as
-/// 64 GB/s nominal.
-inline constexpr BytesPerSecond kHostLinkBandwidth{64e9};
-
-/// The link a KV cache crosses from a prefill to a decode replica: the scale-up fabric when
-/// all devices share one scale-up domain, else the device's scale-out link (with the scale-up
-/// efficiency fraction, an estimate). Throws Error(kInput) when it needs a scale-out link the
-/// accelerator does not have.
-struct KvTransferLink {
-  BytesPerSecond achievable;  ///< per device, per direction
-  Seconds latency;
-  bool scale_up = true;
-};
-[[nodiscard]] KvTransferLink kv_transfer_link(const ServeConfig& config);
+/// The system the deployment runs on: `config.system` (grown to the devices the deployment
+/// needs), or the accelerator's default system of as many nodes as it needs (a bare
+/// accelerator is one node). Throws Error(kInput) when the devices exceed what can be built.
+[[nodiscard]] SystemSpec serving_system(const ServeConfig& config);
 
 /// Mean and percentiles (nearest rank; from a streaming sketch beyond 65,536 requests, within
 /// 0.5%) of one per-request metric, each percentile with the half-width of its 95% confidence
@@ -154,11 +186,15 @@ struct DisaggregationStats {
   LatencySummary transfer;  ///< link time of one hand-off (latency + bytes / bandwidth)
   int64_t prefill_kv_blocks_max_used = 0;  ///< the most any prefill engine held at once
   int64_t decode_kv_blocks_max_used = 0;   ///< the most any decode engine held at once
-  bool scale_up = true;                    ///< over the scale-up fabric (else scale-out)
+  bool scale_up = true;  ///< every hand-off inside a scale-up domain (else some cross scale-out)
+  KvCacheSize decode_kv_cache;  ///< the decode pool's engines (the prefill pool's: kv_cache)
 };
 
 struct ServeResult {
   uint64_t seed = 0;
+  std::string system_id;     ///< the system it ran on (serving_system)
+  int nodes_used = 0;        ///< of that system, up to the last replica's last device
+  int devices_per_node = 0;  ///< of that system
   int64_t requests = 0;
   int64_t completed = 0;
   int64_t dropped = 0;          ///< longer than the model's context or than a whole engine's cache
@@ -195,8 +231,9 @@ struct ServeResult {
 void validate_serve_config(const ServeConfig& config);
 
 /// The KV cache of one engine: device memory times the utilization share, less weights,
-/// activations of a full iteration and workspace. Throws Error(kInput) when nothing is left.
-[[nodiscard]] KvCacheSize kv_cache_size(const ServeConfig& config);
+/// activations of a full iteration and workspace, over the replica's ep attention groups.
+/// `decode`: the disaggregated decode pool's. Throws Error(kInput) when nothing is left.
+[[nodiscard]] KvCacheSize kv_cache_size(const ServeConfig& config, bool decode = false);
 
 /// Runs the simulation. Deterministic: the same configuration (seed included) gives a
 /// bit-identical result. Throws Error(kInput) for an invalid configuration or a workload none of

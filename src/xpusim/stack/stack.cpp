@@ -184,4 +184,15 @@ std::string_view to_string(WeightQuantization quantization) {
   return "?";
 }
 
+const StackSpec* newest_serving_stack(const std::vector<StackSpec>& all,
+                                      ArchitectureFamily family) {
+  const StackSpec* best = nullptr;
+  for (const StackSpec& stack : all) {
+    if (!stack.serving || !stack.kernels.attention_for(family)) continue;
+    // "YYYY-MM" and "YYYY-MM-DD" order as text; ties keep the first id.
+    if (best == nullptr || stack.release_date > best->release_date) best = &stack;
+  }
+  return best;
+}
+
 }  // namespace xpusim

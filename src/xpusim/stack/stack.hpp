@@ -200,6 +200,9 @@ struct ServingStack {
   bool chunked_prefill = false;    ///< long prompts split across steps by default
   /// Largest decode batch replayed from a captured CUDA graph; nullopt: no graphs.
   std::optional<int> cuda_graphs_max_batch;
+  /// Achieved / peak memory bandwidth of the decode attention kernel streaming a paged KV cache
+  /// (kernel-level measurement); nullopt: priced at the chip's memory_bandwidth_fraction.
+  std::optional<double> decode_attention_bandwidth_fraction;
 };
 
 struct StackSpec {
@@ -246,6 +249,11 @@ struct StackSpec {
 /// `ref` is a catalog id or a path to a YAML file (see `looks_like_path`). An unknown id is a
 /// not-found error "unknown stack 'X' (did you mean: ...)".
 [[nodiscard]] StackSpec load_stack(const std::string& ref, const std::filesystem::path& stacks_dir);
+
+/// The serving stack of `all` with the latest release date that runs on `family` (its kernels
+/// name an attention kernel there), or nullptr when none does. The default engine of `serve`.
+[[nodiscard]] const StackSpec* newest_serving_stack(const std::vector<StackSpec>& all,
+                                                    ArchitectureFamily family);
 
 /// Every stack of the catalog, in id order.
 [[nodiscard]] std::vector<StackSpec> load_all_stacks(const std::filesystem::path& stacks_dir);

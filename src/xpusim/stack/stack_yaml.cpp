@@ -176,8 +176,13 @@ ServingStack read_serving(YamlMap& section, FigureReader& figures) {
   result.chunked_prefill = required_bool(section, "chunked_prefill");
   if (section.has("cuda_graphs_max_batch"))
     result.cuda_graphs_max_batch = figures.required_count(section, "cuda_graphs_max_batch");
+  if (section.has("decode_attention_bandwidth_fraction")) {
+    result.decode_attention_bandwidth_fraction =
+        figures.required_fraction(section, "decode_attention_bandwidth_fraction");
+  }
   section.finish({"host_overhead_per_iteration_s", "decode_attention", "max_num_seqs",
-                  "max_num_batched_tokens", "chunked_prefill", "cuda_graphs_max_batch"});
+                  "max_num_batched_tokens", "chunked_prefill", "cuda_graphs_max_batch",
+                  "decode_attention_bandwidth_fraction"});
   return result;
 }
 

@@ -239,6 +239,7 @@ SystemSpec default_system(const AcceleratorSpec& chip, int nodes, int devices_pe
   s.scale_up.latency = chip.scale_up_latency;
   s.scale_up.domain_devices = domain;
   s.scale_up.efficiency = chip.efficiency.scale_up_bandwidth_fraction;
+  s.scale_up.curve = chip.efficiency.scale_up_bus_bandwidth_curve;  // as scale_up_fabric
   inherit_figure(s, "scale_up.bandwidth_bytes_per_s", "scale_up.bandwidth_bytes_per_s");
   inherit_figure(s, "scale_up.latency_s", "scale_up.latency_s");
   inherit_figure(s, "scale_up.domain_devices", "scale_up.domain_devices");
@@ -279,6 +280,12 @@ SystemSpec default_system(const AcceleratorSpec& chip, int nodes, int devices_pe
         out.bandwidth.value() / 1e9, kDefaultScaleOutLatencyS * 1e6, kDefaultScaleOutEfficiency));
   }
   return sized;
+}
+
+SystemSpec default_system_for(const AcceleratorSpec& chip, int devices) {
+  const int per_node = default_devices_per_node(std::max(1, chip.scale_up_domain_devices));
+  const int nodes = std::max(1, (devices + per_node - 1) / per_node);
+  return default_system(chip, nodes, per_node);
 }
 
 }  // namespace xpusim

@@ -122,6 +122,11 @@ struct SystemSpec {
 [[nodiscard]] SystemSpec default_system(const AcceleratorSpec& chip, int nodes,
                                         int devices_per_node, int devices_per_domain = 0);
 
+/// The chip's default system (default devices per node) of the fewest nodes that hold
+/// `devices`: what a bare accelerator becomes for inference and serving. Throws as
+/// default_system.
+[[nodiscard]] SystemSpec default_system_for(const AcceleratorSpec& chip, int devices);
+
 /// "switched", "torus", "ring"; "fat_tree", "rail_optimized", "torus" (the YAML spellings).
 [[nodiscard]] std::string_view to_string(ScaleUpTopology topology);
 [[nodiscard]] std::string_view to_string(ScaleOutTopology topology);

@@ -73,6 +73,7 @@ bool is_gemm(OpKind kind) {
     case OpKind::kQuantize:
     case OpKind::kTokenPermutation:
     case OpKind::kTensorParallelComm:
+    case OpKind::kExpertParallelComm:
     case OpKind::kCount:
       return false;
   }
@@ -289,9 +290,7 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
   cost.tp_comm = max(cost.tp_comm * (1.0 - hidden_share), cost.tp_comm - cost.gemm_forward);
   if (plan.cp > 1) {
     // Ring attention passes each rank's key/value chunk around the cp ranks.
-    const double kv_width =
-        m.mla ? static_cast<double>(m.mla->kv_lora_rank + m.mla->qk_rope_head_dim)
-              : static_cast<double>(2 * std::max<int64_t>(1, m.kv_heads / plan.tp) * m.head_dim);
+    const double kv_width = kv_elements_per_token_layer(m, plan.tp);
     const Bytes chunk(tokens * kv_width * act);
     cost.cp_comm = collective_time(Collective::kPointToPoint, chunk, groups.cp, sys) *
                    static_cast<double>(plan.cp - 1);
@@ -950,17 +949,23 @@ bool check_plan(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& jo
                          sys.scale_up.domain_devices);
     });
   }
-  if (m.heads % p.tp != 0)
-    return fail(
-        [&] { return fmt::format("tp {} does not divide the {} attention heads", p.tp, m.heads); });
-  if (m.kv_heads >= p.tp && m.kv_heads % p.tp != 0) {
-    return fail([&] {
-      return fmt::format("tp {} does not divide the {} key/value heads", p.tp, m.kv_heads);
-    });
+  switch (tensor_parallel_conflict(m, p.tp)) {
+    case TensorParallelConflict::kNone:
+      break;
+    case TensorParallelConflict::kHeads:
+      return fail([&] {
+        return fmt::format("tp {} does not divide the {} attention heads", p.tp, m.heads);
+      });
+    case TensorParallelConflict::kKvHeads:
+      return fail([&] {
+        return fmt::format("tp {} does not divide the {} key/value heads", p.tp, m.kv_heads);
+      });
+    case TensorParallelConflict::kMlpWidth:
+      return fail([&] {
+        return fmt::format("tp {} does not divide the MLP width {}", p.tp,
+                           tensor_parallel_mlp_width(m));
+      });
   }
-  const int64_t ffn = m.moe ? m.moe->expert_ffn_dim : m.ffn_dim;
-  if (ffn % p.tp != 0)
-    return fail([&] { return fmt::format("tp {} does not divide the MLP width {}", p.tp, ffn); });
   if (p.vpp > 1 && p.pp == 1)
     return fail([&] { return std::string("virtual stages need pipeline parallelism (pp > 1)"); });
   if (!check_pipeline_split(m, p, fail)) return false;
