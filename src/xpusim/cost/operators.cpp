@@ -292,7 +292,8 @@ class PassBuilder {
         s_(shard(m, d.tensor_parallel)),
         tokens_(shape.new_tokens),
         act_bytes_(bytes_per_element(d.activation_dtype)),
-        fabric_(system ? system->scale_up : scale_up_fabric(hw)),
+        own_fabric_(system ? std::nullopt : std::optional(scale_up_fabric(hw))),
+        fabric_(system ? &system->scale_up : &*own_fabric_),
         hp_(high_precision(d)),
         quant_(d.recipe ? operand_quantization(*d.recipe) : std::nullopt) {}
 
@@ -414,7 +415,7 @@ class PassBuilder {
   Seconds collective(Collective kind, Bytes bytes, int ranks, int stride) const {
     if (system_)
       return collective_time(kind, bytes, place_group(ranks, stride, *system_), *system_);
-    return scale_up_collective_time(kind, bytes, ranks, fabric_);
+    return scale_up_collective_time(kind, bytes, ranks, *fabric_);
   }
 
   void communicate(OpKind kind, Collective collective_kind, Bytes bytes, int ranks, int stride,
@@ -689,8 +690,11 @@ class PassBuilder {
   Sharded s_;
   int64_t tokens_;
   double act_bytes_;
-  ScaleUpFabric fabric_;  ///< the accelerator's own domain (comm/group.hpp prices its collectives)
-  Deployment hp_;         ///< the layers a recipe keeps in bf16
+  /// The scale-up domain whose collectives comm/group.hpp prices: the system's, referred to
+  /// (a pass allocates nothing), or the accelerator's own when no system is given.
+  std::optional<ScaleUpFabric> own_fabric_;
+  const ScaleUpFabric* fabric_;
+  Deployment hp_;  ///< the layers a recipe keeps in bf16
   std::optional<OperandQuantization> quant_;
   PassCost cost_;
 };

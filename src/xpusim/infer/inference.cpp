@@ -204,10 +204,15 @@ int64_t max_batch_that_fits(const ModelSpec& m, const AcceleratorSpec& hw,
 
 InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
                                    const InferenceRequest& r, const Economics& economics) {
-  const Deployment d = deployment_for(r);
   // A bare accelerator is the one node of its default system (validate_request keeps the
   // tensor-parallel group inside one scale-up domain).
-  const SystemSpec system = default_system_for(hw, r.devices);
+  return estimate_inference(model, default_system_for(hw, r.devices), r, economics);
+}
+
+InferenceResult estimate_inference(const ModelSpec& model, const SystemSpec& system,
+                                   const InferenceRequest& r, const Economics& economics) {
+  const AcceleratorSpec& hw = system.accelerator;
+  const Deployment d = deployment_for(r);
   InferenceResult result;
   result.prefill = pass(model, system, d, {r.batch, r.input_len, 0});
   result.ttft = result.prefill.time;

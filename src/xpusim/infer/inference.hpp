@@ -90,6 +90,11 @@ void validate_request(const ModelSpec& model, const AcceleratorSpec& hw,
 [[nodiscard]] InferenceResult estimate_inference(const ModelSpec& model, const AcceleratorSpec& hw,
                                                  const InferenceRequest& request,
                                                  const Economics& economics);
+/// The same on a given system (its accelerator, node and fabric): what callers that evaluate
+/// many points on one system use, so that no system is built per call.
+[[nodiscard]] InferenceResult estimate_inference(const ModelSpec& model, const SystemSpec& system,
+                                                 const InferenceRequest& request,
+                                                 const Economics& economics);
 
 [[nodiscard]] Deployment deployment_for(const InferenceRequest& request);
 

@@ -111,6 +111,12 @@ SweepGrid load_sweep_grid(const std::filesystem::path& file,
   });
   root.finish({"accelerators", "chip_files", "models", "workloads", "plans"});
   grid.economics = load_economics(data_dir / "economics.yaml");
+  // One default system per chip and plan, built with the grid: the points allocate nothing.
+  grid.systems.reserve(grid.chips.size() * grid.plans.size());
+  for (const AcceleratorSpec& chip : grid.chips) {
+    for (const SweepPlan& plan : grid.plans)
+      grid.systems.push_back(default_system_for(chip, plan.tp));
+  }
   return grid;
 }
 
@@ -146,7 +152,8 @@ void evaluate_sweep(const SweepGrid& grid, const std::vector<std::string>& reaso
         const ModelSpec& model = grid.models[at.model];
         InferenceRequest r = request_of(grid, at);
         r.batch = std::min(r.batch, max_batch_that_fits(model, hw, r));
-        const InferenceResult e = estimate_inference(model, hw, r, grid.economics);
+        const SystemSpec& system = grid.systems[at.chip * grid.plans.size() + at.plan];
+        const InferenceResult e = estimate_inference(model, system, r, grid.economics);
         result.feasible = true;
         result.batch = r.batch;
         result.ttft_s = e.ttft.value();

@@ -15,6 +15,7 @@
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace xpusim {
 
@@ -37,6 +38,8 @@ struct SweepGrid {
   std::vector<SweepWorkload> workloads;
   std::vector<SweepPlan> plans;
   Economics economics;
+  /// The default system of chip c for plan p at [c x plans + p] (infer on a bare accelerator).
+  std::vector<SystemSpec> systems;
 
   [[nodiscard]] std::size_t size() const {
     return chips.size() * models.size() * workloads.size() * plans.size();
