@@ -55,46 +55,10 @@ using testing::write_text;
 
 // --- The command line --------------------------------------------------------------------------
 
-std::string shell_quote(const std::string& word) {
-  std::string quoted = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      quoted.append("'\\''");
-    } else {
-      quoted.push_back(c);
-    }
-  }
-  quoted.push_back('\'');
-  return quoted;
-}
+using CliRun = testing::CliResult;
 
-struct CliRun {
-  int status = -1;  ///< exit status; -1 when the process did not exit normally (a crash)
-  std::string out;
-  std::string err;
-};
-
-/// Runs the built `xpusim` with `args`, and with the source tree's catalogs unless `args` starts
-/// with --data-dir.
 CliRun run_cli(const std::vector<std::string>& args) {
-  ScratchDir scratch;
-  const fs::path out = scratch.path() / "stdout", err = scratch.path() / "stderr";
-  std::vector<std::string> words = {XPUSIM_BINARY};
-  if (args.empty() || args.front() != "--data-dir")
-    words.insert(words.end(), {"--data-dir", XPUSIM_SOURCE_DATADIR});
-  words.insert(words.end(), args.begin(), args.end());
-  std::string command;
-  for (const auto& word : words) command.append(shell_quote(word)).append(" ");
-  command.append(">")
-      .append(shell_quote(out.string()))
-      .append(" 2>")
-      .append(shell_quote(err.string()));
-  const int raw = std::system(command.c_str());
-  CliRun run;
-  run.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = read_text(out);
-  run.err = read_text(err);
-  return run;
+  return testing::run_xpusim_words(args);
 }
 
 /// Exit status 2, nothing on stdout, and exactly one line on stderr that starts with "xpusim: ".

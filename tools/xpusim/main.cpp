@@ -11,6 +11,7 @@
 #include <string>
 
 #include "serve_command.hpp"
+#include "shell.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
@@ -67,18 +68,16 @@ struct Settings {
   std::string format = "table";
 };
 
-void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(2) << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "xpusim: performance, memory, energy and cost of LLM training and inference on AI "
       "accelerators"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // none only with --version
   Settings settings;
+  bool version = false;
+  app.add_flag("--version", version, "print the version and the data catalog in use");
   app.add_option("--data-dir", settings.data_dir,
                  "catalog directory (hardware/, models/, validation/)");
   const std::vector<std::string> formats = {"table", "json", "csv"};
@@ -195,7 +194,12 @@ int main(int argc, char** argv) {
                             "(default h200-sxm)");
 
   try {
+    cli::check_arguments(argc, argv);
     app.parse(argc, argv);
+    if (!version && app.get_subcommands().empty()) throw CLI::RequiredError("A subcommand");
+  } catch (const Error& e) {
+    std::cerr << "xpusim: " << e.what() << "\n";
+    return 2;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -205,8 +209,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  using cli::print_json;
+  const std::string command = cli::command_of(app);
   try {
     const fs::path data = find_data_dir(settings.data_dir);
+    if (version) {
+      std::cout << cli::version_text(data);
+      cli::check_stdout();
+      return 0;
+    }
     const bool json = settings.format == "json";
     if (hw_list->parsed()) {
       const auto all = load_all_accelerators(data / "hardware");
@@ -279,35 +290,28 @@ int main(int argc, char** argv) {
       validate_request(m, a, request);
       const auto result =
           estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
+      const auto checked = inference_json(m, a, request, result);
       if (json)
-        print_json(inference_json(m, a, request, result));
+        print_json(checked);
       else
-        std::cout << inference_text(m, a, request, result);
+        cli::print_text(inference_text(m, a, request, result), checked);
     } else if (compare->parsed()) {
       const auto m = load_model(compare_model, data / "models");
       compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
       compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
-      if (compare_options.devices < 1)
-        throw_input_error("command line", "--devices",
-                          fmt::format("expected at least 1, got {}", compare_options.devices));
-      if (max_ttft_s < 0)
-        throw_input_error("command line", "--max-ttft-s",
-                          fmt::format("expected >= 0, got {}", max_ttft_s));
-      if (max_tpot_s < 0)
-        throw_input_error("command line", "--max-tpot-s",
-                          fmt::format("expected >= 0, got {}", max_tpot_s));
       compare_options.max_ttft = Seconds(max_ttft_s);
       compare_options.max_tpot = Seconds(max_tpot_s);
       Economics economics = load_economics(data / "economics.yaml");
       economics.price_basis = *parse_price_basis(price_basis);  // CLI11 checked the name
       const auto all = load_all_accelerators(data / "hardware");
       const auto rows = compare_accelerators(m, all, compare_options, economics);
+      const auto checked = compare_json(m, rows);
       if (json)
-        print_json(compare_json(m, rows));
+        print_json(checked);
       else if (settings.format == "csv")
-        std::cout << compare_csv(m, rows);
+        cli::print_text(compare_csv(m, rows), checked);
       else
-        std::cout << compare_text(m, compare_options, rows);
+        cli::print_text(compare_text(m, compare_options, rows), checked);
     } else if (train->parsed()) {
       cli::run_train_command(train_flags, data, settings.format);
     } else if (serve->parsed()) {
@@ -323,6 +327,7 @@ int main(int argc, char** argv) {
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);
+      cli::check_stdout();
       return report.passed() ? 0 : 1;
     } else if (validate_training_cmd->parsed()) {
       // The exit status follows the published set; the development set reports progress.
@@ -332,11 +337,16 @@ int main(int argc, char** argv) {
         print_json({{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
       else
         std::cout << validation_text(report) << "\n" << training_dev_text(dev);
+      cli::check_stdout();
       return report.passed() ? 0 : 1;
     }
+    cli::check_stdout();
   } catch (const Error& e) {
-    std::cerr << "xpusim: " << e.what() << "\n";
+    std::cerr << "xpusim: " << cli::error_text(e, command) << "\n";
     return e.kind() == Error::Kind::kInternal ? 3 : 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "xpusim: internal error: out of memory (an input bound is missing)\n";
+    return 3;
   } catch (const std::exception& e) {
     std::cerr << "xpusim: internal error: " << e.what() << "\n";
     return 3;

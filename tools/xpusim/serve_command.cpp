@@ -1,10 +1,12 @@
 #include "serve_command.hpp"
 
+#include "shell.hpp"
+
 #include <fmt/format.h>
 
-#include <fstream>
 #include <iostream>
 
+#include "xpusim/core/checked.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
@@ -45,8 +47,8 @@ Workload workload_from(const ServeFlags& f) {
     Workload w;
     w.seed = f.seed;
     w.num_requests = f.num_requests;
-    w.input = parse_length_distribution(f.input_len, "--input-len");
-    w.output = parse_length_distribution(f.output_len, "--output-len");
+    w.input = parse_length_distribution(f.input_len, "workload.input");
+    w.output = parse_length_distribution(f.output_len, "workload.output");
     return w;
   }
   if (modes != 1) {
@@ -62,8 +64,8 @@ Workload workload_from(const ServeFlags& f) {
     w.trace = load_trace(f.requests_file);
     return w;
   }
-  w.input = parse_length_distribution(f.input_len, "--input-len");
-  w.output = parse_length_distribution(f.output_len, "--output-len");
+  w.input = parse_length_distribution(f.input_len, "workload.input");
+  w.output = parse_length_distribution(f.output_len, "workload.output");
   if (f.rate_option->count() > 0) {
     w.arrival = ArrivalKind::kPoisson;
     w.rate_per_s = f.rate;
@@ -206,28 +208,30 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
 void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ServeConfig config = config_from(f, data);
-  std::ofstream trace;
-  if (!f.trace_file.empty()) {
-    trace.open(f.trace_file);
-    if (!trace) bad_flag("--trace", fmt::format("cannot write '{}'", f.trace_file));
-  }
+  // Refused before a long simulation rather than after it.
+  if (!f.trace_file.empty()) write_output_file(f.trace_file, "", "--trace");
+  auto write_trace = [&](const nlohmann::json& trace) {
+    if (f.trace_file.empty()) return;
+    check_result_numbers(trace);
+    write_output_file(f.trace_file, trace.dump() + "\n", "--trace");
+  };
   if (f.find_max_rate) {
     const MaxRateResult found = find_max_rate(config);
-    if (format == "json") {
-      std::cout << max_rate_json(config, found).dump(2) << "\n";
-    } else {
-      std::cout << max_rate_text(config, found);
-    }
-    if (trace.is_open()) trace << serve_trace(config, found.at_max).dump() << "\n";
+    const auto checked = max_rate_json(config, found);
+    if (format == "json")
+      print_json(checked);
+    else
+      print_text(max_rate_text(config, found), checked);
+    write_trace(serve_trace(config, found.at_max));
     return;
   }
   const ServeResult result = simulate(config);
-  if (format == "json") {
-    std::cout << serve_json(config, result).dump(2) << "\n";
-  } else {
-    std::cout << serve_text(config, result);
-  }
-  if (trace.is_open()) trace << serve_trace(config, result).dump() << "\n";
+  const auto checked = serve_json(config, result);
+  if (format == "json")
+    print_json(checked);
+  else
+    print_text(serve_text(config, result), checked);
+  write_trace(serve_trace(config, result));
 }
 
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
@@ -262,25 +266,21 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   b.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
   b.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
   b.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
-  if (!(f.slo_ttft > 0))
-    bad_flag("--slo-ttft-p99", fmt::format("expected > 0 s, got {}", f.slo_ttft));
-  if (!(f.slo_tpot > 0))
-    bad_flag("--slo-tpot-p99", fmt::format("expected > 0 s, got {}", f.slo_tpot));
   b.slo.ttft = Seconds(f.slo_ttft);
   b.slo.tpot = Seconds(f.slo_tpot);
   b.workload.seed = f.seed;
   b.workload.num_requests = f.num_requests;
-  b.workload.input = parse_length_distribution(f.input_len, "--input-len");
-  b.workload.output = parse_length_distribution(f.output_len, "--output-len");
+  b.workload.input = parse_length_distribution(f.input_len, "workload.input");
+  b.workload.output = parse_length_distribution(f.output_len, "workload.output");
   validate_workload(b.workload);
   request.rate_requests_per_s = f.rate;
   request.accelerators = load_all_accelerators(data / "hardware");
   const PlanResult result = plan_deployment(request);
-  if (format == "json") {
-    std::cout << plan_json(request, result).dump(2) << "\n";
-  } else {
-    std::cout << plan_text(request, result);
-  }
+  const auto checked = plan_json(request, result);
+  if (format == "json")
+    print_json(checked);
+  else
+    print_text(plan_text(request, result), checked);
 }
 
 }  // namespace xpusim::cli

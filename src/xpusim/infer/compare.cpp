@@ -11,6 +11,9 @@ namespace xpusim {
 
 namespace {
 
+/// One node: more devices than any scale-up domain holds.
+constexpr int kMaxCompareDevices = 1 << 16;
+
 std::string gigabytes(Bytes b) {
   return fmt::format("{:.1f} GB", b.value() / 1e9);
 }
@@ -27,9 +30,7 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
   try {
     validate_request(model, hw, row.request);
   } catch (const Error& e) {
-    row.reason = e.what();
-    const std::string prefix = "command line: ";
-    if (row.reason.rfind(prefix, 0) == 0) row.reason.erase(0, prefix.size());
+    row.reason = e.field().empty() ? e.what() : e.detail();
     return row;
   }
   const int64_t max_batch = max_batch_that_fits(model, hw, row.request);
@@ -82,12 +83,34 @@ CompareRow evaluate_one(const ModelSpec& model, const AcceleratorSpec& hw, const
   return row;
 }
 
+/// What no accelerator could make right: refused once, before any row says "cannot run".
+void validate_options(const CompareOptions& o) {
+  if (o.devices < 1 || o.devices > kMaxCompareDevices)
+    throw_field_error("devices",
+                      fmt::format("expected 1 to {}, got {}", kMaxCompareDevices, o.devices));
+  if (o.input_len < 1 || o.input_len > kMaxSequenceTokens)
+    throw_field_error("input_len",
+                      fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, o.input_len));
+  if (o.output_len < 1 || o.output_len > kMaxSequenceTokens)
+    throw_field_error("output_len",
+                      fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, o.output_len));
+  // A limit of a day is no limit at all; 0 lifts one explicitly.
+  const auto check_limit = [](const char* field, Seconds limit) {
+    if (!(limit.value() >= 0.0 && limit.value() <= 86400.0))
+      throw_field_error(field,
+                        fmt::format("expected 0 (no limit) to 86400 s, got {}", limit.value()));
+  };
+  check_limit("max_ttft", o.max_ttft);
+  check_limit("max_tpot", o.max_tpot);
+}
+
 }  // namespace
 
 std::vector<CompareRow> compare_accelerators(const ModelSpec& model,
                                              const std::vector<AcceleratorSpec>& accelerators,
                                              const CompareOptions& options,
                                              const Economics& economics) {
+  validate_options(options);
   std::vector<CompareRow> rows(accelerators.size());
   parallel_for(accelerators.size(), [&](std::size_t i) {
     rows[i] = evaluate_one(model, accelerators[i], options, economics);

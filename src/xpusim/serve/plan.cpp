@@ -37,7 +37,7 @@ void evaluate(const PlanRequest& request, PlanCandidate& c, std::atomic<int>& si
   try {
     (void)kv_cache_size(replica);  // the weights and one iteration must fit with room for a cache
   } catch (const Error& e) {
-    c.reason = e.what();
+    c.reason = e.field().empty() ? e.what() : e.detail();
     return;
   }
   const MaxRateResult one = find_max_rate(replica);
@@ -51,8 +51,13 @@ void evaluate(const PlanRequest& request, PlanCandidate& c, std::atomic<int>& si
   }
   c.per_replica_max_rate = one.max_rate_requests_per_s;
   // Replicas for the rate, then checked as a whole; one more while the check fails.
-  c.replicas =
-      static_cast<int>(std::ceil(request.rate_requests_per_s / one.max_rate_requests_per_s));
+  const double needed = std::ceil(request.rate_requests_per_s / one.max_rate_requests_per_s);
+  if (!(needed <= request.max_replicas)) {  // also a NaN: never converted to an int unchecked
+    c.reason = fmt::format("needs {:.3g} replicas of {:.3g} requests/s, more than the {} planned",
+                           needed, one.max_rate_requests_per_s, request.max_replicas);
+    return;
+  }
+  c.replicas = static_cast<int>(needed);
   for (int attempt = 0; attempt < 3 && c.replicas <= request.max_replicas;
        ++attempt, ++c.replicas) {
     ServeConfig whole = replica;
@@ -95,11 +100,9 @@ void mark_pareto(std::vector<PlanCandidate>& all) {
 }  // namespace
 
 PlanResult plan_deployment(const PlanRequest& request) {
-  if (!(request.rate_requests_per_s > 0.0)) {
-    throw_input_error(
-        "command line", "--rate",
-        fmt::format("expected a rate > 0 requests/s, got {}", request.rate_requests_per_s));
-  }
+  if (!(request.rate_requests_per_s >= kMinRatePerS && request.rate_requests_per_s <= kMaxRatePerS))
+    throw_field_error("rate_requests_per_s", rate_expectation(request.rate_requests_per_s));
+  validate_slo(request.base.slo);
   PlanResult result;
   for (const auto& hw : request.accelerators) {
     for (int tp : tp_choices(request.base.model, hw)) {
@@ -119,7 +122,7 @@ PlanResult plan_deployment(const PlanRequest& request) {
         try {
           evaluate(request, result.candidates[i], simulations);
         } catch (const Error& e) {  // a configuration this accelerator cannot run
-          result.candidates[i].reason = e.what();
+          result.candidates[i].reason = e.field().empty() ? e.what() : e.detail();
         }
       },
       request.threads);

@@ -68,8 +68,8 @@ using serve::Sequence;
 
 constexpr std::size_t kTimelinePoints = 256;
 
-[[noreturn]] void bad_flag(const char* flag, const std::string& what) {
-  throw_input_error("command line", flag, what);
+[[noreturn]] void bad_field(const char* field, const std::string& what) {
+  throw_field_error(field, what);
 }
 
 Deployment deployment_of(const ServeConfig& c) {
@@ -242,18 +242,19 @@ class Simulation {
           return serve::lifetime_tokens(a) < serve::lifetime_tokens(b);
         });
     const int64_t tokens = serve::lifetime_tokens(*shortest);
-    const char* flag =
-        c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
+    const char* field =
+        c_.workload.arrival == ArrivalKind::kTrace ? "workload.trace" : "workload.input";
     if (tokens > c_.model.max_positions) {
-      bad_flag(flag, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
-                                 "positions and the model's context is {} tokens",
-                                 tokens, c_.model.max_positions));
+      bad_field(field, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
+                                   "positions and the model's context is {} tokens",
+                                   tokens, c_.model.max_positions));
     }
-    bad_flag(flag, fmt::format("no request fits the KV cache: the shortest needs {} tokens and an "
-                               "engine's cache holds {} blocks of {} tokens ({:.3g} GiB free per "
-                               "device after weights and activations)",
-                               tokens, kv_.blocks_per_engine, c_.limits.block_size,
-                               kv_.free_per_device.value() / (1u << 30)));
+    bad_field(field,
+              fmt::format("no request fits the KV cache: the shortest needs {} tokens and an "
+                          "engine's cache holds {} blocks of {} tokens ({:.3g} GiB free per "
+                          "device after weights and activations)",
+                          tokens, kv_.blocks_per_engine, c_.limits.block_size,
+                          kv_.free_per_device.value() / (1u << 30)));
   }
 
   /// The replica by the load balancer (among the prefill replicas when disaggregated), then its
@@ -608,64 +609,75 @@ KvTransferLink kv_transfer_link(const ServeConfig& c) {
     return {hw.scale_up_bandwidth * fraction, hw.scale_up_latency, true};
   }
   if (!hw.scale_out_bandwidth) {
-    bad_flag("--prefill-replicas",
-             fmt::format("the {} devices exceed {}'s scale-up domain of {} and it has no "
-                         "scale-out link to move KV caches between the pools",
-                         devices, hw.id, hw.scale_up_domain_devices));
+    bad_field("prefill_replicas",
+              fmt::format("the {} devices exceed {}'s scale-up domain of {} and it has no "
+                          "scale-out link to move KV caches between the pools",
+                          devices, hw.id, hw.scale_up_domain_devices));
   }
   return {*hw.scale_out_bandwidth * fraction, kScaleOutLatency, false};
 }
 
+void validate_slo(const Slo& slo) {
+  // A microsecond is below any kernel; an hour to the first token is no objective.
+  constexpr double kMinObjectiveS = 1e-6, kMaxObjectiveS = 3600.0;
+  const auto check = [&](const char* field, Seconds objective) {
+    if (!(objective.value() >= kMinObjectiveS && objective.value() <= kMaxObjectiveS))
+      bad_field(field, fmt::format("expected {:g} to {:g} s, got {}", kMinObjectiveS,
+                                   kMaxObjectiveS, objective.value()));
+  };
+  check("slo.ttft", slo.ttft);
+  check("slo.tpot", slo.tpot);
+}
+
 void validate_serve_config(const ServeConfig& c) {
-  if (c.replicas < 1)
-    bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
+  // Each replica holds its engines and queues: beyond a few thousand a run exhausts memory
+  // long before it says anything a smaller run would not.
+  static constexpr int kMaxReplicas = 4096;
+  auto check_replicas = [](const char* field, int n) {
+    if (n < 1 || n > kMaxReplicas)
+      bad_field(field, fmt::format("expected 1 to {}, got {}", kMaxReplicas, n));
+  };
+  check_replicas("replicas", c.replicas);
   if (c.scheduler == SchedulerKind::kDisaggregated) {
     if (c.replicas != 1)
-      bad_flag("--replicas",
-               "not with --scheduler disaggregated: give --prefill-replicas and --decode-replicas");
-    if (c.prefill_replicas < 1)
-      bad_flag("--prefill-replicas",
-               fmt::format("expected at least 1, got {}", c.prefill_replicas));
-    if (c.decode_replicas < 1)
-      bad_flag("--decode-replicas", fmt::format("expected at least 1, got {}", c.decode_replicas));
+      bad_field("replicas",
+                "not with the disaggregated scheduler, which sizes its prefill and decode pools");
+    check_replicas("prefill_replicas", c.prefill_replicas);
+    check_replicas("decode_replicas", c.decode_replicas);
   }
   if (c.tensor_parallel < 1)
-    bad_flag("--tp", fmt::format("expected at least 1, got {}", c.tensor_parallel));
+    bad_field("tensor_parallel", fmt::format("expected at least 1, got {}", c.tensor_parallel));
   if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
-    bad_flag("--pp", fmt::format("expected 1 to the model's {} layers, got {}", c.model.layers,
-                                 c.pipeline_parallel));
+    bad_field("pipeline_parallel", fmt::format("expected 1 to the model's {} layers, got {}",
+                                               c.model.layers, c.pipeline_parallel));
   InferenceRequest r;
   r.devices = c.tensor_parallel;
   r.weight_dtype = c.weight_dtype;
   r.kv_dtype = c.kv_dtype;
   r.input_len = 1;
   r.output_len = 1;
-  try {
-    validate_request(c.model, c.hw, r);
-  } catch (const Error& e) {
-    // validate_request names --devices; in serve the tensor-parallel degree is --tp.
-    std::string message = e.what();
-    const std::string from = "command line: --devices:";
-    if (message.rfind(from, 0) == 0) message = "command line: --tp:" + message.substr(from.size());
-    throw Error(e.kind(), message);
-  }
+  validate_request(c.model, c.hw, r);  // its `devices` is the tensor-parallel degree here
+  constexpr int64_t kMaxDevices = int64_t{1} << 20;
+  const int64_t devices = int64_t{replicas_of(c)} * c.tensor_parallel * c.pipeline_parallel;
+  if (devices > kMaxDevices)
+    bad_field("replicas", fmt::format("replicas x tensor_parallel x pipeline_parallel = {}: "
+                                      "expected at most {} devices",
+                                      devices, kMaxDevices));
   const EngineLimits& l = c.limits;
   if (l.max_num_seqs < 1 || l.max_num_seqs > (1 << 20))
-    bad_flag("--max-batch", fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
+    bad_field("limits.max_num_seqs",
+              fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
   if (l.max_batched_tokens < 1 || l.max_batched_tokens > (int64_t{1} << 24))
-    bad_flag("--max-batched-tokens",
-             fmt::format("expected 1 to {}, got {}", int64_t{1} << 24, l.max_batched_tokens));
+    bad_field("limits.max_batched_tokens",
+              fmt::format("expected 1 to {}, got {}", int64_t{1} << 24, l.max_batched_tokens));
   if (l.block_size < 1 || l.block_size > 4096)
-    bad_flag("--block-size", fmt::format("expected 1 to 4096, got {}", l.block_size));
+    bad_field("limits.block_size", fmt::format("expected 1 to 4096, got {}", l.block_size));
   if (!(l.gpu_memory_utilization > 0.0 && l.gpu_memory_utilization <= 1.0))
-    bad_flag("--gpu-memory-utilization",
-             fmt::format("expected a share in (0, 1], got {}", l.gpu_memory_utilization));
+    bad_field("limits.gpu_memory_utilization",
+              fmt::format("expected a share in (0, 1], got {}", l.gpu_memory_utilization));
   if (!(l.watermark >= 0.0 && l.watermark < 1.0))
-    bad_flag("--watermark", fmt::format("expected a share in [0, 1), got {}", l.watermark));
-  if (!(c.slo.ttft.value() > 0.0))
-    bad_flag("--slo-ttft", fmt::format("expected > 0 s, got {}", c.slo.ttft.value()));
-  if (!(c.slo.tpot.value() > 0.0))
-    bad_flag("--slo-tpot", fmt::format("expected > 0 s, got {}", c.slo.tpot.value()));
+    bad_field("limits.watermark", fmt::format("expected a share in [0, 1), got {}", l.watermark));
+  validate_slo(c.slo);
   validate_workload(c.workload);
   if (c.scheduler == SchedulerKind::kDisaggregated) (void)kv_transfer_link(c);
 }
@@ -682,11 +694,11 @@ KvCacheSize kv_cache_size(const ServeConfig& c) {
   size.free_per_device = usable - weights - activations - workspace_bytes_per_device();
   size.bytes_per_token_per_device = kv_bytes_per_device(c.model, d, 1) / pp;
   if (size.free_per_device.value() <= 0.0) {
-    throw_input_error(
-        "command line", "--tp",
+    throw_field_error(
+        "tensor_parallel",
         fmt::format("{} does not fit: {:.3g} GiB of weights, {:.3g} GiB of activations and "
                     "{:.3g} GiB of workspace per device exceed {:.3g} GiB ({}% of {}); use more "
-                    "devices per replica or a smaller --weight-dtype",
+                    "devices per replica or a smaller weight data type",
                     c.model.id, weights.value() / (1u << 30), activations.value() / (1u << 30),
                     workspace_bytes_per_device().value() / (1u << 30), usable.value() / (1u << 30),
                     c.limits.gpu_memory_utilization * 100.0, c.hw.id));

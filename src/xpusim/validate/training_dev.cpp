@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/train/training.hpp"
 #include "xpusim/validate/features.hpp"
@@ -329,10 +330,7 @@ bool DevValidationReport::target_met() const {
 
 DevValidationReport validate_training_dev(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "training_dev.json";
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  const Json doc = Json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  const Json doc = parse_json_strict(read_input_file(file), file.string());
   check_keys(doc, {"about", "rules", "tolerance", "records"}, file.string());
   const Json& tolerance = record_field<Json>(doc, "tolerance", file.string());
   const std::string tw = file.string() + ": tolerance";
