@@ -69,17 +69,21 @@ void expect_one_line(const CliResult& r, const std::string& start) {
 }
 
 TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
-  expect_one_line(run(kGpt3 + "--tp 3"),
-                  "xpusim: command line: --tp: tp x pp x cp = 3 does not divide the 1024 devices");
+  expect_one_line(
+      run(kGpt3 + "--tp 3"),
+      "xpusim: command line: parallel plan: tp x pp x cp = 3 does not divide the 1024 devices");
   expect_one_line(run(kGpt3 + "--tp 8 --pp 5"),
-                  "xpusim: command line: --tp: tp x pp x cp = 40 does not divide");
-  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --micro-batch 5"),
-                  "xpusim: command line: --tp: the global batch 1536 does not split into dp 8 x "
-                  "micro-batches of 5");
-  expect_one_line(run(kGpt3 + "--tp 8 --pp 64"),
-                  "xpusim: command line: --tp: pp x vpp = 64 does not divide the 96 layers");
-  expect_one_line(run(kGpt3 + "--tp 16 --pp 8"),
-                  "xpusim: command line: --tp: tp 16 exceeds the scale-up domain of 8 devices");
+                  "xpusim: command line: parallel plan: tp x pp x cp = 40 does not divide");
+  expect_one_line(
+      run(kGpt3 + "--tp 8 --pp 16 --micro-batch 5"),
+      "xpusim: command line: parallel plan: the global batch 1536 does not split into dp 8 x "
+      "micro-batches of 5");
+  expect_one_line(
+      run(kGpt3 + "--tp 8 --pp 64"),
+      "xpusim: command line: parallel plan: pp x vpp = 64 does not divide the 96 layers");
+  expect_one_line(
+      run(kGpt3 + "--tp 16 --pp 8"),
+      "xpusim: command line: parallel plan: tp 16 exceeds the scale-up domain of 8 devices");
   expect_one_line(
       run(kGpt3 + "--recompute some"),
       "xpusim: command line: --recompute: expected none, selective or full, got 'some'");

@@ -116,8 +116,13 @@ std::string error_text(const Error& e, std::string_view command) {
 
 void check_arguments(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    if (!is_valid_utf8(argv[i]))
+    const std::string_view arg = argv[i];
+    if (!is_valid_utf8(arg))
       throw_input_error("command line", fmt::format("argument {}", i), "expected UTF-8 text");
+    // CLI11 takes an empty value as the option's default; nothing given is not a value.
+    const std::string_view previous = argv[i - 1];
+    if (arg.empty() && i > 1 && previous.size() > 2 && previous.substr(0, 2) == "--")
+      throw_input_error("command line", previous, "expected a value, got nothing");
   }
 }
 

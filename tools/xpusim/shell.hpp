@@ -26,7 +26,8 @@ namespace xpusim::cli {
 [[nodiscard]] std::string error_text(const Error& e, std::string_view command);
 
 /// Throws an input error "command line: argument N: expected UTF-8 text" for the first argument
-/// that is not UTF-8 (it would reach the JSON output).
+/// that is not UTF-8 (it would reach the JSON output), and "command line: --FLAG: expected a
+/// value, got nothing" for an empty value.
 void check_arguments(int argc, char** argv);
 
 /// Writes `result` as JSON to stdout, after check_result_numbers.

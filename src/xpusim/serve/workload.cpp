@@ -153,8 +153,8 @@ LengthDistribution parse_length_distribution(std::string_view text, std::string_
     arity(2, kind == "normal" ? "normal:MEAN:SD" : "lognormal:MEAN:SD");
     const auto mean = to_double(args[0]);
     const auto sd = to_double(args[1]);
-    if (!mean || *mean <= 0.0 || *mean > static_cast<double>(kMaxTokens))
-      fail(fmt::format("{}: MEAN: expected a number in (0, {}], got '{}'", kind, kMaxTokens,
+    if (!mean || *mean < 1.0 || *mean > static_cast<double>(kMaxTokens))
+      fail(fmt::format("{}: MEAN: expected a number from 1 to {}, got '{}'", kind, kMaxTokens,
                        args[0]));
     if (!sd || *sd < 0.0 || *sd > static_cast<double>(kMaxTokens))
       fail(
