@@ -271,14 +271,12 @@ const HardwareCase kHardwareCases[] = {
      [](YAML::Node& y) {
        at(y, {"memory", "bandwidth_bytes_per_s"})["value"] = "3.35e+18";
      },
-     "memory.bandwidth_bytes_per_s.value: expected at most 1e15 bytes/s; is the unit bytes per "
-     "second?"},
+     "memory.bandwidth_bytes_per_s.value: expected 1e+09 to 1e+15 bytes/s, got 3.35e+18"},
     {"AbsurdPeak",
      [](YAML::Node& y) {
        at(y, {"compute", "peak_dense_flops_per_s", "bf16"})["value"] = "989.4e+21";
      },
-     "compute.peak_dense_flops_per_s.bf16.value: expected at most 1e18 FLOP/s; is the unit "
-     "FLOP/s?"},
+     "compute.peak_dense_flops_per_s.bf16.value: expected 1e+11 to 1e+18 FLOP/s, got 9.894e+23"},
     {"AbsurdKernelOverhead",
      [](YAML::Node& y) {
        at(y, {"efficiency", "kernel_overhead_s"})["value"] = "1.3";
@@ -453,7 +451,9 @@ TEST(BadInputUnknownId, ModelSuggestsTheClosestIds) {
 TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestAccelerator) {
   const CliRun run = run_cli({"infer", "--model", "llama-2-7b", "--hw", "h100"});
   expect_one_line_error(run);
-  EXPECT_EQ(run.err.rfind("xpusim: --hw: unknown accelerator 'h100' (did you mean: ", 0), 0u)
+  EXPECT_EQ(
+      run.err.rfind("xpusim: command line: --hw: unknown accelerator 'h100' (did you mean: ", 0),
+      0u)
       << run.err;
   EXPECT_TRUE(suggests(run.err, "h100-sxm")) << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim hw list' lists them\n")) << run.err;
@@ -463,7 +463,9 @@ TEST(BadInputUnknownId, CommandLineSuggestsTheCatalogsClosestModel) {
   const CliRun run = run_cli({"infer", "--model", "llama2-7b", "--hw", "h100-sxm"});
   expect_one_line_error(run);
   EXPECT_EQ(
-      run.err.rfind("xpusim: --model: unknown model 'llama2-7b' (did you mean: llama-2-7b", 0), 0u)
+      run.err.rfind(
+          "xpusim: command line: --model: unknown model 'llama2-7b' (did you mean: llama-2-7b", 0),
+      0u)
       << run.err;
   EXPECT_TRUE(contains(run.err, "?); 'xpusim model list' lists them\n")) << run.err;
 }

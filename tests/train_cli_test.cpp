@@ -91,7 +91,7 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
                   "xpusim: command line: --dtype: expected bf16 or fp8, got 'fp4'");
   expect_one_line(
       run("train --model gpt3-175b --system dgx-a100-superpod --global-batch 0 --seq-len 2048"),
-      "xpusim: command line: --global-batch: expected at least 1, got 0");
+      "xpusim: command line: --global-batch: expected 1 to 16777216, got 0");
   expect_one_line(run("train --model gpt3-175b --system dgx-a100-superpod --nodes 0 --global-batch "
                       "8 --seq-len 2048"),
                   "xpusim: ");
