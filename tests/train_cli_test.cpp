@@ -87,8 +87,9 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
   expect_one_line(
       run(kGpt3 + "--recompute some"),
       "xpusim: command line: --recompute: expected none, selective or full, got 'some'");
-  expect_one_line(run(kGpt3 + "--dtype fp4"),
-                  "xpusim: command line: --dtype: expected bf16 or fp8, got 'fp4'");
+  expect_one_line(run(kGpt3 + "--precision fp4"),
+                  "xpusim: command line: --precision: expected bf16, fp8-delayed, fp8-current, "
+                  "fp8-blockwise, mxfp8 or nvfp4, got 'fp4'");
   expect_one_line(
       run("train --model gpt3-175b --system dgx-a100-superpod --global-batch 0 --seq-len 2048"),
       "xpusim: command line: --global-batch: expected 1 to 16777216, got 0");
@@ -97,6 +98,18 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
                   "xpusim: ");
   expect_one_line(run("train --model gpt3-175b --system dgx-a100 --global-batch 8 --seq-len 2048"),
                   "xpusim: ");
+}
+
+TEST(TrainCli, FsdpAndMoeFlagsAreCheckedOnTheCommandLine) {
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --fsdp-prefetch 2"),
+                  "xpusim: command line: --fsdp-prefetch: an FSDP schedule needs --zero 3, got "
+                  "--zero 0");
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --reduce-dtype fp16"),
+                  "xpusim: command line: --reduce-dtype: expected fp32 or bf16, got 'fp16'");
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --moe-load-imbalance 0.5"),
+                  "xpusim: command line: --moe-load-imbalance: expected at least 1, got 0.5");
+  const CliResult ok = run(kGpt3 + "--tp 8 --pp 16 --zero 3 --fsdp-prefetch 0 --per-step-reduce");
+  EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
 TEST(TrainCli, HwAndNodesBuildADefaultSystemAndSaySo) {

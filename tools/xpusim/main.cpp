@@ -10,6 +10,9 @@
 #include <map>
 #include <string>
 
+#include "compare_command.hpp"
+#include "flags.hpp"
+#include "sensitivity_command.hpp"
 #include "serve_command.hpp"
 #include "shell.hpp"
 #include "train_command.hpp"
@@ -17,7 +20,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
-#include "xpusim/infer/compare.hpp"
+#include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
 #include "xpusim/report/report.hpp"
@@ -52,15 +55,6 @@ fs::path find_data_dir(const std::string& flag) {
   throw Error(Error::Kind::kNotFound,
               "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR
               "); pass --data-dir");
-}
-
-DType dtype_flag(const std::string& flag, const std::string& value) {
-  if (auto dtype = parse_dtype(value)) return *dtype;
-  std::vector<std::string> names;
-  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
-  throw_input_error("command line", flag,
-                    fmt::format("unknown data type '{}'{}; expected one of {}", value,
-                                did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 struct Settings {
@@ -143,28 +137,13 @@ int main(int argc, char** argv) {
                   "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
-  CompareOptions compare_options;
-  std::string compare_model = "llama-2-70b";
-  auto* compare =
-      app.add_subcommand("compare", "one model on one node of every catalog accelerator");
-  double max_ttft_s = compare_options.max_ttft.value(),
-         max_tpot_s = compare_options.max_tpot.value();
-  std::string price_basis = "auto";
-  compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
-  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 1024)");
-  compare->add_option("--output-len", compare_options.output_len, "generated tokens (default 256)");
-  compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
-  compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
-  compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
-  compare->add_option("--max-ttft-s", max_ttft_s,
-                      "time-to-first-token limit in seconds, 0 for none (default 2)");
-  compare->add_option("--max-tpot-s", max_tpot_s,
-                      "time-per-output-token limit in seconds, 0 for none (default 0.2)");
-  compare
-      ->add_option("--price-basis", price_basis,
-                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
-      ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  cli::CompareFlags compare_flags;
+  auto* compare = cli::add_compare_command(app, compare_flags);
   add_format(compare, true);
+
+  cli::SensitivityFlags sensitivity_flags;
+  auto* sensitivity_cmd = cli::add_sensitivity_command(
+      app, sensitivity_flags, [&](CLI::App* cmd) { add_format(cmd, false); });
 
   cli::TrainFlags train_flags;
   auto* train = cli::add_train_command(app, train_flags);
@@ -284,8 +263,8 @@ int main(int argc, char** argv) {
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
-      request.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
-      request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
+      request.weight_dtype = cli::dtype_flag("--weight-dtype", weight_dtype);
+      request.kv_dtype = cli::dtype_flag("--kv-dtype", kv_dtype);
       request.fused_gate_up = !unfused_gate_up;
       validate_request(m, a, request);
       const auto result =
@@ -296,22 +275,9 @@ int main(int argc, char** argv) {
       else
         cli::print_text(inference_text(m, a, request, result), checked);
     } else if (compare->parsed()) {
-      const auto m = load_model(compare_model, data / "models");
-      compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
-      compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
-      compare_options.max_ttft = Seconds(max_ttft_s);
-      compare_options.max_tpot = Seconds(max_tpot_s);
-      Economics economics = load_economics(data / "economics.yaml");
-      economics.price_basis = *parse_price_basis(price_basis);  // CLI11 checked the name
-      const auto all = load_all_accelerators(data / "hardware");
-      const auto rows = compare_accelerators(m, all, compare_options, economics);
-      const auto checked = compare_json(m, rows);
-      if (json)
-        print_json(checked);
-      else if (settings.format == "csv")
-        cli::print_text(compare_csv(m, rows), checked);
-      else
-        cli::print_text(compare_text(m, compare_options, rows), checked);
+      cli::run_compare_command(compare_flags, data, settings.format);
+    } else if (sensitivity_cmd->parsed()) {
+      cli::run_sensitivity_command(sensitivity_flags, data, settings.format);
     } else if (train->parsed()) {
       cli::run_train_command(train_flags, data, settings.format);
     } else if (serve->parsed()) {

@@ -6,6 +6,10 @@
 #include <filesystem>
 #include <string>
 
+#include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
+#include "xpusim/train/training.hpp"
+
 namespace xpusim::cli {
 
 struct TrainFlags {
@@ -27,14 +31,32 @@ struct TrainFlags {
   int64_t seq_len = 0;
   std::string recompute = "none";
   int zero = 0;
-  std::string dtype = "bf16";
+  std::string precision = "bf16";
   bool no_dp_overlap = false;
   bool tp_overlap = false;
+  int fsdp_prefetch = -1;  ///< -1: the ZeRO-3 default (1)
+  bool no_reshard_after_forward = false;
+  bool reduce_per_step = false;
+  bool fp8_all_gather = false;
+  std::string reduce_dtype;  ///< empty: the default (bf16)
+  double moe_load_imbalance = 1.0;
+  int lora_rank = 0;
   double tokens = 0.0;
   std::string trace_file;
   bool search = false;
   int top = 10;
 };
+
+/// What one step is: the model, the system, the job and the plan the flags give.
+struct TrainInputs {
+  ModelSpec model;
+  SystemSpec system;
+  TrainingJob job;
+  ParallelPlan plan;
+};
+
+/// The inputs of `xpusim train` without --search, checked; throws xpusim::Error on bad input.
+[[nodiscard]] TrainInputs train_inputs(const TrainFlags& flags, const std::filesystem::path& data);
 
 /// Declares the subcommand and its options on `app`, writing into `flags`.
 CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);

@@ -20,7 +20,8 @@ namespace {
 /// Keys whose values are signed by definition; everything else a command prints is a time, a
 /// size, a count, a rate or a share, which a correct model never makes negative.
 bool signed_key(std::string_view key) {
-  return key == "relative_error" || key == "memory_margin_bytes";
+  return key == "relative_error" || key == "memory_margin_bytes" || key == "time_change" ||
+         key == "time_elasticity" || key == "cost_change";
 }
 
 void check_node(const nlohmann::json& node, const std::string& pointer, std::string_view key) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "xpusim/core/checked.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/infer/inference.hpp"
@@ -704,7 +705,8 @@ KvCacheSize kv_cache_size(const ServeConfig& c) {
                     c.limits.gpu_memory_utilization * 100.0, c.hw.id));
   }
   const double tokens = size.free_per_device / size.bytes_per_token_per_device;
-  const auto blocks = static_cast<int64_t>(tokens / static_cast<double>(c.limits.block_size));
+  const int64_t blocks =
+      checked_int64(tokens / static_cast<double>(c.limits.block_size), "KV-cache blocks");
   size.blocks_per_engine = blocks / c.pipeline_parallel;
   return size;
 }
