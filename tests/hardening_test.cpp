@@ -457,12 +457,21 @@ TEST(BadInputByClass, TraceFieldsRefuseEveryBadValue) {
 
 /// Keys where null means "does not exist" (a price not listed, a record without a prediction).
 bool nullable(const std::string& key) {
-  static const std::set<std::string> keys = {"cost_basis",         "cost_per_million_tokens_usd",
-                                             "predicted",          "relative_error",
-                                             "usd_per_hour",       "measured",
-                                             "tolerance_reason",   "reason",
-                                             "first_stage_layers", "last_stage_layers",
-                                             "pipeline_layout"};
+  static const std::set<std::string> keys = {"cost_basis",
+                                             "cost_per_million_tokens_usd",
+                                             "predicted",
+                                             "relative_error",
+                                             "usd_per_hour",
+                                             "measured",
+                                             "tolerance_reason",
+                                             "reason",
+                                             "first_stage_layers",
+                                             "last_stage_layers",
+                                             "pipeline_layout",
+                                             "price_usd_per_device_hour",
+                                             "tokens_per_s_per_usd_per_hour",
+                                             "cost_usd",
+                                             "cost_change"};
   return keys.count(key) > 0;
 }
 
@@ -478,8 +487,7 @@ void walk(const Json& node, const std::string& pointer, const std::string& key,
   } else if (node.is_number()) {
     const double x = node.get<double>();
     if (!std::isfinite(x)) problems.push_back(pointer + " is not finite");
-    if (x < 0 && key != "relative_error" && key != "memory_margin_bytes")
-      problems.push_back(pointer + " is negative");
+    if (x < 0 && !signed_result_key(key)) problems.push_back(pointer + " is negative");
   }
 }
 
@@ -513,6 +521,8 @@ TEST(Results, TheJsonOfManyRunsHoldsOnlyFiniteNonNegativeNumbers) {
       {"serve", "--model", "llama-3.1-8b", "--hw", "h100-sxm", "--offline", "--num-requests", "20",
        "--input-len", "lognormal:100000:16777216", "--scheduler", "chunked"},
       {"plan", "--model", "llama-3.1-8b", "--rate", "2", "--num-requests", "30"},
+      {"sensitivity", "infer", "--model", "llama-3.1-8b", "--hw", "h100-sxm"},
+      {"compare", "--model", "llama-3.1-8b", "--train", "--tokens", "1e9"},
   };
   for (const auto& args : runs) {
     auto with_json = args;
@@ -544,7 +554,8 @@ std::set<std::string> parser_flags() {
                                                           {"serve"},
                                                           {"plan"},
                                                           {"validate", "training"},
-                                                          {"calibrate"}};
+                                                          {"calibrate"},
+                                                          {"sensitivity"}};
   std::set<std::string> flags;
   const std::regex flag("--[a-z][a-z0-9-]*");
   for (auto args : commands) {

@@ -107,7 +107,7 @@ TEST(TrainCli, FsdpAndMoeFlagsAreCheckedOnTheCommandLine) {
   expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --reduce-dtype fp16"),
                   "xpusim: command line: --reduce-dtype: expected fp32 or bf16, got 'fp16'");
   expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --moe-load-imbalance 0.5"),
-                  "xpusim: command line: --moe-load-imbalance: expected at least 1, got 0.5");
+                  "xpusim: command line: --moe-load-imbalance: expected 1 to 100, got 0.5");
   const CliResult ok = run(kGpt3 + "--tp 8 --pp 16 --zero 3 --fsdp-prefetch 0 --per-step-reduce");
   EXPECT_EQ(ok.status, 0) << ok.err;
 }

@@ -101,6 +101,9 @@ std::string command_of(const CLI::App& app) {
 }
 
 std::string flag_for_field(std::string_view command, std::string_view field) {
+  // `sensitivity infer|train|serve` takes the flags of the command it studies.
+  constexpr std::string_view kStudy = "sensitivity ";
+  if (command.substr(0, kStudy.size()) == kStudy) command.remove_prefix(kStudy.size());
   const auto& tables = flag_tables();
   const auto table = tables.find(command);
   if (table == tables.end()) return "";

@@ -17,12 +17,14 @@ namespace {
   throw Error(Error::Kind::kInternal, fmt::format("internal error: {}: {}", what, detail));
 }
 
-/// Keys whose values are signed by definition; everything else a command prints is a time, a
-/// size, a count, a rate or a share, which a correct model never makes negative.
-bool signed_key(std::string_view key) {
+}  // namespace
+
+bool signed_result_key(std::string_view key) {
   return key == "relative_error" || key == "memory_margin_bytes" || key == "time_change" ||
          key == "time_elasticity" || key == "cost_change";
 }
+
+namespace {
 
 void check_node(const nlohmann::json& node, const std::string& pointer, std::string_view key) {
   switch (node.type()) {
@@ -36,11 +38,12 @@ void check_node(const nlohmann::json& node, const std::string& pointer, std::str
     case nlohmann::json::value_t::number_float: {
       const double x = node.get<double>();
       if (!std::isfinite(x)) internal("result " + pointer, fmt::format("{} is not finite", x));
-      if (x < 0.0 && !signed_key(key)) internal("result " + pointer, fmt::format("{} < 0", x));
+      if (x < 0.0 && !signed_result_key(key))
+        internal("result " + pointer, fmt::format("{} < 0", x));
       return;
     }
     case nlohmann::json::value_t::number_integer:
-      if (node.get<int64_t>() < 0 && !signed_key(key))
+      if (node.get<int64_t>() < 0 && !signed_result_key(key))
         internal("result " + pointer, fmt::format("{} < 0", node.get<int64_t>()));
       return;
     case nlohmann::json::value_t::null:

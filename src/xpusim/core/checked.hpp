@@ -35,6 +35,11 @@ double checked_non_negative(double x, std::string_view what);
 /// the changes and elasticities of a sensitivity study.
 void check_result_numbers(const nlohmann::json& result);
 
+/// True for the keys whose values are signed by definition (listed above); everything else a
+/// command prints is a time, a size, a count, a rate or a share, which a correct model never makes
+/// negative.
+[[nodiscard]] bool signed_result_key(std::string_view key);
+
 /// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
 /// U+10FFFF).
 [[nodiscard]] bool is_valid_utf8(std::string_view text);
