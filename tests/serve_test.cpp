@@ -107,16 +107,14 @@ TEST(ServeWorkload, DistributionErrorsNameTheFlag) {
     return error_of([&] { (void)parse_length_distribution(text, "--input-len"); });
   };
   EXPECT_EQ(parse("gauss:1:2"),
-            "command line: --input-len: expected fixed:N, uniform:LO:HI, normal:MEAN:SD, "
+            "--input-len: expected fixed:N, uniform:LO:HI, normal:MEAN:SD, "
             "lognormal:MEAN:SD or file:PATH, got 'gauss:1:2'");
   EXPECT_EQ(parse("fixed:0"),
-            "command line: --input-len: fixed: expected an integer from 1 to 16777216, got '0'");
-  EXPECT_EQ(parse("uniform:10:5"),
-            "command line: --input-len: uniform: expected LO <= HI, got 10:5");
-  EXPECT_EQ(parse("normal:100"),
-            "command line: --input-len: normal: expected normal:MEAN:SD, got 'normal:100'");
+            "--input-len: fixed: expected an integer from 1 to 16777216, got '0'");
+  EXPECT_EQ(parse("uniform:10:5"), "--input-len: uniform: expected LO <= HI, got 10:5");
+  EXPECT_EQ(parse("normal:100"), "--input-len: normal: expected normal:MEAN:SD, got 'normal:100'");
   EXPECT_EQ(parse("lognormal:100:-1"),
-            "command line: --input-len: lognormal: SD: expected a number >= 0, got '-1'");
+            "--input-len: lognormal: SD: expected a number in [0, 16777216], got '-1'");
   const fs::path bad = kServeData / "bad_lengths.txt";
   EXPECT_EQ(parse("file:" + bad.string()),
             bad.string() + ": line 2: expected an integer from 1 to 16777216, got '-4'");
@@ -147,7 +145,7 @@ TEST(ServeWorkload, MalformedTraceLinesAreNamedByNumber) {
 TEST(ServeWorkload, ARateOfZeroIsAnError) {
   ServeConfig c = small_config(0.0);
   EXPECT_EQ(error_of([&] { (void)simulate(c); }),
-            "command line: --rate: expected a rate > 0 requests/s, got 0");
+            "workload.rate_per_s: expected a rate from 1e-06 to 1e+06 requests/s, got 0");
 }
 
 // ---- engine invariants ----
@@ -230,12 +228,12 @@ TEST(ServeEngine, LengthsThatNeverFitAreAClearError) {
   c.workload.input = parse_length_distribution("fixed:4000", "--input-len");
   c.workload.output = parse_length_distribution("fixed:200", "--output-len");
   EXPECT_EQ(error_of([&] { (void)simulate(c); }),
-            "command line: --input-len: no request fits: the shortest needs input + output - 1 = "
+            "workload.input: no request fits: the shortest needs input + output - 1 = "
             "4199 positions and the model's context is 4096 tokens");
   c.workload.input = parse_length_distribution("fixed:3000", "--input-len");
   c.limits.gpu_memory_utilization = 0.2;
   EXPECT_PRED2(contains, error_of([&] { (void)simulate(c); }),
-               std::string("command line: --input-len: no request fits the KV cache: the shortest "
+               std::string("workload.input: no request fits the KV cache: the shortest "
                            "needs 3199 tokens"));
 }
 
@@ -243,7 +241,7 @@ TEST(ServeEngine, AModelThatDoesNotFitIsAClearError) {
   ServeConfig c = small_config(1.0, 10);
   c.model = testing::model("llama-2-70b");
   EXPECT_PRED2(contains, error_of([&] { (void)simulate(c); }),
-               std::string("command line: --tp: llama-2-70b does not fit"));
+               std::string("tensor_parallel: llama-2-70b does not fit"));
 }
 
 // ---- policies against each other ----
@@ -353,7 +351,8 @@ TEST(ServeCli, BadInputIsOneLineAndExitStatusTwo) {
   };
   const fs::path bad = kServeData / "bad_field.csv";
   const std::vector<Case> cases = {
-      {k70b + "--rate 0", "xpusim: command line: --rate: expected a rate > 0 requests/s, got 0\n"},
+      {k70b + "--rate 0",
+       "xpusim: command line: --rate: expected a rate from 1e-06 to 1e+06 requests/s, got 0\n"},
       {k70b + "--requests-file " + bad.string(),
        "xpusim: " + bad.string() +
            ": line 3: input_tokens: expected an integer from 1 to 16777216, got 'abc'\n"},
@@ -580,7 +579,7 @@ TEST(ServeDisaggregation, PoolFlagsAreCheckedOnTheCommandLine) {
       {m + "--scheduler chunked --decode-replicas 3",
        "xpusim: command line: --decode-replicas: only with --scheduler disaggregated\n"},
       {m + "--scheduler disaggregated --prefill-replicas 0",
-       "xpusim: command line: --prefill-replicas: expected at least 1, got 0\n"},
+       "xpusim: command line: --prefill-replicas: expected 1 to 4096, got 0\n"},
   };
   for (const auto& c : cases) {
     const CliResult r = run(c.args);

@@ -506,7 +506,7 @@ TEST(SensitivityCli, AStepOfZeroIsOneLine) {
 TEST(CompareCli, TrainingWithoutTokensIsOneLine) {
   const CliRun run = run_cli("compare --train --tokens 0");
   EXPECT_EQ(run.status, 2);
-  EXPECT_EQ(run.err, "xpusim: command line: --tokens: expected > 0, got 0\n");
+  EXPECT_EQ(run.err, "xpusim: command line: --tokens: expected > 0 and at most 1e16, got 0\n");
 }
 
 TEST(CompareCli, AnAddedChipMayNotTakeACatalogId) {

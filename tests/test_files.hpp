@@ -12,6 +12,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "xpusim/core/error.hpp"
 
@@ -79,6 +80,41 @@ inline CliResult run_xpusim(const std::string& args) {
   const auto out = scratch.path() / "out", err = scratch.path() / "err";
   const std::string command = std::string(XPUSIM_BINARY) + " --data-dir " + XPUSIM_SOURCE_DATADIR +
                               " " + args + " >" + out.string() + " 2>" + err.string();
+  const int raw = std::system(command.c_str());
+  CliResult r;
+  r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+/// `word` quoted for sh: any bytes, invalid UTF-8 included, reach the program unchanged.
+inline std::string shell_quote(const std::string& word) {
+  std::string quoted = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      quoted.append("'\\''");
+    } else {
+      quoted.push_back(c);
+    }
+  }
+  quoted.push_back('\'');
+  return quoted;
+}
+
+/// Runs the built `xpusim` with `args`, each one word, and with the source tree's catalogs unless
+/// `args` starts with --data-dir.
+inline CliResult run_xpusim_words(const std::vector<std::string>& args) {
+  ScratchDir scratch;
+  const auto out = scratch.path() / "out", err = scratch.path() / "err";
+  std::vector<std::string> words = {XPUSIM_BINARY};
+  if (args.empty() || args.front() != "--data-dir")
+    words.insert(words.end(), {"--data-dir", XPUSIM_SOURCE_DATADIR});
+  words.insert(words.end(), args.begin(), args.end());
+  std::string command;
+  for (const auto& word : words) command.append(shell_quote(word)).append(" ");
+  command.append(">").append(shell_quote(out.string()));
+  command.append(" 2>").append(shell_quote(err.string()));
   const int raw = std::system(command.c_str());
   CliResult r;
   r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;

@@ -69,17 +69,21 @@ void expect_one_line(const CliResult& r, const std::string& start) {
 }
 
 TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
-  expect_one_line(run(kGpt3 + "--tp 3"),
-                  "xpusim: command line: --tp: tp x pp x cp = 3 does not divide the 1024 devices");
+  expect_one_line(
+      run(kGpt3 + "--tp 3"),
+      "xpusim: command line: parallel plan: tp x pp x cp = 3 does not divide the 1024 devices");
   expect_one_line(run(kGpt3 + "--tp 8 --pp 5"),
-                  "xpusim: command line: --tp: tp x pp x cp = 40 does not divide");
-  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --micro-batch 5"),
-                  "xpusim: command line: --tp: the global batch 1536 does not split into dp 8 x "
-                  "micro-batches of 5");
-  expect_one_line(run(kGpt3 + "--tp 8 --pp 64"),
-                  "xpusim: command line: --tp: pp x vpp = 64 does not divide the 96 layers");
-  expect_one_line(run(kGpt3 + "--tp 16 --pp 8"),
-                  "xpusim: command line: --tp: tp 16 exceeds the scale-up domain of 8 devices");
+                  "xpusim: command line: parallel plan: tp x pp x cp = 40 does not divide");
+  expect_one_line(
+      run(kGpt3 + "--tp 8 --pp 16 --micro-batch 5"),
+      "xpusim: command line: parallel plan: the global batch 1536 does not split into dp 8 x "
+      "micro-batches of 5");
+  expect_one_line(
+      run(kGpt3 + "--tp 8 --pp 64"),
+      "xpusim: command line: parallel plan: pp x vpp = 64 does not divide the 96 layers");
+  expect_one_line(
+      run(kGpt3 + "--tp 16 --pp 8"),
+      "xpusim: command line: parallel plan: tp 16 exceeds the scale-up domain of 8 devices");
   expect_one_line(
       run(kGpt3 + "--recompute some"),
       "xpusim: command line: --recompute: expected none, selective or full, got 'some'");
@@ -88,7 +92,7 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
                   "fp8-blockwise, mxfp8 or nvfp4, got 'fp4'");
   expect_one_line(
       run("train --model gpt3-175b --system dgx-a100-superpod --global-batch 0 --seq-len 2048"),
-      "xpusim: command line: --global-batch: expected at least 1, got 0");
+      "xpusim: command line: --global-batch: expected 1 to 16777216, got 0");
   expect_one_line(run("train --model gpt3-175b --system dgx-a100-superpod --nodes 0 --global-batch "
                       "8 --seq-len 2048"),
                   "xpusim: ");
@@ -103,7 +107,7 @@ TEST(TrainCli, FsdpAndMoeFlagsAreCheckedOnTheCommandLine) {
   expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --reduce-dtype fp16"),
                   "xpusim: command line: --reduce-dtype: expected fp32 or bf16, got 'fp16'");
   expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --moe-load-imbalance 0.5"),
-                  "xpusim: command line: --moe-load-imbalance: expected at least 1, got 0.5");
+                  "xpusim: command line: --moe-load-imbalance: expected 1 to 100, got 0.5");
   const CliResult ok = run(kGpt3 + "--tp 8 --pp 16 --zero 3 --fsdp-prefetch 0 --per-step-reduce");
   EXPECT_EQ(ok.status, 0) << ok.err;
 }

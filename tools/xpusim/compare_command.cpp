@@ -7,9 +7,11 @@
 #include <iostream>
 
 #include "flags.hpp"
+#include "shell.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
+#include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/compare_report.hpp"
 #include "xpusim/study/compare.hpp"
@@ -77,16 +79,23 @@ PriceOptions price_from(const CompareFlags& f, const std::vector<Contender>& con
 void run_serving(const CompareFlags& f, const ModelSpec& model,
                  const std::vector<Contender>& contenders, const Economics& economics,
                  const std::string& format) {
-  if (f.devices_option->count() > 0 && f.devices < 1)
-    bad_flag("--devices", fmt::format("expected at least 1, got {}", f.devices));
-  if (f.max_ttft_s < 0)
-    bad_flag("--max-ttft-s", fmt::format("expected >= 0, got {}", f.max_ttft_s));
-  if (f.max_tpot_s < 0)
-    bad_flag("--max-tpot-s", fmt::format("expected >= 0, got {}", f.max_tpot_s));
-  if (f.input_len < 1)
-    bad_flag("--input-len", fmt::format("expected at least 1, got {}", f.input_len));
-  if (f.output_len < 1)
-    bad_flag("--output-len", fmt::format("expected at least 1, got {}", f.output_len));
+  // One node holds at most a scale-up domain; a limit of a day is no limit (0 lifts one).
+  constexpr int kMaxDevices = 1 << 16;
+  constexpr double kMaxLimitS = 86400.0;
+  if (f.devices_option->count() > 0 && (f.devices < 1 || f.devices > kMaxDevices))
+    bad_flag("--devices", fmt::format("expected 1 to {}, got {}", kMaxDevices, f.devices));
+  if (!(f.max_ttft_s >= 0 && f.max_ttft_s <= kMaxLimitS))
+    bad_flag("--max-ttft-s",
+             fmt::format("expected 0 (none) to {:g} s, got {}", kMaxLimitS, f.max_ttft_s));
+  if (!(f.max_tpot_s >= 0 && f.max_tpot_s <= kMaxLimitS))
+    bad_flag("--max-tpot-s",
+             fmt::format("expected 0 (none) to {:g} s, got {}", kMaxLimitS, f.max_tpot_s));
+  if (f.input_len < 1 || f.input_len > kMaxSequenceTokens)
+    bad_flag("--input-len",
+             fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, f.input_len));
+  if (f.output_len < 1 || f.output_len > kMaxSequenceTokens)
+    bad_flag("--output-len",
+             fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, f.output_len));
   CompareOptions o;
   o.devices = f.devices;
   o.input_len = f.input_len;
@@ -97,12 +106,13 @@ void run_serving(const CompareFlags& f, const ModelSpec& model,
   o.kv_dtype = dtype_flag("--kv-dtype", f.kv_dtype);
   o.price = price_from(f, contenders);
   const CompareTable table = compare_inference(model, contenders, o, economics);
+  const auto checked = compare_json(model, o, table);
   if (format == "json")
-    std::cout << compare_json(model, o, table).dump(2) << "\n";
+    print_json(checked);
   else if (format == "csv")
-    std::cout << compare_csv(table);
+    print_text(compare_csv(table), checked);
   else
-    std::cout << compare_text(model, o, table);
+    print_text(compare_text(model, o, table), checked);
 }
 
 void run_training(const CompareFlags& f, const ModelSpec& model,
@@ -111,22 +121,27 @@ void run_training(const CompareFlags& f, const ModelSpec& model,
   TrainCompareOptions o;
   o.devices = f.devices_option->count() > 0 ? f.devices : 64;
   if (o.devices < 1) bad_flag("--devices", fmt::format("expected at least 1, got {}", o.devices));
-  if (!(f.tokens > 0)) bad_flag("--tokens", fmt::format("expected > 0, got {}", f.tokens));
-  if (f.global_batch < 1)
-    bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
-  if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
+  if (!(f.tokens > 0 && f.tokens <= 1e16))
+    bad_flag("--tokens", fmt::format("expected > 0 and at most 1e16, got {}", f.tokens));
+  if (f.global_batch < 1 || f.global_batch > kMaxSequenceTokens)
+    bad_flag("--global-batch",
+             fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, f.global_batch));
+  if (f.seq_len < 1 || f.seq_len > model.max_positions)
+    bad_flag("--seq-len", fmt::format("expected 1 to the model's context of {} tokens, got {}",
+                                      model.max_positions, f.seq_len));
   o.tokens = f.tokens;
   o.job.global_batch = f.global_batch;
   o.job.seq_len = f.seq_len;
   o.job.recipe = recipe_flag("--precision", f.precision);
   o.price = price_from(f, contenders);
   const TrainCompareTable table = compare_training(model, contenders, o, economics);
+  const auto checked = train_compare_json(model, o, table);
   if (format == "json")
-    std::cout << train_compare_json(model, o, table).dump(2) << "\n";
+    print_json(checked);
   else if (format == "csv")
-    std::cout << train_compare_csv(table);
+    print_text(train_compare_csv(table), checked);
   else
-    std::cout << train_compare_text(model, o, table);
+    print_text(train_compare_text(model, o, table), checked);
 }
 
 }  // namespace

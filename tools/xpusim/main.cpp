@@ -17,6 +17,7 @@
 #include "sensitivity_command.hpp"
 #include "serve_command.hpp"
 #include "sweep_command.hpp"
+#include "shell.hpp"
 #include "train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
@@ -64,18 +65,16 @@ struct Settings {
   std::string format = "table";
 };
 
-void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(2) << "\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "xpusim: performance, memory, energy and cost of LLM training and inference on AI "
       "accelerators"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // none only with --version
   Settings settings;
+  bool version = false;
+  app.add_flag("--version", version, "print the version and the data catalog in use");
   app.add_option("--data-dir", settings.data_dir,
                  "catalog directory (hardware/, models/, validation/)");
   const std::vector<std::string> formats = {"table", "json", "csv"};
@@ -195,7 +194,12 @@ int main(int argc, char** argv) {
                             "(default h200-sxm)");
 
   try {
+    cli::check_arguments(argc, argv);
     app.parse(argc, argv);
+    if (!version && app.get_subcommands().empty()) throw CLI::RequiredError("A subcommand");
+  } catch (const Error& e) {
+    std::cerr << "xpusim: " << e.what() << "\n";
+    return 2;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -205,8 +209,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  using cli::print_json;
+  const std::string command = cli::command_of(app);
   try {
     const fs::path data = find_data_dir(settings.data_dir);
+    if (version) {
+      std::cout << cli::version_text(data);
+      cli::check_stdout();
+      return 0;
+    }
     const bool json = settings.format == "json";
     if (hw_list->parsed()) {
       const auto all = load_all_accelerators(data / "hardware");
@@ -279,10 +290,11 @@ int main(int argc, char** argv) {
       validate_request(m, a, request);
       const auto result =
           estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
+      const auto checked = inference_json(m, a, request, result);
       if (json)
-        print_json(inference_json(m, a, request, result));
+        print_json(checked);
       else
-        std::cout << inference_text(m, a, request, result);
+        cli::print_text(inference_text(m, a, request, result), checked);
     } else if (compare->parsed()) {
       cli::run_compare_command(compare_flags, data, settings.format);
     } else if (sensitivity_cmd->parsed()) {
@@ -310,6 +322,7 @@ int main(int argc, char** argv) {
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
       std::cout << validation_text(report);
+      cli::check_stdout();
       return report.passed() ? 0 : 1;
     } else if (validate_serving_cmd->parsed()) {
       // Reports progress on the development set; the exit status is 0 when it ran.
@@ -327,11 +340,16 @@ int main(int argc, char** argv) {
         print_json({{"public", validation_json(report)}, {"dev", dev_validation_json(dev)}});
       else
         std::cout << validation_text(report) << "\n" << dev_validation_text(dev);
+      cli::check_stdout();
       return report.passed() ? 0 : 1;
     }
+    cli::check_stdout();
   } catch (const Error& e) {
-    std::cerr << "xpusim: " << e.what() << "\n";
+    std::cerr << "xpusim: " << cli::error_text(e, command) << "\n";
     return e.kind() == Error::Kind::kInternal ? 3 : 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "xpusim: internal error: out of memory (an input bound is missing)\n";
+    return 3;
   } catch (const std::exception& e) {
     std::cerr << "xpusim: internal error: " << e.what() << "\n";
     return 3;

@@ -1,5 +1,7 @@
 #include "sensitivity_command.hpp"
 
+#include "shell.hpp"
+
 #include <fmt/format.h>
 
 #include <iostream>
@@ -111,10 +113,11 @@ void run_sensitivity_command(const SensitivityFlags& f, const std::filesystem::p
   const Prepared p = f.infer_cmd->parsed()   ? infer_sensitivity(f, data, step)
                      : f.train_cmd->parsed() ? train_sensitivity(f, data, step)
                                              : serve_sensitivity(f, data, step);
+  const auto checked = sensitivity_json(p.title, p.result);
   if (format == "json")
-    std::cout << sensitivity_json(p.title, p.result).dump(2) << "\n";
+    print_json(checked);
   else
-    std::cout << sensitivity_text(p.title, p.result);
+    print_text(sensitivity_text(p.title, p.result), checked);
 }
 
 }  // namespace xpusim::cli

@@ -1,6 +1,7 @@
 #include "serve_command.hpp"
 
 #include "flags.hpp"
+#include "shell.hpp"
 
 #include <fmt/format.h>
 
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "xpusim/core/checked.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
@@ -32,8 +34,8 @@ namespace {
 /// Lengths from --lengths-file (pairs kept), else from --input-len and --output-len.
 void set_lengths(const ServeFlags& f, Workload& w) {
   if (f.lengths_file_option->count() == 0) {
-    w.input = parse_length_distribution(f.input_len, "--input-len");
-    w.output = parse_length_distribution(f.output_len, "--output-len");
+    w.input = parse_length_distribution(f.input_len, "workload.input");
+    w.output = parse_length_distribution(f.output_len, "workload.output");
     return;
   }
   if (f.input_len_option->count() > 0 || f.output_len_option->count() > 0)
@@ -366,11 +368,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
 void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ServeConfig config = config_from(f, data);
-  std::ofstream trace;
-  if (!f.trace_file.empty()) {
-    trace.open(f.trace_file);
-    if (!trace) bad_flag("--trace", fmt::format("cannot write '{}'", f.trace_file));
-  }
+  // Refused before a long simulation rather than after it.
+  if (!f.trace_file.empty()) write_output_file(f.trace_file, "", "--trace");
+  auto write_trace = [&](const nlohmann::json& trace) {
+    if (f.trace_file.empty()) return;
+    check_result_numbers(trace);
+    write_output_file(f.trace_file, trace.dump() + "\n", "--trace");
+  };
   if (!f.mlperf.empty()) {
     const auto scenario = parse_mlperf_scenario(f.mlperf[0]);
     if (!scenario)
@@ -381,30 +385,30 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
     const std::optional<double> rate =
         f.rate_option->count() > 0 ? std::optional<double>(f.rate) : std::nullopt;
     const MlperfRun run = run_mlperf(config, benchmark, *scenario, rate);
-    if (format == "json") {
-      std::cout << mlperf_json(config, run).dump(2) << "\n";
-    } else {
-      std::cout << mlperf_text(config, run);
-    }
+    const auto checked = mlperf_json(config, run);
+    if (format == "json")
+      print_json(checked);
+    else
+      print_text(mlperf_text(config, run), checked);
     return;
   }
   if (f.find_max_rate) {
     const MaxRateResult found = find_max_rate(config);
-    if (format == "json") {
-      std::cout << max_rate_json(config, found).dump(2) << "\n";
-    } else {
-      std::cout << max_rate_text(config, found);
-    }
-    if (trace.is_open()) trace << serve_trace(config, found.at_max).dump() << "\n";
+    const auto checked = max_rate_json(config, found);
+    if (format == "json")
+      print_json(checked);
+    else
+      print_text(max_rate_text(config, found), checked);
+    write_trace(serve_trace(config, found.at_max));
     return;
   }
   const ServeResult result = simulate(config);
-  if (format == "json") {
-    std::cout << serve_json(config, result).dump(2) << "\n";
-  } else {
-    std::cout << serve_text(config, result);
-  }
-  if (trace.is_open()) trace << serve_trace(config, result).dump() << "\n";
+  const auto checked = serve_json(config, result);
+  if (format == "json")
+    print_json(checked);
+  else
+    print_text(serve_text(config, result), checked);
+  write_trace(serve_trace(config, result));
 }
 
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
@@ -446,16 +450,12 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   b.weight_dtype = dtype_flag("--weight-dtype", f.weight_dtype);
   b.kv_dtype = dtype_flag("--kv-dtype", f.kv_dtype);
   b.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
-  if (!(f.slo_ttft > 0))
-    bad_flag("--slo-ttft-p99", fmt::format("expected > 0 s, got {}", f.slo_ttft));
-  if (!(f.slo_tpot > 0))
-    bad_flag("--slo-tpot-p99", fmt::format("expected > 0 s, got {}", f.slo_tpot));
   b.slo.ttft = Seconds(f.slo_ttft);
   b.slo.tpot = Seconds(f.slo_tpot);
   b.workload.seed = f.seed;
   b.workload.num_requests = f.num_requests;
-  b.workload.input = parse_length_distribution(f.input_len, "--input-len");
-  b.workload.output = parse_length_distribution(f.output_len, "--output-len");
+  b.workload.input = parse_length_distribution(f.input_len, "workload.input");
+  b.workload.output = parse_length_distribution(f.output_len, "workload.output");
   validate_workload(b.workload);
   request.rate_requests_per_s = f.rate;
   request.disaggregated = f.disaggregated;
@@ -482,11 +482,11 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
     std::cerr << fmt::format("plan: {} of {} candidates simulated or pruned\n", done, total);
   };
   const PlanResult result = plan_deployment(request);
-  if (format == "json") {
-    std::cout << plan_json(request, result).dump(2) << "\n";
-  } else {
-    std::cout << plan_text(request, result);
-  }
+  const auto checked = plan_json(request, result);
+  if (format == "json")
+    print_json(checked);
+  else
+    print_text(plan_text(request, result), checked);
 }
 
 }  // namespace xpusim::cli

@@ -1,12 +1,13 @@
 #include "train_command.hpp"
 
 #include "flags.hpp"
+#include "shell.hpp"
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <iostream>
 
+#include "xpusim/core/checked.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
@@ -21,6 +22,15 @@ namespace {
 [[noreturn]] void bad_flag(const char* flag, const std::string& what) {
   throw_input_error("command line", flag, what);
 }
+
+/// Bounds of a step: 2^24 sequences or tokens per sequence is past any published run, and keeps
+/// their product (tokens per step) far inside 64 bits.
+constexpr int64_t kMaxGlobalBatch = int64_t{1} << 24;
+constexpr int64_t kMaxSeqLen = int64_t{1} << 24;
+/// A token budget past 10^16 is a thousand times the largest published pre-training run.
+constexpr double kMaxTokens = 1e16;
+/// More plans than anyone reads; each is kept with its full result.
+constexpr int kMaxTop = 1000;
 
 /// The FSDP schedule flags: any of them makes the job's sharding FSDP (they need --zero 3).
 void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
@@ -75,12 +85,21 @@ TrainingJob stacked_job(const TrainFlags& f, const AcceleratorSpec& hw,
   }
 }
 
-TrainingJob job_from(const TrainFlags& f, const AcceleratorSpec& hw,
+TrainingJob job_from(const TrainFlags& f, const ModelSpec& model, const AcceleratorSpec& hw,
                      const std::filesystem::path& data) {
   TrainingJob job = stacked_job(f, hw, data);
-  if (f.global_batch < 1)
-    bad_flag("--global-batch", fmt::format("expected at least 1, got {}", f.global_batch));
-  if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
+  if (f.global_batch < 1 || f.global_batch > kMaxGlobalBatch)
+    bad_flag("--global-batch",
+             fmt::format("expected 1 to {}, got {}", kMaxGlobalBatch, f.global_batch));
+  if (f.seq_len < 1 || f.seq_len > kMaxSeqLen)
+    bad_flag("--seq-len", fmt::format("expected 1 to {}, got {}", kMaxSeqLen, f.seq_len));
+  if (f.seq_len > model.max_positions)
+    bad_flag("--seq-len", fmt::format("expected at most the model's context of {} tokens "
+                                      "(max_position_embeddings of {}), got {}",
+                                      model.max_positions, model.id, f.seq_len));
+  if (f.micro_batch < 1 || f.micro_batch > f.global_batch)
+    bad_flag("--micro-batch", fmt::format("expected 1 to the global batch {}, got {}",
+                                          f.global_batch, f.micro_batch));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
   job.recipe = recipe_flag("--precision", f.precision);
@@ -99,9 +118,9 @@ TrainingJob job_from(const TrainFlags& f, const AcceleratorSpec& hw,
     if (auto note = attention_stand_in(job, hw)) job.notes.push_back(*note);
   }
   data_parallel_from(f, job);
-  if (!(f.moe_load_imbalance >= 1.0))
+  if (!(f.moe_load_imbalance >= 1.0 && f.moe_load_imbalance <= 100.0))
     bad_flag("--moe-load-imbalance",
-             fmt::format("expected at least 1, got {}", f.moe_load_imbalance));
+             fmt::format("expected 1 to 100, got {}", f.moe_load_imbalance));
   job.moe_load_imbalance = f.moe_load_imbalance;
   if (f.lora_rank < 0 || f.lora_rank > 4096)
     bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
@@ -148,6 +167,14 @@ SystemSpec system_from(const TrainFlags& f, const std::filesystem::path& data) {
 }
 
 ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
+  // Each degree within the system's devices, so that their products stay far inside 64 bits.
+  const std::pair<const char*, int> degrees[] = {
+      {"--tp", f.tp}, {"--pp", f.pp}, {"--vpp", f.vpp}, {"--cp", f.cp}, {"--ep", f.ep}};
+  for (const auto& [flag, degree] : degrees) {
+    if (degree < 1 || degree > system.devices())
+      bad_flag(flag, fmt::format("expected 1 to the {} devices of {}, got {}", system.devices(),
+                                 system.id, degree));
+  }
   ParallelPlan p;
   p.tp = f.tp;
   p.pp = f.pp;
@@ -166,29 +193,33 @@ ParallelPlan plan_from(const TrainFlags& f, const SystemSpec& system) {
   p.recompute = *recompute;
   const int64_t split = static_cast<int64_t>(p.tp) * p.pp * p.cp;
   if (split < 1 || system.devices() % split != 0) {
-    bad_flag("--tp", fmt::format("tp x pp x cp = {} does not divide the {} devices of {}", split,
-                                 system.devices(), system.id));
+    throw_input_error("command line", "parallel plan",
+                      fmt::format("tp x pp x cp = {} does not divide the {} devices of {}", split,
+                                  system.devices(), system.id));
   }
   p.dp = static_cast<int>(system.devices() / split);
   return p;
 }
 
 void write_trace(const std::string& path, const nlohmann::json& trace) {
-  std::ofstream out(path);
-  if (!out) bad_flag("--trace", fmt::format("cannot write '{}'", path));
-  out << trace.dump() << "\n";
+  check_result_numbers(trace);
+  write_output_file(path, trace.dump() + "\n", "--trace");
 }
 
 }  // namespace
 
 TrainInputs train_inputs(const TrainFlags& f, const std::filesystem::path& data) {
+  ModelSpec model = load_model(f.model, data / "models");
   SystemSpec system = system_from(f, data);
-  TrainingJob job = job_from(f, system.accelerator, data);
+  TrainingJob job = job_from(f, model, system.accelerator, data);
   if (auto problem = stack_problem(job)) bad_flag("--stack", *problem);
-  TrainInputs in{load_model(f.model, data / "models"), std::move(system), std::move(job), {}};
+  TrainInputs in{std::move(model), std::move(system), std::move(job), {}};
   in.plan = plan_from(f, in.system);
-  if (auto problem = plan_problem(in.model, in.system, in.job, in.plan)) bad_flag("--tp", *problem);
-  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  // The problem names the degrees it is about; no single flag is to blame.
+  if (auto problem = plan_problem(in.model, in.system, in.job, in.plan))
+    throw_input_error("command line", "parallel plan", *problem);
+  if (!(f.tokens >= 0 && f.tokens <= kMaxTokens))
+    bad_flag("--tokens", fmt::format("expected 0 (none) to {:g}, got {}", kMaxTokens, f.tokens));
   return in;
 }
 
@@ -261,9 +292,10 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
                        const std::string& format) {
   const ModelSpec model = load_model(f.model, data / "models");
   const SystemSpec system = system_from(f, data);
-  const TrainingJob job = job_from(f, system.accelerator, data);
+  const TrainingJob job = job_from(f, model, system.accelerator, data);
   if (auto problem = stack_problem(job)) bad_flag("--stack", *problem);
-  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  if (!(f.tokens >= 0 && f.tokens <= kMaxTokens))
+    bad_flag("--tokens", fmt::format("expected 0 (none) to {:g}, got {}", kMaxTokens, f.tokens));
   const Economics economics = load_economics(data / "economics.yaml");
   auto budget_of = [&](const TrainingResult& r) -> std::optional<TrainingBudget> {
     if (f.tokens <= 0) return std::nullopt;
@@ -271,20 +303,20 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
   };
   const bool json = format == "json";
   if (f.search) {
-    if (f.top < 1) bad_flag("--top", fmt::format("expected at least 1, got {}", f.top));
+    if (f.top < 1 || f.top > kMaxTop)
+      bad_flag("--top", fmt::format("expected 1 to {}, got {}", kMaxTop, f.top));
     SearchOptions options;
     options.top_k = f.top;
     options.offload_optimizer = f.offload_optimizer;
     options.offload_activations = f.offload_activations;
     const SearchResult s = search_training(model, system, job, options);
-    if (json) {
-      nlohmann::json array = nlohmann::json::array();
-      for (const auto& [plan, r] : s.best)
-        array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
-      std::cout << array.dump(2) << "\n";
-    } else {
-      std::cout << search_text(model, system, job, s);
-    }
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& [plan, r] : s.best)
+      array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
+    if (json)
+      print_json(array);
+    else
+      print_text(search_text(model, system, job, s), array);
     if (!f.trace_file.empty() && !s.best.empty()) {
       write_trace(f.trace_file,
                   training_trace(model, system, job, s.best.front().plan, s.best.front().result));
@@ -292,13 +324,16 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
     return;
   }
   const ParallelPlan plan = plan_from(f, system);
-  if (auto problem = plan_problem(model, system, job, plan)) bad_flag("--tp", *problem);
+  // The problem names the degrees it is about (tp, pp, cp, the global batch, ...); no single flag
+  // is to blame.
+  if (auto problem = plan_problem(model, system, job, plan))
+    throw_input_error("command line", "parallel plan", *problem);
   const TrainingResult r = evaluate_training(model, system, job, plan);
-  if (json) {
-    std::cout << training_json(model, system, job, plan, r, budget_of(r)).dump(2) << "\n";
-  } else {
-    std::cout << training_text(model, system, job, plan, r, budget_of(r));
-  }
+  const auto checked = training_json(model, system, job, plan, r, budget_of(r));
+  if (json)
+    print_json(checked);
+  else
+    print_text(training_text(model, system, job, plan, r, budget_of(r)), checked);
   if (!f.trace_file.empty()) write_trace(f.trace_file, training_trace(model, system, job, plan, r));
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 
 namespace xpusim {
 
@@ -269,15 +270,7 @@ const ProbeSection* Probe::section(const std::string& name) const {
 }
 
 Probe parse_probe(const std::string& text, const std::string& where) {
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    const auto line =
-        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
-    throw_input_error(where, "", fmt::format("malformed JSON at line {} (byte {})", line, e.byte));
-  }
+  const Json json = parse_json_strict(text, where);
   const Object root(
       json, where, "",
       {"schema", "synthetic", "date", "device_name", "compute_capability", "multiprocessors",
@@ -305,9 +298,7 @@ Probe parse_probe(const std::string& text, const std::string& where) {
 
 Probe load_probe_file(const std::filesystem::path& file) {
   const std::string name = file.string();
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_input_file(file);
   Probe probe = parse_probe(text, name);
   probe.file = file;
   return probe;

@@ -37,7 +37,8 @@ BusBandwidthCurve read_bus_bandwidth_curve(YamlMap& parent, const std::string& k
       map.fail(name, "expected a mapping {message_bytes, value, source|estimate, note}");
     YamlMap point(list[static_cast<std::size_t>(i)], map.file(), map.key_path(name));
     const double bytes = point.required_number("message_bytes");
-    if (!(bytes >= 1.0)) point.fail("message_bytes", fmt::format("expected >= 1, got {}", bytes));
+    if (!(bytes >= 1.0 && bytes <= 1e13))
+      point.fail("message_bytes", fmt::format("expected 1 to 1e13 bytes, got {}", bytes));
     const double share = figures.read(point, map.key_path(name), {"message_bytes"});
     if (share > 1.0) point.fail("value", fmt::format("expected a share in (0, 1], got {}", share));
     if (i > 0) {

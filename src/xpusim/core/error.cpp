@@ -11,6 +11,10 @@ void throw_input_error(std::string_view where, std::string_view key, std::string
   throw Error(Error::Kind::kInput, fmt::format("{}: {}: {}", where, key, what));
 }
 
+void throw_field_error(std::string_view field, std::string_view what) {
+  throw Error(Error::Kind::kInput, std::string(field), std::string(what));
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;

@@ -18,11 +18,28 @@ class Error : public std::runtime_error {
     kInternal,  ///< a bug
   };
   Error(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  /// An error about field `field` of a request the caller built (not a file): the message is
+  /// "FIELD: DETAIL", and a shell words it with its own name for the field (a flag).
+  Error(Kind kind, std::string field, std::string detail)
+      : std::runtime_error(field + ": " + detail),
+        kind_(kind),
+        field_(std::move(field)),
+        detail_(std::move(detail)) {}
   [[nodiscard]] Kind kind() const { return kind_; }
+  /// The request field at fault ("workload.rate_per_s"), or "" for an error located in a file.
+  [[nodiscard]] const std::string& field() const { return field_; }
+  /// What is wrong with the field, without the field's name.
+  [[nodiscard]] const std::string& detail() const { return detail_; }
 
  private:
   Kind kind_;
+  std::string field_;
+  std::string detail_;
 };
+
+/// Throws an input error about field `field` of a request: "FIELD: WHAT". Fields are named as in
+/// the request structs ("workload.rate_per_s", "limits.max_num_seqs"), never as flags.
+[[noreturn]] void throw_field_error(std::string_view field, std::string_view what);
 
 /// Throws an input error "WHERE: KEY: WHAT".
 [[noreturn]] void throw_input_error(std::string_view where, std::string_view key,

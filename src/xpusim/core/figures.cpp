@@ -2,10 +2,52 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <cmath>
 
 #include "xpusim/core/error.hpp"
 
 namespace xpusim {
+
+namespace {
+
+/// `key` with every list index "[3]" written "[]".
+std::string without_indices(const std::string& key) {
+  std::string out;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    out += key[i];
+    if (key[i] != '[') continue;
+    while (i + 1 < key.size() && key[i + 1] != ']') ++i;
+  }
+  return out;
+}
+
+bool matches(std::string_view pattern, const std::string& key) {
+  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == ".*") {
+    const std::string_view prefix = pattern.substr(0, pattern.size() - 1);  // keeps the '.'
+    return key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0 &&
+           key.find('.', prefix.size()) == std::string::npos;
+  }
+  return key == pattern;
+}
+
+}  // namespace
+
+void check_figure_ranges(const std::string& file, const std::vector<Figure>& figures,
+                         const std::vector<FigureRange>& ranges) {
+  for (const Figure& f : figures) {
+    const std::string key = without_indices(f.key);
+    const auto range = std::find_if(ranges.begin(), ranges.end(),
+                                    [&](const FigureRange& r) { return matches(r.key, key); });
+    if (range == ranges.end())
+      throw Error(Error::Kind::kInternal,
+                  fmt::format("internal error: {}: {}: no range for this figure", file, f.key));
+    if (!(f.value >= range->min && f.value <= range->max)) {
+      throw_input_error(file, f.key + ".value",
+                        fmt::format("expected {:g} to {:g} {}, got {:g}", range->min, range->max,
+                                    range->unit, f.value));
+    }
+  }
+}
 
 std::vector<Source> read_sources(YamlMap& root) {
   YAML::Node list = root.required("sources");
@@ -34,7 +76,8 @@ std::optional<double> FigureReader::optional(YamlMap& parent, const std::string&
 
 int FigureReader::required_count(YamlMap& parent, const std::string& key) {
   const double value = required(parent, key);
-  if (value != static_cast<double>(static_cast<long long>(value)) || value > 1e9) {
+  // The bound first: converting a value past the integer range is undefined.
+  if (value > 1e9 || value != std::floor(value)) {
     parent.fail(key + ".value", fmt::format("expected a whole number, got {}", value));
   }
   return static_cast<int>(value);

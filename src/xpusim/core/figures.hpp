@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xpusim/core/yaml_map.hpp"
@@ -31,6 +32,21 @@ struct Source {
   std::string title;
   std::string url;
 };
+
+/// The plausible range of a figure: outside it a value is a unit mistake or a typo, and would
+/// drive the model to numbers no machine produces (1e308 B/s, a 1e-300 share of peak).
+struct FigureRange {
+  std::string_view key;  ///< key path; "[]" stands for any list index, a final ".*" for any key
+  double min = 0.0;
+  double max = 0.0;
+  std::string_view unit;  ///< for the message: "bytes/s"
+};
+
+/// Throws "FILE: KEY.value: expected MIN to MAX UNIT, got V" for the first of `figures` outside
+/// its range in `ranges`; a figure without a range is an internal error (a new key needs its
+/// bounds). Example range: {"memory.capacity_bytes", 1e6, 1e13, "bytes"}.
+void check_figure_ranges(const std::string& file, const std::vector<Figure>& figures,
+                         const std::vector<FigureRange>& ranges);
 
 /// The file's non-empty `sources` list of `{id, title, url}`.
 [[nodiscard]] std::vector<Source> read_sources(YamlMap& root);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 
 namespace xpusim {
 
@@ -38,17 +39,17 @@ YamlMap::YamlMap(YAML::Node node, std::string file, std::string path)
   std::set<std::string> seen;
   for (const auto& entry : node_) {
     const std::string key = entry.first.Scalar();
+    require_utf8(file_, key_path("(key)"), key);
     if (!seen.insert(key).second) fail(key, "duplicate key");
   }
 }
 
 YamlMap YamlMap::load_file(const std::filesystem::path& file) {
   const std::string name = file.string();
-  if (!std::filesystem::is_regular_file(file)) {
-    throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
-  }
+  const std::string text = read_input_file(file);
+  require_utf8(name, "", text);
   try {
-    return YamlMap(YAML::LoadFile(name), name, "");
+    return YamlMap(YAML::Load(text), name, "");
   } catch (const YAML::Exception& e) {
     throw_input_error(name, "",
                       fmt::format("malformed YAML at line {}, column {}: {}", e.mark.line + 1,
@@ -102,6 +103,7 @@ std::optional<std::string> YamlMap::optional_string(const std::string& key) {
   auto value = optional(key);
   if (!value) return std::nullopt;
   if (!value->IsScalar()) fail(key, fmt::format("expected text, got {}", describe(*value)));
+  require_utf8(file_, key_path(key), value->Scalar());
   return value->Scalar();
 }
 

@@ -160,32 +160,41 @@ void read_efficiency(YamlMap& root, FigureReader& figures, AcceleratorSpec& spec
               "scale_up_bus_bandwidth_curve"});
 }
 
-void check_consistency(YamlMap& root, const AcceleratorSpec& spec) {
-  // An absurd value is refused rather than simulated: no chip has more than 1 TB of device
-  // memory per device or 1 EFLOP/s, and a kernel overhead of a second is a unit mistake.
-  if (spec.memory_capacity > Bytes(1e13))
-    root.fail("memory.capacity_bytes.value",
-              "expected at most 1e13 bytes (10 TB); is the unit bytes?");
-  if (spec.memory_bandwidth > BytesPerSecond(1e15))
-    root.fail("memory.bandwidth_bytes_per_s.value",
-              "expected at most 1e15 bytes/s; is the unit bytes per second?");
-  for (DType dtype : kAllDTypes) {
-    if (auto peak = spec.peak(dtype); peak && *peak > FlopsPerSecond(1e18)) {
-      root.fail(fmt::format("compute.peak_dense_flops_per_s.{}.value", to_string(dtype)),
-                "expected at most 1e18 FLOP/s; is the unit FLOP/s?");
-    }
-  }
-  if (spec.efficiency.matmul_fixed_time > Seconds(1e-2))
-    root.fail("efficiency.matmul_fixed_time_s.value",
-              "expected at most 0.01 s; is the unit seconds?");
-  if (spec.efficiency.kernel_overhead > Seconds(1e-2))
-    root.fail("efficiency.kernel_overhead_s.value",
-              "expected at most 0.01 s; is the unit seconds?");
-  if (spec.host_link_bandwidth && *spec.host_link_bandwidth > BytesPerSecond(1e13))
-    root.fail("host_link.bandwidth_bytes_per_s.value",
-              "expected at most 1e13 bytes/s; is the unit bytes per second?");
-  if (spec.scale_up_latency > Seconds(1e-2))
-    root.fail("scale_up.latency_s.value", "expected at most 0.01 s; is the unit seconds?");
+/// Every figure's plausible range (data/hardware/README.md, "Bounds"): a decade or more past
+/// the catalog's extremes on each side, so a new chip fits and a unit mistake (GB for bytes,
+/// microseconds for seconds) does not.
+const std::vector<FigureRange>& accelerator_ranges() {
+  static const std::vector<FigureRange> ranges = {
+      {"compute.peak_dense_flops_per_s.*", 1e11, 1e18, "FLOP/s"},
+      {"compute.vector_flops_per_s", 1e10, 1e17, "FLOP/s"},
+      {"compute.compute_units", 1, 1e5, "units"},
+      {"compute.matrix_units", 1, 1e6, "units"},
+      {"compute.clock_hz", 1e7, 1e11, "Hz"},
+      {"compute.matmul_tile_m", 1, 65536, "elements"},
+      {"compute.matmul_tile_n", 1, 65536, "elements"},
+      {"memory.capacity_bytes", 1e8, 1e13, "bytes"},
+      {"memory.bandwidth_bytes_per_s", 1e9, 1e15, "bytes/s"},
+      {"memory.onchip_sram_bytes", 1e4, 1e12, "bytes"},
+      {"scale_up.bandwidth_bytes_per_s", 1e8, 1e14, "bytes/s"},
+      {"scale_up.domain_devices", 1, 1e5, "devices"},
+      {"scale_up.latency_s", 1e-8, 1e-2, "s"},
+      {"scale_out.bandwidth_bytes_per_s", 1e7, 1e13, "bytes/s"},
+      {"host_link.bandwidth_bytes_per_s", 1e8, 1e13, "bytes/s"},
+      {"power.tdp_w", 1, 1e5, "W"},
+      {"price.purchase_usd", 10, 1e8, "USD"},
+      {"price.cloud_usd_per_hour", 1e-3, 1e4, "USD/hour"},
+      {"efficiency.gemm_fraction_of_peak.*", 0.01, 1, "of peak"},
+      {"efficiency.attention_fraction_of_peak.*", 0.01, 1, "of peak"},
+      {"efficiency.attention_overhead_tokens", 1e-3, 1e7, "tokens"},
+      {"efficiency.memory_bandwidth_fraction", 0.01, 1, "of peak"},
+      {"efficiency.kernel_overhead_s", 1e-9, 1e-2, "s"},
+      {"efficiency.matmul_fixed_time_s", 1e-9, 1e-2, "s"},
+      {"efficiency.scale_up_bandwidth_fraction", 0.01, 1, "of peak"},
+      {"efficiency.compute_memory_overlap_fraction", 0.01, 1, "(share)"},
+      {"efficiency.scale_up_bus_bandwidth_curve.ranks", 2, 1e5, "ranks"},
+      {"efficiency.scale_up_bus_bandwidth_curve.points[]", 1e-4, 1, "(share)"},
+  };
+  return ranges;
 }
 
 }  // namespace
@@ -219,7 +228,7 @@ AcceleratorSpec read_accelerator(YamlMap root, const std::filesystem::path& file
   read_efficiency(root, figures, spec);
   root.finish({"id", "name", "vendor", "architecture", "launch_year", "sources", "compute",
                "memory", "scale_up", "scale_out", "host_link", "power", "price", "efficiency"});
-  check_consistency(root, spec);
+  check_figure_ranges(root.file(), spec.figures, accelerator_ranges());
   return spec;
 }
 

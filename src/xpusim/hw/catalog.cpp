@@ -17,8 +17,8 @@ AcceleratorSpec load_accelerator(const std::string& ref,
   if (looks_like_path(ref)) return load_accelerator_file(ref);
   const auto ids = accelerator_ids(hardware_dir);
   if (std::find(ids.begin(), ids.end(), ref) == ids.end()) {
-    throw Error(Error::Kind::kNotFound,
-                fmt::format("--hw: unknown accelerator '{}'{}; 'xpusim hw list' lists them", ref,
+    throw Error(Error::Kind::kNotFound, "hw",
+                fmt::format("unknown accelerator '{}'{}; 'xpusim hw list' lists them", ref,
                             did_you_mean(ref, ids)));
   }
   return load_accelerator_file(hardware_dir / (ref + ".yaml"));

@@ -15,7 +15,6 @@ namespace {
 /// max_num_tokens, both 8192 by default); activation memory follows that bound.
 constexpr int64_t kPrefillChunkTokens = 8192;
 constexpr int64_t kMaxBatch = 1 << 20;
-constexpr int64_t kMaxSequenceTokens = int64_t{1} << 24;
 
 /// Parameters kept whole on every device of a tensor-parallel group: norms, routers and the
 /// MLA latent down-projections.
@@ -87,25 +86,23 @@ Deployment deployment_for(const InferenceRequest& r) {
 }
 
 void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const InferenceRequest& r) {
-  auto fail = [](const char* flag, const std::string& what) {
-    throw_input_error("command line", flag, what);
-  };
-  if (r.devices < 1) fail("--devices", fmt::format("expected at least 1, got {}", r.devices));
+  auto fail = [](const char* field, const std::string& what) { throw_field_error(field, what); };
+  if (r.devices < 1) fail("devices", fmt::format("expected at least 1, got {}", r.devices));
   if (r.batch < 1 || r.batch > kMaxBatch)
-    fail("--batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
+    fail("batch", fmt::format("expected 1 to {}, got {}", kMaxBatch, r.batch));
   if (r.input_len < 1 || r.input_len > kMaxSequenceTokens)
-    fail("--input-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
+    fail("input_len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.input_len));
   if (r.output_len < 1 || r.output_len > kMaxSequenceTokens)
-    fail("--output-len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
+    fail("output_len", fmt::format("expected 1 to {}, got {}", kMaxSequenceTokens, r.output_len));
   // The last generated token is never fed back, so a request occupies input + output - 1 positions.
   if (r.input_len + r.output_len - 1 > m.max_positions) {
-    fail("--input-len",
+    fail("input_len",
          fmt::format(
              "input + output - 1 = {} positions exceeds the model's context of {} tokens ({})",
              r.input_len + r.output_len - 1, m.max_positions, m.file.string()));
   }
   if (r.devices > hw.scale_up_domain_devices) {
-    fail("--devices",
+    fail("devices",
          fmt::format(
              "tensor parallelism over {} devices needs them in one scale-up domain, and {} has {}",
              r.devices, hw.id, hw.scale_up_domain_devices));
@@ -114,30 +111,30 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
     case TensorParallelConflict::kNone:
       break;
     case TensorParallelConflict::kHeads:
-      fail("--devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
+      fail("devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
                                     m.heads, r.devices));
     case TensorParallelConflict::kKvHeads:
-      fail("--devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
+      fail("devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
                                     m.kv_heads, r.devices));
     case TensorParallelConflict::kMlpWidth:
-      fail("--devices", fmt::format("expected a divisor of the MLP width {}, got {}",
+      fail("devices", fmt::format("expected a divisor of the MLP width {}, got {}",
                                     tensor_parallel_mlp_width(m), r.devices));
   }
   if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
-    fail("--weight-dtype",
+    fail("weight_dtype",
          fmt::format("fp4 needs a device that computes in fp4, and {} does not", hw.id));
   }
   const bool weight_ok = r.weight_dtype == DType::kBf16 || r.weight_dtype == DType::kFp16 ||
                          r.weight_dtype == DType::kFp8 || r.weight_dtype == DType::kInt8 ||
                          r.weight_dtype == DType::kInt4 || r.weight_dtype == DType::kFp4;
   if (!weight_ok)
-    fail("--weight-dtype", fmt::format("expected bf16, fp16, fp8, int8, int4 or fp4, got {}",
-                                       to_string(r.weight_dtype)));
+    fail("weight_dtype", fmt::format("expected bf16, fp16, fp8, int8, int4 or fp4, got {}",
+                                     to_string(r.weight_dtype)));
   if (r.kv_dtype != DType::kBf16 && r.kv_dtype != DType::kFp16 && r.kv_dtype != DType::kFp8) {
-    fail("--kv-dtype", fmt::format("expected bf16, fp16 or fp8, got {}", to_string(r.kv_dtype)));
+    fail("kv_dtype", fmt::format("expected bf16, fp16 or fp8, got {}", to_string(r.kv_dtype)));
   }
   if (r.weight_group_size < 1)
-    fail("--weight-group-size", fmt::format("expected at least 1, got {}", r.weight_group_size));
+    fail("weight_group_size", fmt::format("expected at least 1, got {}", r.weight_group_size));
 }
 
 Bytes weight_bytes_per_device(const ModelSpec& m, const Deployment& d) {

@@ -14,6 +14,9 @@
 
 namespace xpusim {
 
+/// Longest sequence any request may ask for (2^24 tokens, 16x the longest published context).
+inline constexpr int64_t kMaxSequenceTokens = int64_t{1} << 24;
+
 struct InferenceRequest {
   int devices = 1;  ///< the tensor-parallel degree
   int64_t batch = 1;

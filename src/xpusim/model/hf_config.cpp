@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/model/catalog.hpp"
 
@@ -15,6 +16,48 @@ namespace xpusim {
 namespace {
 
 using Json = nlohmann::json;
+
+/// The largest value a shape key may take (docs/model.md, "Bounds of the inputs"): one to two
+/// orders of magnitude past the largest published model, so that loops over layers and experts
+/// and the 64-bit products of shapes stay bounded. Other counts stop at 2^31.
+int64_t limit_of(std::string_view key) {
+  struct Limit {
+    std::string_view key;
+    int64_t max;
+  };
+  static constexpr Limit kLimits[] = {
+      {"num_hidden_layers", 1 << 12},
+      {"n_layer", 1 << 12},
+      {"num_attention_heads", 1 << 14},
+      {"n_head", 1 << 14},
+      {"num_key_value_heads", 1 << 14},
+      {"head_dim", 1 << 14},
+      {"qk_nope_head_dim", 1 << 14},
+      {"qk_rope_head_dim", 1 << 14},
+      {"v_head_dim", 1 << 14},
+      {"hidden_size", 1 << 20},
+      {"n_embd", 1 << 20},
+      {"intermediate_size", 1 << 22},
+      {"n_inner", 1 << 22},
+      {"ffn_dim", 1 << 22},
+      {"moe_intermediate_size", 1 << 22},
+      {"vocab_size", 1 << 24},
+      {"max_position_embeddings", 1 << 24},
+      {"n_positions", 1 << 24},
+      {"sliding_window", 1 << 24},
+      {"num_local_experts", 1 << 16},
+      {"n_routed_experts", 1 << 16},
+      {"num_experts", 1 << 16},
+      {"num_experts_per_tok", 1 << 10},
+      {"n_shared_experts", 1 << 10},
+      {"q_lora_rank", 1 << 20},
+      {"kv_lora_rank", 1 << 20},
+  };
+  for (const auto& limit : kLimits) {
+    if (limit.key == key) return limit.max;
+  }
+  return int64_t{1} << 31;
+}
 
 /// Typed access to the keys of one config.json; every failure names the file and the key.
 class ConfigReader {
@@ -38,8 +81,11 @@ class ConfigReader {
   [[nodiscard]] int64_t non_negative_or(const char* key, int64_t fallback) const {
     if (!has(key)) return fallback;
     const Json& value = json_[key];
-    if (!value.is_number_integer() || value.get<int64_t>() < 0) {
-      throw_input_error(file_, key, fmt::format("expected an integer >= 0, got {}", value.dump()));
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 ||
+        value.get<int64_t>() > limit_of(key)) {
+      throw_input_error(
+          file_, key,
+          fmt::format("expected an integer from 0 to {}, got {}", limit_of(key), value.dump()));
     }
     return value.get<int64_t>();
   }
@@ -86,8 +132,8 @@ class ConfigReader {
     if (number <= 0)
       throw_input_error(file_, key, fmt::format("expected a positive integer, got {}", number));
     // Larger than any real transformer by orders of magnitude: a typo, not a model.
-    if (number > (int64_t{1} << 31))
-      throw_input_error(file_, key, fmt::format("expected at most 2^31, got {}", number));
+    if (const int64_t limit = limit_of(key); number > limit)
+      throw_input_error(file_, key, fmt::format("expected at most {}, got {}", limit, number));
     return number;
   }
 
@@ -495,9 +541,7 @@ const std::vector<std::string>& supported_model_types() {
 
 ModelSpec load_model_file(const std::filesystem::path& file) {
   const std::string name = file.string();
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", name));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_input_file(file);
   const std::string id = file.stem().string() == "config" ? file.parent_path().filename().string()
                                                           : file.stem().string();
   ModelSpec model = parse_model_config(text, name, id);
@@ -507,15 +551,7 @@ ModelSpec load_model_file(const std::filesystem::path& file) {
 
 ModelSpec parse_model_config(const std::string& text, const std::string& name,
                              const std::string& id) {
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    const std::size_t upto = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    const auto line =
-        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto), '\n');
-    throw_input_error(name, "", fmt::format("malformed JSON at line {} (byte {})", line, e.byte));
-  }
+  const Json json = parse_json_strict(text, name);
   if (!json.is_object())
     throw_input_error(name, "", "expected a JSON object (a Hugging Face config.json)");
   const ConfigReader config(json, name);
@@ -548,8 +584,8 @@ ModelSpec load_model(const std::string& ref, const std::filesystem::path& models
   if (looks_like_path(ref)) return load_model_file(ref);
   const auto ids = model_ids(models_dir);
   if (std::find(ids.begin(), ids.end(), ref) == ids.end()) {
-    throw Error(Error::Kind::kNotFound,
-                fmt::format("--model: unknown model '{}'{}; 'xpusim model list' lists them", ref,
+    throw Error(Error::Kind::kNotFound, "model",
+                fmt::format("unknown model '{}'{}; 'xpusim model list' lists them", ref,
                             did_you_mean(ref, ids)));
   }
   return load_model_file(models_dir / (ref + ".json"));

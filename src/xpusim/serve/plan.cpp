@@ -114,7 +114,7 @@ ReplicaBound bound_replica(const ServeConfig& c, double mean_input, double mean_
     validate_serve_config(c);
     kv = kv_cache_size(c);
   } catch (const Error& e) {
-    b.reason = e.what();
+    b.reason = e.field().empty() ? e.what() : e.detail();
     return b;
   }
   const SystemSpec system = serving_system(c);
@@ -269,11 +269,9 @@ const StackSpec* stack_of(const PlanRequest& request, const PlanCandidate& c) {
 }  // namespace
 
 PlanResult plan_deployment(const PlanRequest& request) {
-  if (!(request.rate_requests_per_s > 0.0)) {
-    throw_input_error(
-        "command line", "--rate",
-        fmt::format("expected a rate > 0 requests/s, got {}", request.rate_requests_per_s));
-  }
+  if (!(request.rate_requests_per_s >= kMinRatePerS && request.rate_requests_per_s <= kMaxRatePerS))
+    throw_field_error("rate_requests_per_s", rate_expectation(request.rate_requests_per_s));
+  validate_slo(request.base.slo);
   PlanResult result;
   result.candidates = enumerate(request);
   auto& all = result.candidates;
@@ -282,7 +280,11 @@ PlanResult plan_deployment(const PlanRequest& request) {
   parallel_for(
       all.size(),
       [&](std::size_t i) {
-        bound_candidate(request, stack_of(request, all[i]), input, output, all[i]);
+        try {
+          bound_candidate(request, stack_of(request, all[i]), input, output, all[i]);
+        } catch (const Error& e) {  // a configuration this accelerator cannot run
+          all[i].reason = e.field().empty() ? e.what() : e.detail();
+        }
       },
       request.threads);
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "xpusim/comm/group.hpp"
+#include "xpusim/core/checked.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/infer/inference.hpp"
@@ -70,6 +71,12 @@ using serve::Sequence;
 
 constexpr std::size_t kTimelinePoints = 256;
 
+[[noreturn]] void bad_field(const char* field, const std::string& what) {
+  throw_field_error(field, what);
+}
+
+/// Problems of the expert-parallel, speculative and disaggregated options, still worded with
+/// their flags (to move to fields, as bad_field's are).
 [[noreturn]] void bad_flag(const char* flag, const std::string& what) {
   throw_input_error("command line", flag, what);
 }
@@ -360,21 +367,21 @@ class Simulation {
     return tokens <= c_.model.max_positions && blocks + watermark <= fit_blocks_;
   }
 
-  /// Every request was dropped: the input cannot run at all.
   [[noreturn]] void no_request_fits() const {
     const int64_t tokens = shortest_dropped_;
-    const char* flag =
-        c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
+    const char* field =
+        c_.workload.arrival == ArrivalKind::kTrace ? "workload.trace" : "workload.input";
     if (tokens > c_.model.max_positions) {
-      bad_flag(flag, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
-                                 "positions and the model's context is {} tokens",
-                                 tokens, c_.model.max_positions));
+      bad_field(field, fmt::format("no request fits: the shortest needs input + output - 1 = {} "
+                                   "positions and the model's context is {} tokens",
+                                   tokens, c_.model.max_positions));
     }
-    bad_flag(flag, fmt::format("no request fits the KV cache: the shortest needs {} tokens and an "
-                               "engine's cache holds {} blocks of {} tokens ({:.3g} GiB free per "
-                               "device after weights and activations)",
-                               tokens, kv_.blocks_per_engine, c_.limits.block_size,
-                               kv_.free_per_device.value() / (1u << 30)));
+    bad_field(field,
+              fmt::format("no request fits the KV cache: the shortest needs {} tokens and an "
+                          "engine's cache holds {} blocks of {} tokens ({:.3g} GiB free per "
+                          "device after weights and activations)",
+                          tokens, kv_.blocks_per_engine, c_.limits.block_size,
+                          kv_.free_per_device.value() / (1u << 30)));
   }
 
   /// Whether request `index` (arrival order) counts: past the warm-up and, once the stream's
@@ -957,18 +964,33 @@ void validate_speculation(const ServeConfig& c) {
 
 }  // namespace
 
+void validate_slo(const Slo& slo) {
+  // A microsecond is below any kernel; an hour to the first token is no objective.
+  constexpr double kMinObjectiveS = 1e-6, kMaxObjectiveS = 3600.0;
+  const auto check = [&](const char* field, Seconds objective) {
+    if (!(objective.value() >= kMinObjectiveS && objective.value() <= kMaxObjectiveS))
+      bad_field(field, fmt::format("expected {:g} to {:g} s, got {}", kMinObjectiveS,
+                                   kMaxObjectiveS, objective.value()));
+  };
+  check("slo.ttft", slo.ttft);
+  check("slo.tpot", slo.tpot);
+}
+
 void validate_serve_config(const ServeConfig& c) {
-  if (c.replicas < 1)
-    bad_flag("--replicas", fmt::format("expected at least 1, got {}", c.replicas));
+  // Each replica holds its engines and queues: beyond a few thousand a run exhausts memory
+  // long before it says anything a smaller run would not.
+  static constexpr int kMaxReplicas = 4096;
+  auto check_replicas = [](const char* field, int n) {
+    if (n < 1 || n > kMaxReplicas)
+      bad_field(field, fmt::format("expected 1 to {}, got {}", kMaxReplicas, n));
+  };
+  check_replicas("replicas", c.replicas);
   if (c.scheduler == SchedulerKind::kDisaggregated) {
     if (c.replicas != 1)
-      bad_flag("--replicas",
-               "not with --scheduler disaggregated: give --prefill-replicas and --decode-replicas");
-    if (c.prefill_replicas < 1)
-      bad_flag("--prefill-replicas",
-               fmt::format("expected at least 1, got {}", c.prefill_replicas));
-    if (c.decode_replicas < 1)
-      bad_flag("--decode-replicas", fmt::format("expected at least 1, got {}", c.decode_replicas));
+      bad_field("replicas",
+                "not with the disaggregated scheduler, which sizes its prefill and decode pools");
+    check_replicas("prefill_replicas", c.prefill_replicas);
+    check_replicas("decode_replicas", c.decode_replicas);
   }
   if (c.pipeline_parallel < 1 || c.pipeline_parallel > c.model.layers)
     bad_flag("--pp", fmt::format("expected 1 to the model's {} layers, got {}", c.model.layers,
@@ -988,23 +1010,25 @@ void validate_serve_config(const ServeConfig& c) {
     bad_flag("--prefix-hit-rate",
              fmt::format("expected a share in [0, 1), got {}", c.prefix_cache_hit_rate));
   validate_speculation(c);
+  constexpr int64_t kMaxDevices = int64_t{1} << 20;
+  if (devices_of(c) > kMaxDevices)
+    bad_field("replicas", fmt::format("the deployment needs {} devices: expected at most {}",
+                                      devices_of(c), kMaxDevices));
   const EngineLimits& l = c.limits;
   if (l.max_num_seqs < 1 || l.max_num_seqs > (1 << 20))
-    bad_flag("--max-batch", fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
+    bad_field("limits.max_num_seqs",
+              fmt::format("expected 1 to {}, got {}", 1 << 20, l.max_num_seqs));
   if (l.max_batched_tokens < 1 || l.max_batched_tokens > (int64_t{1} << 24))
-    bad_flag("--max-batched-tokens",
-             fmt::format("expected 1 to {}, got {}", int64_t{1} << 24, l.max_batched_tokens));
+    bad_field("limits.max_batched_tokens",
+              fmt::format("expected 1 to {}, got {}", int64_t{1} << 24, l.max_batched_tokens));
   if (l.block_size < 1 || l.block_size > 4096)
-    bad_flag("--block-size", fmt::format("expected 1 to 4096, got {}", l.block_size));
+    bad_field("limits.block_size", fmt::format("expected 1 to 4096, got {}", l.block_size));
   if (!(l.gpu_memory_utilization > 0.0 && l.gpu_memory_utilization <= 1.0))
-    bad_flag("--gpu-memory-utilization",
-             fmt::format("expected a share in (0, 1], got {}", l.gpu_memory_utilization));
+    bad_field("limits.gpu_memory_utilization",
+              fmt::format("expected a share in (0, 1], got {}", l.gpu_memory_utilization));
   if (!(l.watermark >= 0.0 && l.watermark < 1.0))
-    bad_flag("--watermark", fmt::format("expected a share in [0, 1), got {}", l.watermark));
-  if (!(c.slo.ttft.value() > 0.0))
-    bad_flag("--slo-ttft", fmt::format("expected > 0 s, got {}", c.slo.ttft.value()));
-  if (!(c.slo.tpot.value() > 0.0))
-    bad_flag("--slo-tpot", fmt::format("expected > 0 s, got {}", c.slo.tpot.value()));
+    bad_field("limits.watermark", fmt::format("expected a share in [0, 1), got {}", l.watermark));
+  validate_slo(c.slo);
   validate_workload(c.workload);
   if (c.warmup_requests < 0)
     bad_flag("--warmup-requests", fmt::format("expected >= 0, got {}", c.warmup_requests));
@@ -1031,17 +1055,18 @@ KvCacheSize kv_cache_size(const ServeConfig& c, bool decode) {
   size.free_per_device = usable - weights - activations - workspace_bytes_per_device();
   size.bytes_per_token_per_device = kv_bytes_per_device(c.model, d, 1) / pp;
   if (size.free_per_device.value() <= 0.0) {
-    throw_input_error(
-        "command line", "--tp",
+    throw_field_error(
+        "tensor_parallel",
         fmt::format("{} does not fit: {:.3g} GiB of weights, {:.3g} GiB of activations and "
                     "{:.3g} GiB of workspace per device exceed {:.3g} GiB ({}% of {}); use more "
-                    "devices per replica or a smaller --weight-dtype",
+                    "devices per replica or a smaller weight data type",
                     c.model.id, weights.value() / (1u << 30), activations.value() / (1u << 30),
                     workspace_bytes_per_device().value() / (1u << 30), usable.value() / (1u << 30),
                     c.limits.gpu_memory_utilization * 100.0, c.hw.id));
   }
   const double tokens = size.free_per_device / size.bytes_per_token_per_device;
-  const auto blocks = static_cast<int64_t>(tokens / static_cast<double>(c.limits.block_size));
+  const int64_t blocks =
+      checked_int64(tokens / static_cast<double>(c.limits.block_size), "KV-cache blocks");
   // Each of the ep attention groups holds the cache of its own sequences.
   size.blocks_per_engine = blocks / c.pipeline_parallel * d.expert_parallel;
   return size;

@@ -227,8 +227,12 @@ struct ServeResult {
 };
 
 /// Checks the configuration (parallelism against the model and device, limits, workload);
-/// throws Error(kInput) naming the flag.
+/// throws Error(kInput) naming the field ("limits.block_size").
 void validate_serve_config(const ServeConfig& config);
+
+/// Checks that both objectives are in [1e-6, 3600] s (an hour to the first token is none);
+/// throws naming the field ("slo.ttft").
+void validate_slo(const Slo& slo);
 
 /// The KV cache of one engine: device memory times the utilization share, less weights,
 /// activations of a full iteration and workspace, over the replica's ep attention groups.

@@ -10,13 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 
 namespace xpusim {
 
 namespace {
 
 constexpr int64_t kMaxTokens = int64_t{1} << 24;
-constexpr int64_t kMaxRequests = int64_t{1} << 28;
+/// A year of arrivals; later ones are a unit mistake (milliseconds for seconds).
+constexpr double kMaxArrivalS = 365.0 * 24 * 3600;
 constexpr const char* kDistributionForms =
     "fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or file:PATH";
 
@@ -62,11 +64,16 @@ std::vector<std::string_view> split(std::string_view s, char separator) {
   }
 }
 
+std::string arrival_expectation() {
+  return fmt::format("expected a number from 0 to {:g} s", kMaxArrivalS);
+}
+
 std::string tokens_expectation() {
   return fmt::format("expected an integer from 1 to {}", kMaxTokens);
 }
 
 std::vector<int64_t> load_lengths(const std::filesystem::path& file) {
+  check_input_file(file, kMaxTraceBytes);
   std::ifstream in(file);
   if (!in)
     throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
@@ -99,13 +106,16 @@ uint64_t fnv1a(std::string_view s) {
 
 int64_t clip_round(double x) {
   if (!(x >= 1.0)) return 1;  // also NaN
-  return std::min<int64_t>(kMaxTokens, std::llround(x));
+  // Clipped before rounding: llround of a value past int64 (a draw of a very wide normal) is
+  // undefined.
+  if (x >= static_cast<double>(kMaxTokens)) return kMaxTokens;
+  return std::llround(x);
 }
 
 }  // namespace
 
-LengthDistribution parse_length_distribution(std::string_view text, std::string_view flag) {
-  auto fail = [&](const std::string& what) { throw_input_error("command line", flag, what); };
+LengthDistribution parse_length_distribution(std::string_view text, std::string_view field) {
+  auto fail = [&](const std::string& what) { throw_field_error(field, what); };
   LengthDistribution d;
   d.text = std::string(text);
   const auto colon = text.find(':');
@@ -143,11 +153,12 @@ LengthDistribution parse_length_distribution(std::string_view text, std::string_
     arity(2, kind == "normal" ? "normal:MEAN:SD" : "lognormal:MEAN:SD");
     const auto mean = to_double(args[0]);
     const auto sd = to_double(args[1]);
-    if (!mean || *mean <= 0.0 || *mean > static_cast<double>(kMaxTokens))
-      fail(fmt::format("{}: MEAN: expected a number in (0, {}], got '{}'", kind, kMaxTokens,
+    if (!mean || *mean < 1.0 || *mean > static_cast<double>(kMaxTokens))
+      fail(fmt::format("{}: MEAN: expected a number from 1 to {}, got '{}'", kind, kMaxTokens,
                        args[0]));
-    if (!sd || *sd < 0.0)
-      fail(fmt::format("{}: SD: expected a number >= 0, got '{}'", kind, args[1]));
+    if (!sd || *sd < 0.0 || *sd > static_cast<double>(kMaxTokens))
+      fail(
+          fmt::format("{}: SD: expected a number in [0, {}], got '{}'", kind, kMaxTokens, args[1]));
     d.kind =
         kind == "normal" ? LengthDistribution::Kind::kNormal : LengthDistribution::Kind::kLogNormal;
     d.a = *mean;
@@ -201,8 +212,8 @@ TraceRequest parse_csv_line(std::string_view line, const std::string& where, int
                      fields.size()));
   TraceRequest r;
   const auto arrival = to_double(fields[0]);
-  if (!arrival || *arrival < 0.0)
-    fail(fmt::format("arrival_s: expected a number >= 0, got '{}'", trim(fields[0])));
+  if (!arrival || *arrival < 0.0 || *arrival > kMaxArrivalS)
+    fail(fmt::format("arrival_s: {}, got '{}'", arrival_expectation(), trim(fields[0])));
   const auto input = to_tokens(fields[1]);
   if (!input)
     fail(fmt::format("input_tokens: {}, got '{}'", tokens_expectation(), trim(fields[1])));
@@ -219,8 +230,8 @@ TraceRequest parse_jsonl_line(std::string_view line, const std::string& where, i
   auto fail = [&](const std::string& what) {
     throw_input_error(where, fmt::format("line {}", number), what);
   };
-  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) fail("expected one JSON object");
+  const auto j = parse_json_strict(line, fmt::format("{}: line {}", where, number));
+  if (!j.is_object()) fail("expected one JSON object");
   const std::vector<std::string> keys = {"arrival_s", "input_tokens", "output_tokens"};
   for (const auto& [key, value] : j.items()) {
     if (std::find(keys.begin(), keys.end(), key) == keys.end())
@@ -231,8 +242,8 @@ TraceRequest parse_jsonl_line(std::string_view line, const std::string& where, i
   }
   TraceRequest r;
   const auto& arrival = j["arrival_s"];
-  if (!arrival.is_number() || arrival.get<double>() < 0.0)
-    fail(fmt::format("arrival_s: expected a number >= 0, got {}", arrival.dump()));
+  if (!arrival.is_number() || arrival.get<double>() < 0.0 || arrival.get<double>() > kMaxArrivalS)
+    fail(fmt::format("arrival_s: {}, got {}", arrival_expectation(), arrival.dump()));
   r.arrival_s = arrival.get<double>();
   for (const char* key : {"input_tokens", "output_tokens"}) {
     const auto& v = j[key];
@@ -281,6 +292,7 @@ std::vector<LengthPair> load_length_pairs(const std::filesystem::path& file) {
 }
 
 std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
+  check_input_file(file, kMaxTraceBytes);
   std::ifstream in(file);
   if (!in)
     throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
@@ -308,6 +320,9 @@ std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
                         fmt::format("arrival_s: expected >= the previous line's {}, got {}",
                                     trace.back().arrival_s, r.arrival_s));
     }
+    if (static_cast<int64_t>(trace.size()) == kMaxRequests)
+      throw_input_error(where, fmt::format("line {}", number),
+                        fmt::format("expected at most {} requests", kMaxRequests));
     trace.push_back(r);
   }
   if (trace.empty()) throw Error(Error::Kind::kInput, fmt::format("{}: no requests", where));
@@ -352,31 +367,35 @@ MeanLengths mean_lengths(const Workload& w) {
   return {distribution_mean(w.input), distribution_mean(w.output)};
 }
 
+std::string rate_expectation(double rate) {
+  return fmt::format("expected a rate from {:g} to {:g} requests/s, got {}", kMinRatePerS,
+                     kMaxRatePerS, rate);
+}
+
 void validate_workload(const Workload& w) {
-  auto fail = [](const char* flag, const std::string& what) {
-    throw_input_error("command line", flag, what);
-  };
   switch (w.arrival) {
     case ArrivalKind::kPoisson:
-      if (!(w.rate_per_s > 0.0) || !std::isfinite(w.rate_per_s))
-        fail("--rate", fmt::format("expected a rate > 0 requests/s, got {}", w.rate_per_s));
+      if (!(w.rate_per_s >= kMinRatePerS && w.rate_per_s <= kMaxRatePerS))
+        throw_field_error("workload.rate_per_s", rate_expectation(w.rate_per_s));
       break;
     case ArrivalKind::kClosedLoop:
-      if (w.concurrency < 1)
-        fail("--concurrency", fmt::format("expected at least 1 client, got {}", w.concurrency));
+      if (w.concurrency < 1 || w.concurrency > kMaxConcurrency)
+        throw_field_error("workload.concurrency", fmt::format("expected 1 to {} clients, got {}",
+                                                              kMaxConcurrency, w.concurrency));
       break;
     case ArrivalKind::kOffline:
       break;
     case ArrivalKind::kTrace:
-      if (w.trace.empty()) fail("--requests-file", "the trace has no requests");
+      if (w.trace.empty()) throw_field_error("workload.trace", "the trace has no requests");
       return;
   }
   if (w.num_requests < 1 || w.num_requests > kMaxRequests)
-    fail("--num-requests", fmt::format("expected 1 to {}, got {}", kMaxRequests, w.num_requests));
+    throw_field_error("workload.num_requests",
+                      fmt::format("expected 1 to {}, got {}", kMaxRequests, w.num_requests));
   if (!(w.min_duration_s >= 0.0) || !std::isfinite(w.min_duration_s))
-    fail("--min-duration-s", fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
+    throw_field_error("workload.min_duration_s", fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
   if (w.arrival == ArrivalKind::kPoisson && w.min_duration_s * w.rate_per_s > kMaxRequests)
-    fail("--min-duration-s", fmt::format("{} s at {} requests/s is more than {} requests",
+    throw_field_error("workload.min_duration_s", fmt::format("{} s at {} requests/s is more than {} requests",
                                          w.min_duration_s, w.rate_per_s, kMaxRequests));
 }
 

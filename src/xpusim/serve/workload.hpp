@@ -22,10 +22,22 @@ struct LengthDistribution {
   std::string text;             ///< as given, for the report
 };
 
+/// Bounds of a workload, refused beyond (docs/model.md, "Bounds of the inputs"): a million
+/// requests per second is past the busiest public API, one in twelve days is no load at all;
+/// 2^24 requests or clients is past what a run can hold in memory with its per-request records.
+inline constexpr double kMinRatePerS = 1e-6;
+inline constexpr double kMaxRatePerS = 1e6;
+inline constexpr int64_t kMaxRequests = int64_t{1} << 24;
+inline constexpr int64_t kMaxConcurrency = int64_t{1} << 24;
+
 /// Parses `fixed:N`, `uniform:LO:HI`, `normal:MEAN:SD`, `lognormal:MEAN:SD` or `file:PATH`
-/// (one length a line). `flag` names the source in errors ("command line: --input-len: ...").
+/// (one length a line). Errors are about `field` ("workload.input": "workload.input: fixed:
+/// expected ..."), or name the length file.
 [[nodiscard]] LengthDistribution parse_length_distribution(std::string_view text,
-                                                           std::string_view flag);
+                                                           std::string_view field);
+
+/// "expected a rate from MIN to MAX requests/s, got RATE", the bound of every Poisson rate.
+[[nodiscard]] std::string rate_expectation(double rate);
 
 /// One draw, at least 1.
 [[nodiscard]] int64_t sample_length(const LengthDistribution& dist, std::mt19937_64& rng);

@@ -138,6 +138,24 @@ DataParallelSpec read_data_parallel(YamlMap& training, FigureReader& figures) {
   return result;
 }
 
+/// Every figure's plausible range (data/stacks/README.md, "Bounds"): host overheads below a
+/// tenth of a second, engine limits of vLLM's order or far above it.
+const std::vector<FigureRange>& stack_ranges() {
+  static const std::vector<FigureRange> ranges = {
+      {"training.data_parallel.prefetch_layers", 1, 1e4, "layers"},
+      {"training.data_parallel.bucket_bytes", 1e3, 1e12, "bytes"},
+      {"training.tp_comm_overlap_fraction", 0, 1, "(share)"},
+      {"training.dp_comm_overlap_fraction", 0, 1, "(share)"},
+      {"training.moe.host_sync_per_layer_s", 0, 0.1, "s"},
+      {"training.host_overhead_per_layer_s", 0, 0.1, "s"},
+      {"serving.host_overhead_per_iteration_s", 0, 0.1, "s"},
+      {"serving.max_num_seqs", 1, 1 << 20, "sequences"},
+      {"serving.max_num_batched_tokens", 1, 1 << 24, "tokens"},
+      {"serving.cuda_graphs_max_batch", 1, 1 << 20, "sequences"},
+  };
+  return ranges;
+}
+
 TrainingStack read_training(YamlMap& section, FigureReader& figures) {
   TrainingStack result;
   result.recipes = read_recipes(section);
@@ -230,6 +248,7 @@ StackSpec load_stack_file(const std::filesystem::path& file) {
   read_sections(root, figures, spec);
   root.finish({"id", "name", "framework", "version", "release_date", "kind", "sources", "kernels",
                "training", "serving"});
+  check_figure_ranges(root.file(), spec.figures, stack_ranges());
   return spec;
 }
 

@@ -124,10 +124,7 @@ std::string request_problem(const ModelSpec& model, const AcceleratorSpec& hw,
   try {
     validate_request(model, hw, request);
   } catch (const Error& e) {
-    std::string reason = e.what();
-    const std::string prefix = "command line: ";
-    if (reason.rfind(prefix, 0) == 0) reason.erase(0, prefix.size());
-    return reason;
+    return e.field().empty() ? std::string(e.what()) : e.field() + ": " + e.detail();
   }
   return "";
 }

@@ -21,7 +21,7 @@ constexpr double kDefaultScaleOutLatencyS = 5.0e-6;
 constexpr double kDefaultScaleOutEfficiency = 0.70;
 
 [[noreturn]] void nodes_error(const std::string& what) {
-  throw_input_error("command line", "--nodes", what);
+  throw_field_error("nodes", what);
 }
 
 /// The most cube-like shape a <= b <= c with a*b*c = devices that fits inside `full` (its sides
@@ -76,8 +76,8 @@ SystemSpec load_system(const std::string& ref, const fs::path& systems_dir,
   if (looks_like_path(ref)) return load_system_file(ref, hardware_dir);
   const auto ids = system_ids(systems_dir);
   if (std::find(ids.begin(), ids.end(), ref) == ids.end()) {
-    throw Error(Error::Kind::kNotFound,
-                fmt::format("--system: unknown system '{}'{}; 'xpusim system list' lists them", ref,
+    throw Error(Error::Kind::kNotFound, "system",
+                fmt::format("unknown system '{}'{}; 'xpusim system list' lists them", ref,
                             did_you_mean(ref, ids)));
   }
   return load_system_file(systems_dir / (ref + ".yaml"), hardware_dir);

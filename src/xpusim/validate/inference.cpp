@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"

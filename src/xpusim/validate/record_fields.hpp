@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 
 namespace xpusim {
 
@@ -28,11 +29,8 @@ T record_field(const nlohmann::json& block, const char* key, const std::string& 
 /// The whole JSON document of a validation file; a missing file is kNotFound, a malformed one
 /// an input error naming it.
 inline nlohmann::json read_validation_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
-  return doc;
+  // The one strict JSON path: bounded size, UTF-8, duplicate keys refused.
+  return parse_json_strict(read_input_file(file), file.string());
 }
 
 /// Refuses any key of `object` outside `allowed`, naming the closest one.

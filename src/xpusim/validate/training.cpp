@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/train/training.hpp"
 #include "xpusim/validate/record_fields.hpp"

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "xpusim/core/error.hpp"
+#include "xpusim/core/input_file.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/train/search.hpp"
 #include "xpusim/train/training.hpp"
