@@ -555,7 +555,11 @@ std::set<std::string> parser_flags() {
                                                           {"plan"},
                                                           {"validate", "training"},
                                                           {"calibrate"},
-                                                          {"sensitivity"}};
+                                                          {"sensitivity"},
+                                                          {"tco"},
+                                                          {"build-vs-buy"},
+                                                          {"chip", "derive"},
+                                                          {"sweep"}};
   std::set<std::string> flags;
   const std::regex flag("--[a-z][a-z0-9-]*");
   for (auto args : commands) {

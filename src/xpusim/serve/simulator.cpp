@@ -941,12 +941,9 @@ void validate_pool(const ServeConfig& c, bool decode) {
   try {
     validate_request(c.model, c.hw, r);
   } catch (const Error& e) {
-    // validate_request names --devices; in serve the tensor-parallel degree is --tp.
-    std::string message = e.what();
-    const std::string from = "command line: --devices:";
-    if (message.rfind(from, 0) == 0)
-      message = fmt::format("command line: {}:{}", tp_flag, message.substr(from.size()));
-    throw Error(e.kind(), message);
+    // validate_request's `devices` is the pool's tensor-parallel degree here.
+    if (e.field() != "devices") throw;
+    bad_flag(tp_flag, e.detail());
   }
 }
 

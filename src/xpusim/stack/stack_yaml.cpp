@@ -152,6 +152,7 @@ const std::vector<FigureRange>& stack_ranges() {
       {"serving.max_num_seqs", 1, 1 << 20, "sequences"},
       {"serving.max_num_batched_tokens", 1, 1 << 24, "tokens"},
       {"serving.cuda_graphs_max_batch", 1, 1 << 20, "sequences"},
+      {"serving.decode_attention_bandwidth_fraction", 0.01, 1, "(share)"},
   };
   return ranges;
 }
