@@ -16,7 +16,8 @@ Json summary_json(const LatencySummary& s) {
   return {{"mean", s.mean.value()},
           {"p50", s.p50.value()},
           {"p90", s.p90.value()},
-          {"p99", s.p99.value()}};
+          {"p99", s.p99.value()},
+          {"percentiles", s.percentiles}};
 }
 
 std::string_view arrival_name(ArrivalKind kind) {

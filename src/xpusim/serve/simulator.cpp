@@ -80,23 +80,24 @@ Deployment deployment_of(const ServeConfig& c) {
   return deployment_for(r);
 }
 
-/// Nearest-rank percentiles and the mean of `values` (reordered).
+/// Nearest-rank percentiles and the mean of `values` (sorted in place).
 LatencySummary summarize(std::vector<double>& values) {
   LatencySummary s;
   if (values.empty()) return s;
   double sum = 0.0;
   for (const double v : values) sum += v;
   s.mean = Seconds(sum / static_cast<double>(values.size()));
+  std::sort(values.begin(), values.end());
   auto rank = [&](double p) {
     const auto n = values.size();
-    const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(n))) - 1;
-    const auto at = values.begin() + static_cast<std::ptrdiff_t>(std::min(k, n - 1));
-    std::nth_element(values.begin(), at, values.end());
-    return Seconds(*at);
+    const auto k = static_cast<std::size_t>(std::max(1.0, std::ceil(p * static_cast<double>(n))));
+    return values[std::min(k, n) - 1];
   };
-  s.p50 = rank(0.50);
-  s.p90 = rank(0.90);
-  s.p99 = rank(0.99);
+  s.p50 = Seconds(rank(0.50));
+  s.p90 = Seconds(rank(0.90));
+  s.p99 = Seconds(rank(0.99));
+  s.percentiles.reserve(101);
+  for (int percent = 0; percent <= 100; ++percent) s.percentiles.push_back(rank(percent / 100.0));
   return s;
 }
 

@@ -109,6 +109,9 @@ struct KvTransferLink {
 /// Mean and percentiles (nearest rank) of one per-request metric.
 struct LatencySummary {
   Seconds mean, p50, p90, p99;
+  /// The value at each whole percent from 0 (the least) to 100 (the most): 101 values, the
+  /// distribution's CDF at a bounded size; empty when there were no values.
+  std::vector<double> percentiles;
 };
 
 /// One iteration of one engine, for the trace.

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <string>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 struct ServeFlags {
   std::string model;
@@ -67,10 +69,10 @@ struct PlanFlags {
 /// `xpusim plan`: the cheapest deployment over the catalog for a rate and objectives.
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& flags);
 void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
-                      const std::string& format);
+                      const std::string& format, const Context& ctx);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,
-                       const std::string& format);
+                       const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

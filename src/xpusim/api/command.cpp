@@ -1,17 +1,19 @@
-// xpusim: the command line. A thin shell over libxpusim: it parses flags, finds the data
-// directory, calls the library and prints. Exit status: 0 ok, 1 validation failed, 2 bad input.
+// Every xpusim command from its argument vector: flags in, library calls, output to the
+// context's streams. The command line (tools/xpusim) and the Python module are shells over it.
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 
-#include "serve_command.hpp"
-#include "train_command.hpp"
+#include "xpusim/api/command.hpp"
+
+#include "xpusim/api/serve_command.hpp"
+#include "xpusim/api/train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -19,6 +21,7 @@
 #include "xpusim/infer/compare.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
+#include "xpusim/report/html_report.hpp"
 #include "xpusim/report/report.hpp"
 #include "xpusim/report/stack_report.hpp"
 #include "xpusim/stack/stack.hpp"
@@ -26,7 +29,7 @@
 #include "xpusim/validate/validation.hpp"
 
 namespace fs = std::filesystem;
-using namespace xpusim;
+namespace xpusim::api {
 
 namespace {
 
@@ -62,21 +65,41 @@ DType dtype_flag(const std::string& flag, const std::string& value) {
                                 did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
+/// The JSON document of a result file, or Error(kInput) "FILE: ...".
+nlohmann::json read_result(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read it", path));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(Error::Kind::kInput, fmt::format("{}: not JSON: {}", path, e.what()));
+  }
+}
+
+void write_report(const std::string& from, const std::string& to, const std::string& assets) {
+  const std::string page =
+      html_page(build_report(read_result(from), from), load_chart_scripts(assets));
+  std::ofstream out(to, std::ios::binary);
+  if (!out || !(out << page))
+    throw_input_error("command line", "-o", fmt::format("cannot write '{}'", to));
+}
+
 struct Settings {
   std::string data_dir;
   std::string format = "table";
 };
 
-void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(2) << "\n";
+void print_json(std::ostream& out, const nlohmann::json& j) {
+  out << j.dump(2) << "\n";
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_command(const std::vector<std::string>& args, const Context& ctx) {
   CLI::App app{
       "xpusim: performance, memory, energy and cost of LLM training and inference on AI "
-      "accelerators"};
+      "accelerators",
+      "xpusim"};
   app.require_subcommand(1);
   Settings settings;
   app.add_option("--data-dir", settings.data_dir,
@@ -167,24 +190,38 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cloud", "owned"}));
   add_format(compare, true);
 
-  cli::TrainFlags train_flags;
-  auto* train = cli::add_train_command(app, train_flags);
+  TrainFlags train_flags;
+  auto* train = add_train_command(app, train_flags);
   add_format(train, false);
 
-  cli::ServeFlags serve_flags;
-  auto* serve = cli::add_serve_command(app, serve_flags);
+  ServeFlags serve_flags;
+  auto* serve = add_serve_command(app, serve_flags);
   add_format(serve, false);
-  cli::PlanFlags plan_flags;
-  auto* plan = cli::add_plan_command(app, plan_flags);
+  PlanFlags plan_flags;
+  auto* plan = add_plan_command(app, plan_flags);
   add_format(plan, false);
 
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
       validate->add_subcommand("inference", "single-node inference records");
+  add_format(validate_inference_cmd, false);
   auto* validate_training_cmd = validate->add_subcommand(
       "training", "training records at scale: the published set, then the development set");
   add_format(validate_training_cmd, false);
+
+  std::string report_from, report_to, report_assets = XPUSIM_REPORT_NODE_MODULES;
+  auto* report_cmd = app.add_subcommand(
+      "report", "one self-contained HTML page of charts for a result written with --format json");
+  report_cmd
+      ->add_option("--from", report_from,
+                   "the JSON of compare, infer, train, serve, plan "
+                   "or validate training|inference")
+      ->required();
+  report_cmd->add_option("-o,--output", report_to, "the HTML file to write")->required();
+  report_cmd->add_option("--assets", report_assets,
+                         "node_modules directory with vega, vega-lite and vega-embed (default: "
+                         "the build's, tools/report)");
 
   std::string probe_file, calibrate_hw = "h200-sxm";
   auto* calibrate_cmd = app.add_subcommand(
@@ -195,17 +232,23 @@ int main(int argc, char** argv) {
                             "(default h200-sxm)");
 
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments last first.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "xpusim: command line: " << e.what() << "\n";
+    ctx.err << "xpusim: command line: " << e.what() << "\n";
     return 2;
   }
 
   try {
+    if (report_cmd->parsed()) {  // needs no catalog
+      write_report(report_from, report_to, report_assets);
+      return 0;
+    }
     const fs::path data = find_data_dir(settings.data_dir);
     const bool json = settings.format == "json";
     if (hw_list->parsed()) {
@@ -213,16 +256,16 @@ int main(int argc, char** argv) {
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& a : all) array.push_back(accelerator_json(a));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << accelerator_list_text(all);
+        ctx.out << accelerator_list_text(all);
       }
     } else if (hw_show->parsed()) {
       const auto spec = load_accelerator(hw_ref, data / "hardware");
       if (json)
-        print_json(accelerator_json(spec));
+        print_json(ctx.out, accelerator_json(spec));
       else
-        std::cout << accelerator_text(spec);
+        ctx.out << accelerator_text(spec);
     } else if (model_list->parsed()) {
       std::vector<ModelSpec> all;
       for (const auto& id : model_ids(data / "models"))
@@ -230,46 +273,46 @@ int main(int argc, char** argv) {
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& m : all) array.push_back(model_json(m));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << model_list_text(all);
+        ctx.out << model_list_text(all);
       }
     } else if (model_show->parsed()) {
       const auto spec = load_model(model_ref, data / "models");
       if (json)
-        print_json(model_json(spec));
+        print_json(ctx.out, model_json(spec));
       else
-        std::cout << model_text(spec);
+        ctx.out << model_text(spec);
     } else if (system_list->parsed()) {
       const auto all = load_all_systems(data / "systems", data / "hardware");
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& one : all) array.push_back(system_json(one));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << system_list_text(all);
+        ctx.out << system_list_text(all);
       }
     } else if (system_show->parsed()) {
       const auto spec = load_system(system_ref, data / "systems", data / "hardware");
       if (json)
-        print_json(system_json(spec));
+        print_json(ctx.out, system_json(spec));
       else
-        std::cout << system_text(spec);
+        ctx.out << system_text(spec);
     } else if (stack_list->parsed()) {
       const auto all = load_all_stacks(data / "stacks");
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& one : all) array.push_back(stack_json(one));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << stack_list_text(all);
+        ctx.out << stack_list_text(all);
       }
     } else if (stack_show->parsed()) {
       const auto spec = load_stack(stack_ref, data / "stacks");
       if (json)
-        print_json(stack_json(spec));
+        print_json(ctx.out, stack_json(spec));
       else
-        std::cout << stack_text(spec);
+        ctx.out << stack_text(spec);
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
@@ -280,9 +323,9 @@ int main(int argc, char** argv) {
       const auto result =
           estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
       if (json)
-        print_json(inference_json(m, a, request, result));
+        print_json(ctx.out, inference_json(m, a, request, result));
       else
-        std::cout << inference_text(m, a, request, result);
+        ctx.out << inference_text(m, a, request, result);
     } else if (compare->parsed()) {
       const auto m = load_model(compare_model, data / "models");
       compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
@@ -303,43 +346,48 @@ int main(int argc, char** argv) {
       const auto all = load_all_accelerators(data / "hardware");
       const auto rows = compare_accelerators(m, all, compare_options, economics);
       if (json)
-        print_json(compare_json(m, rows));
+        print_json(ctx.out, compare_json(m, rows));
       else if (settings.format == "csv")
-        std::cout << compare_csv(m, rows);
+        ctx.out << compare_csv(m, rows);
       else
-        std::cout << compare_text(m, compare_options, rows);
+        ctx.out << compare_text(m, compare_options, rows);
     } else if (train->parsed()) {
-      cli::run_train_command(train_flags, data, settings.format);
+      run_train_command(train_flags, data, settings.format, ctx);
     } else if (serve->parsed()) {
-      cli::run_serve_command(serve_flags, data, settings.format);
+      run_serve_command(serve_flags, data, settings.format, ctx);
     } else if (plan->parsed()) {
-      cli::run_plan_command(plan_flags, data, settings.format);
+      run_plan_command(plan_flags, data, settings.format, ctx);
     } else if (calibrate_cmd->parsed()) {
       const Probe probe = load_probe_file(probe_file);
       const AcceleratorSpec a = load_accelerator(calibrate_hw, data / "hardware");
       const Calibration calibration = calibrate(probe, a);
       const auto checks = compare_end_to_end(probe, with_calibration(a, calibration));
-      std::cout << calibration_yaml(a.id, calibration, checks);
+      ctx.out << calibration_yaml(a.id, calibration, checks);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
-      std::cout << validation_text(report);
+      if (json)
+        print_json(ctx.out, validation_json(report));
+      else
+        ctx.out << validation_text(report);
       return report.passed() ? 0 : 1;
     } else if (validate_training_cmd->parsed()) {
       // The exit status follows the published set; the development set reports progress.
       const auto report = validate_training(data);
       const auto dev = validate_training_dev(data);
       if (json)
-        print_json({{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
+        print_json(ctx.out, {{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
       else
-        std::cout << validation_text(report) << "\n" << training_dev_text(dev);
+        ctx.out << validation_text(report) << "\n" << training_dev_text(dev);
       return report.passed() ? 0 : 1;
     }
   } catch (const Error& e) {
-    std::cerr << "xpusim: " << e.what() << "\n";
+    ctx.err << "xpusim: " << e.what() << "\n";
     return e.kind() == Error::Kind::kInternal ? 3 : 2;
   } catch (const std::exception& e) {
-    std::cerr << "xpusim: internal error: " << e.what() << "\n";
+    ctx.err << "xpusim: internal error: " << e.what() << "\n";
     return 3;
   }
   return 0;
 }
+
+}  // namespace xpusim::api

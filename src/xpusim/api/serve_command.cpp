@@ -1,4 +1,4 @@
-#include "serve_command.hpp"
+#include "xpusim/api/serve_command.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -204,7 +204,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
 }
 
 void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
-                       const std::string& format) {
+                       const std::string& format, const Context& ctx) {
   const ServeConfig config = config_from(f, data);
   std::ofstream trace;
   if (!f.trace_file.empty()) {
@@ -214,18 +214,18 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
   if (f.find_max_rate) {
     const MaxRateResult found = find_max_rate(config);
     if (format == "json") {
-      std::cout << max_rate_json(config, found).dump(2) << "\n";
+      ctx.out << max_rate_json(config, found).dump(2) << "\n";
     } else {
-      std::cout << max_rate_text(config, found);
+      ctx.out << max_rate_text(config, found);
     }
     if (trace.is_open()) trace << serve_trace(config, found.at_max).dump() << "\n";
     return;
   }
   const ServeResult result = simulate(config);
   if (format == "json") {
-    std::cout << serve_json(config, result).dump(2) << "\n";
+    ctx.out << serve_json(config, result).dump(2) << "\n";
   } else {
-    std::cout << serve_text(config, result);
+    ctx.out << serve_text(config, result);
   }
   if (trace.is_open()) trace << serve_trace(config, result).dump() << "\n";
 }
@@ -253,7 +253,7 @@ CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
 }
 
 void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
-                      const std::string& format) {
+                      const std::string& format, const Context& ctx) {
   PlanRequest request;
   ServeConfig& b = request.base;
   b.model = load_model(f.model, data / "models");
@@ -277,10 +277,10 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   request.accelerators = load_all_accelerators(data / "hardware");
   const PlanResult result = plan_deployment(request);
   if (format == "json") {
-    std::cout << plan_json(request, result).dump(2) << "\n";
+    ctx.out << plan_json(request, result).dump(2) << "\n";
   } else {
-    std::cout << plan_text(request, result);
+    ctx.out << plan_text(request, result);
   }
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

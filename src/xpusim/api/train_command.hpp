@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <string>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 struct TrainFlags {
   std::string model;
@@ -41,6 +43,6 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_train_command(const TrainFlags& flags, const std::filesystem::path& data,
-                       const std::string& format);
+                       const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

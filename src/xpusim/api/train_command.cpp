@@ -1,4 +1,4 @@
-#include "train_command.hpp"
+#include "xpusim/api/train_command.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@
 #include "xpusim/report/training_report.hpp"
 #include "xpusim/system/system.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -158,7 +158,7 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
 }
 
 void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
-                       const std::string& format) {
+                       const std::string& format, const Context& ctx) {
   const ModelSpec model = load_model(f.model, data / "models");
   const SystemSpec system = system_from(f, data);
   const TrainingJob job = job_from(f);
@@ -180,9 +180,9 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
       nlohmann::json array = nlohmann::json::array();
       for (const auto& [plan, r] : s.best)
         array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
-      std::cout << array.dump(2) << "\n";
+      ctx.out << array.dump(2) << "\n";
     } else {
-      std::cout << search_text(model, system, job, s);
+      ctx.out << search_text(model, system, job, s);
     }
     if (!f.trace_file.empty() && !s.best.empty()) {
       write_trace(f.trace_file,
@@ -194,11 +194,13 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
   if (auto problem = plan_problem(model, system, job, plan)) bad_flag("--tp", *problem);
   const TrainingResult r = evaluate_training(model, system, job, plan);
   if (json) {
-    std::cout << training_json(model, system, job, plan, r, budget_of(r)).dump(2) << "\n";
+    nlohmann::json j = training_json(model, system, job, plan, r, budget_of(r));
+    j["pipeline_schedule"] = training_schedule_json(model, system, job, plan, r);
+    ctx.out << j.dump(2) << "\n";
   } else {
-    std::cout << training_text(model, system, job, plan, r, budget_of(r));
+    ctx.out << training_text(model, system, job, plan, r, budget_of(r));
   }
   if (!f.trace_file.empty()) write_trace(f.trace_file, training_trace(model, system, job, plan, r));
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api
