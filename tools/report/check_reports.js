@@ -23,8 +23,10 @@ async function check(browser, file, screenshots) {
   });
   await page.setViewport({ width: 1000, height: 800 });
   await page.goto(url, { waitUntil: 'load' });
-  await page.waitForFunction(() => document.body.dataset.rendered, { timeout: 60000 });
-  const rendered = await page.evaluate(() => document.body.dataset.rendered);
+  const rendered = await page
+    .waitForFunction(() => document.body.dataset.rendered, { timeout: 30000 })
+    .then(() => page.evaluate(() => document.body.dataset.rendered))
+    .catch(() => 'never finished rendering within 30 s');
   if (rendered !== 'true') problems.push(`not rendered: ${rendered}`);
   const charts = await page.evaluate(() =>
     [...document.querySelectorAll('div[id^="chart-"]')].map((d) => ({
