@@ -8,11 +8,14 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev
+          nodejs npm chromium python3-dev pybind11-dev python3-pytest)
 
 install_packages() {
   local missing=()
   for p in "${packages[@]}"; do
+    # A nodejs that is not Debian's (NodeSource's) ships npm itself and conflicts with the package.
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
@@ -21,6 +24,22 @@ install_packages() {
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The charting scripts `xpusim report` inlines and the browser test's driver, exactly as locked.
+install_npm_packages() {
+  local dir="$root/tools/report"
+  cmp -s "$dir/package-lock.json" "$dir/node_modules/.xpusim-installed" && return
+  echo "quickstart: npm ci in tools/report" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$dir/package-lock.json" "$dir/node_modules/.xpusim-installed"
+}
+
+# The Python module, where Debian's python3 finds it (/usr/local/lib/python3.X/dist-packages).
+install_python_module() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo cmake --install "$root/build" --component python --prefix /usr/local >/dev/null
 }
 
 build() {  # build DIR [cmake options...]
@@ -33,14 +52,17 @@ build() {  # build DIR [cmake options...]
 command="${1:-run}"
 [ $# -gt 0 ] && shift
 install_packages
+install_npm_packages
 case "$command" in
   run)
     build build
+    install_python_module
     [ $# -eq 0 ] && set -- compare
     exec "$root/build/tools/xpusim/xpusim" "$@"
     ;;
   test)
     build build
+    install_python_module
     ctest --test-dir "$root/build" -j "$(nproc)" --output-on-failure
     build build-sanitize -DXPUSIM_SANITIZE=ON -DXPUSIM_BUILD_BENCHMARKS=OFF
     ctest --test-dir "$root/build-sanitize" -j "$(nproc)" --output-on-failure

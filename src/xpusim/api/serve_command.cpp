@@ -205,7 +205,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
 
 void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
                        const std::string& format, const Context& ctx) {
-  const ServeConfig config = config_from(f, data);
+  ServeConfig config = config_from(f, data);
   std::ofstream trace;
   if (!f.trace_file.empty()) {
     trace.open(f.trace_file);
@@ -221,6 +221,7 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
     if (trace.is_open()) trace << serve_trace(config, found.at_max).dump() << "\n";
     return;
   }
+  config.progress = ctx.progress;
   const ServeResult result = simulate(config);
   if (format == "json") {
     ctx.out << serve_json(config, result).dump(2) << "\n";
@@ -275,6 +276,7 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   validate_workload(b.workload);
   request.rate_requests_per_s = f.rate;
   request.accelerators = load_all_accelerators(data / "hardware");
+  request.progress = ctx.progress;
   const PlanResult result = plan_deployment(request);
   if (format == "json") {
     ctx.out << plan_json(request, result).dump(2) << "\n";

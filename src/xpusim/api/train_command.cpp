@@ -175,6 +175,7 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
     options.top_k = f.top;
     options.offload_optimizer = f.offload_optimizer;
     options.offload_activations = f.offload_activations;
+    options.progress = ctx.progress;
     const SearchResult s = search_training(model, system, job, options);
     if (json) {
       nlohmann::json array = nlohmann::json::array();

@@ -2,6 +2,7 @@
 // Progress of a long computation (a plan search, a serving run over many requests), reported
 // through a callback the caller passes in its options: the library never writes to a terminal.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -27,14 +28,17 @@ class ProgressMeter {
   ProgressMeter(const ProgressFn& fn, std::string_view task, int64_t total)
       : fn_(fn), task_(task), total_(total) {}
 
-  /// One more unit done.
-  void step() {
-    if (!fn_ || total_ <= 0) return;
-    const int64_t done = ++done_;
-    const int64_t percent = done * 100 / total_;
-    if (percent == (done - 1) * 100 / total_ && done != total_) return;
+  /// `units` more units done (0 is fine). Reports only growing counts, whatever the threads'
+  /// order, and always the last one.
+  void advance(int64_t units = 1) {
+    if (!fn_ || total_ <= 0 || units <= 0) return;
+    const int64_t done = done_ += units;
+    if (done * 100 / total_ == (done - units) * 100 / total_ && done < total_) return;
     const std::lock_guard<std::mutex> lock(mutex_);
-    fn_(ProgressUpdate{task_, done, total_});
+    const int64_t now = std::min(done_.load(), total_);
+    if (now <= reported_) return;
+    reported_ = now;
+    fn_(ProgressUpdate{task_, now, total_});
   }
 
  private:
@@ -43,6 +47,7 @@ class ProgressMeter {
   int64_t total_;
   std::atomic<int64_t> done_{0};
   std::mutex mutex_;
+  int64_t reported_ = 0;  ///< guarded by mutex_
 };
 
 }  // namespace xpusim

@@ -28,6 +28,7 @@ std::vector<int> tp_choices(const ModelSpec& m, const AcceleratorSpec& hw) {
 
 void evaluate(const PlanRequest& request, PlanCandidate& c, std::atomic<int>& simulations) {
   ServeConfig replica = request.base;
+  replica.progress = nullptr;  // many run at once; the plan reports per candidate
   replica.hw = *c.hw;
   replica.tensor_parallel = c.tensor_parallel;
   replica.pipeline_parallel = 1;
@@ -113,6 +114,7 @@ PlanResult plan_deployment(const PlanRequest& request) {
     }
   }
   std::atomic<int> simulations{0};
+  ProgressMeter progress(request.progress, "plan", static_cast<int64_t>(result.candidates.size()));
   parallel_for(
       result.candidates.size(),
       [&](std::size_t i) {
@@ -121,6 +123,7 @@ PlanResult plan_deployment(const PlanRequest& request) {
         } catch (const Error& e) {  // a configuration this accelerator cannot run
           result.candidates[i].reason = e.what();
         }
+        progress.advance();
       },
       request.threads);
   result.simulations = simulations;

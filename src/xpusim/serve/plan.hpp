@@ -18,6 +18,7 @@ struct PlanRequest {
   std::vector<int64_t> batch_limits = {64, 256};  ///< max_num_seqs values to try
   int max_replicas = 64;
   unsigned threads = 0;
+  ProgressFn progress;  ///< told as candidates are evaluated; empty: nobody listens
 };
 
 struct PlanCandidate {

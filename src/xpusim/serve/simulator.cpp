@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
@@ -143,6 +144,7 @@ class Simulation {
       sequences_[i].arrival = specs[i].arrival_s;
     }
     check_some_request_fits();
+    progress_.emplace(c.progress, "serve", static_cast<int64_t>(sequences_.size()));
     const int pp = c.pipeline_parallel;
     const int replicas = replicas_of(c);
     entry_replicas_ = disaggregated_ ? c.prefill_replicas : c.replicas;
@@ -212,6 +214,7 @@ class Simulation {
       if (!fits(s)) {
         s.dropped = true;
         ++dropped_;
+        progress_->advance();
         if (closed) continue;
         return;
       }
@@ -463,6 +466,7 @@ class Simulation {
     if (finished > 0) {
       std::erase_if(e.running, [&](int32_t id) { return sequences_[id].finish >= 0.0; });
       completed_ += finished;
+      progress_->advance(finished);
       if (closed) {
         for (int64_t i = 0; i < finished && next_ < static_cast<int64_t>(sequences_.size()); ++i) {
           submit_next(now);
@@ -578,6 +582,7 @@ class Simulation {
   double p2p_bytes_per_token_ = 0.0;
   int64_t next_ = 0;
   uint64_t round_robin_ = 0;
+  std::optional<ProgressMeter> progress_;  ///< over completed and dropped requests
   int64_t completed_ = 0;
   int64_t dropped_ = 0;
   int64_t iterations_ = 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/progress.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/accelerator.hpp"
@@ -79,6 +80,7 @@ struct ServeConfig {
   Workload workload;
   Slo slo;
   bool record_iterations = false;  ///< keep every iteration (for --trace)
+  ProgressFn progress;             ///< told as requests complete; empty: nobody listens
 };
 
 /// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
