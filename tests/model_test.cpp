@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
 #include "test_support.hpp"
 
 namespace xpusim {
@@ -31,12 +32,25 @@ TEST(ParameterCount, MatchesPublishedTotals) {
       {"mixtral-8x22b", 141e9, 0.005},   {"llama-3.1-405b", 405e9, 0.003},
       {"qwen2-72b", 72.7e9, 0.002},      {"mistral-7b", 7.24e9, 0.002},
       {"gpt3-175b", 175e9, 0.005},       {"llama-3.1-8b", 8.03e9, 0.002},
-      {"gpt-j-6b", 6.05e9, 0.002},
+      {"gpt-j-6b", 6.05e9, 0.002},       {"nemotron-4-340b", 341e9, 0.002},
   };
   for (const auto& c : cases) {
     const double total = static_cast<double>(count_parameters(model(c.id)).total);
     EXPECT_NEAR(total / c.published, 1.0, c.tolerance) << c.id << " counts " << total;
   }
+}
+
+TEST(ModelConfig, NemotronHasASquaredReluMlpLayerNormAndHalfRotary) {
+  const ModelSpec m = model("nemotron-4-340b");
+  EXPECT_EQ(m.mlp, MlpKind::kPlain);
+  EXPECT_EQ(m.norm, NormKind::kLayer);
+  EXPECT_EQ(m.rotary_dim, 96);
+  EXPECT_EQ(m.kv_heads, 8);
+  const std::string gated = R"({"model_type": "nemotron", "hidden_size": 64,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256,
+      "vocab_size": 100, "hidden_act": "silu"})";
+  EXPECT_EQ(testing::error_of([&] { (void)parse_model_config(gated, "c.json", "c"); }),
+            "c.json: hidden_act: expected relu2 (Nemotron's squared ReLU)");
 }
 
 TEST(ParameterCount, ActivePerTokenOfSparseModels) {

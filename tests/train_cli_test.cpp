@@ -83,8 +83,9 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
   expect_one_line(
       run(kGpt3 + "--recompute some"),
       "xpusim: command line: --recompute: expected none, selective or full, got 'some'");
-  expect_one_line(run(kGpt3 + "--dtype fp4"),
-                  "xpusim: command line: --dtype: expected bf16 or fp8, got 'fp4'");
+  expect_one_line(run(kGpt3 + "--precision fp4"),
+                  "xpusim: command line: --precision: expected bf16, fp8-delayed, fp8-current, "
+                  "fp8-blockwise, mxfp8 or nvfp4, got 'fp4'");
   expect_one_line(
       run("train --model gpt3-175b --system dgx-a100-superpod --global-batch 0 --seq-len 2048"),
       "xpusim: command line: --global-batch: expected at least 1, got 0");

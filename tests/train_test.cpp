@@ -282,12 +282,39 @@ TEST(PipelineLayout, ParsesMegatronCoreLayoutStrings) {
   EXPECT_EQ(to_string(layout), "Et*3|t*4|t*4|t*4|t*3L");
   EXPECT_EQ(parse_pipeline_layout("E, tt|tt, L"), parse_pipeline_layout("Et*2|t*2L"));
   EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("Et*3|x"); }),
-            "pipeline layout 'Et*3|x': at character 6: unexpected 'x'; expected E, t, L, |, (, ), "
-            "*n or ','");
+            "pipeline layout 'Et*3|x': at character 6: unexpected 'x'; expected E, t, m, L, |, (, "
+            "), *n or ','");
   EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("(t|t"); }),
             "pipeline layout '(t|t': at character 1: '(' is never closed");
   EXPECT_EQ(error_of([] { (void)parse_pipeline_layout("Et*|L"); }),
             "pipeline layout 'Et*|L': at character 3: '*' needs a count");
+}
+
+TEST(PipelineLayout, MtpModulesAreExtraLayersWithTheirOwnLossPass) {
+  // DeepSeek-V3's Megatron-Bridge layout "Et|(tt|)*30mL": the MTP module rides on the last chunk.
+  const auto layout = parse_pipeline_layout("Et|(tt|)*2mL");
+  ASSERT_EQ(layout.size(), 4u);
+  EXPECT_EQ(layout[3], (ChunkSlots{0, false, true, 1}));
+  EXPECT_EQ(to_string(layout), "Et|t*2|t*2|mL");
+
+  const ModelSpec m = testing::model("llama-2-70b");  // 80 layers
+  ParallelPlan even = plan(8, 4, 1, 1);
+  even.layout = parse_pipeline_layout("Et*20|t*20|t*20|t*20L");
+  ParallelPlan mtp = even;
+  mtp.layout = parse_pipeline_layout("Et*20|t*20|t*20|t*20mL");
+  EXPECT_EQ(stage_load(m, mtp, 3).layers, 21);
+  EXPECT_EQ(stage_load(m, mtp, 3).mtp_layers, 1);
+  const SystemSpec s = system("dgx-a100-superpod", 4);
+  const TrainingJob j = job(256, 2048);
+  ASSERT_EQ(plan_problem(m, s, j, mtp), std::nullopt);
+  const MicroBatchCost costs = micro_batch_cost(m, s, j, even);
+  const auto plain = chunk_times(m, s, j, even, costs);
+  const auto with_mtp = chunk_times(m, s, j, mtp, costs);
+  // The last chunk pays one more layer and one more head: more than a layer's worth.
+  const Seconds extra = with_mtp[3].forward - plain[3].forward;
+  EXPECT_GT(extra, costs.layer.forward);
+  EXPECT_EQ(with_mtp[0].forward, plain[0].forward);
+  EXPECT_GT(evaluate_training(m, s, j, mtp).step_time, evaluate_training(m, s, j, even).step_time);
 }
 
 TEST(PipelineLayout, StagesHoldTheirChunksSlots) {
@@ -496,6 +523,33 @@ TEST(Offload, NeedsAHostLinkFigure) {
   EXPECT_EQ(plan_problem(m, s, job(64, 2048), p),
             "offloading to host memory needs a100-sxm-80gb's host-link bandwidth "
             "(host_link.bandwidth_bytes_per_s), which its file does not give");
+}
+
+// --- LoRA fine-tuning ------------------------------------------------------------------------
+
+TEST(Lora, FrozenWeightsSkipTheirGradientGemmsStateAndReduction) {
+  const ModelSpec m = testing::model("llama-2-70b");
+  const SystemSpec s = system("dgx-h100-superpod", 1);
+  TrainingJob full = job(64, 4096);
+  TrainingJob lora = full;
+  lora.lora_rank = 16;
+  const ParallelPlan p = plan(8, 1, 1, 1);
+  ASSERT_EQ(plan_problem(m, s, lora, p), std::nullopt);
+  const TrainingResult f = evaluate_training(m, s, full, p);
+  const TrainingResult l = evaluate_training(m, s, lora, p);
+  // The forward is the same; the backward loses one GEMM in three of its GEMM work.
+  EXPECT_DOUBLE_EQ(l.breakdown.forward.value(), f.breakdown.forward.value());
+  EXPECT_LT(l.breakdown.backward, f.breakdown.backward * 0.8);
+  EXPECT_GT(l.breakdown.backward, f.breakdown.forward);
+  // Rank-16 adapters on q, k, v, o: 16 x (2 x 8192 + 2 x (8192 + 1024) + 2 x 8192) per layer
+  // over tp 8, for 80 layers, with 12 bytes of Adam state each.
+  const double adapters = 16.0 * (8192 + 8192 + 2 * (8192 + 1024) + 8192 + 8192) / 8 * 80;
+  EXPECT_NEAR(l.memory.optimizer_states.value(), adapters * 12.0, 1.0);
+  EXPECT_LT(l.memory.total(), f.memory.total());
+  EXPECT_LT(l.breakdown.optimizer, f.breakdown.optimizer * 0.01);
+  EXPECT_GT(l.tokens_per_s, f.tokens_per_s * 1.2);
+  // Model FLOPs count what runs: 4N + attention instead of 6N + attention.
+  EXPECT_LT(l.model_flops_per_step, f.model_flops_per_step * 0.72);
 }
 
 }  // namespace

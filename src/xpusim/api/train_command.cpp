@@ -27,15 +27,19 @@ TrainingJob job_from(const TrainFlags& f) {
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
-  if (f.dtype == "bf16") {
-    job.dtype = DType::kBf16;
-  } else if (f.dtype == "fp8") {
-    job.dtype = DType::kFp8;
+  if (auto recipe = parse_precision_recipe(f.precision)) {
+    job.recipe = *recipe;
   } else {
-    bad_flag("--dtype", fmt::format("expected bf16 or fp8, got '{}'", f.dtype));
+    bad_flag("--precision",
+             fmt::format("expected bf16, fp8-delayed, fp8-current, fp8-blockwise, mxfp8 or nvfp4, "
+                         "got '{}'",
+                         f.precision));
   }
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
+  if (f.lora_rank < 0 || f.lora_rank > 4096)
+    bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
+  job.lora_rank = f.lora_rank;
   return job;
 }
 
@@ -146,9 +150,12 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   cmd->add_option("--seq-len", f.seq_len, "tokens per sequence")->required();
   cmd->add_option("--recompute", f.recompute, "none|selective|full");
   cmd->add_option("--zero", f.zero, "ZeRO stage 0-3");
-  cmd->add_option("--dtype", f.dtype, "bf16|fp8");
+  cmd->add_option("--precision", f.precision,
+                  "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--lora-rank", f.lora_rank,
+                  "LoRA fine-tuning: rank of the q/k/v/o adapters, base weights frozen (0: off)");
   cmd->add_option("--tokens", f.tokens,
                   "token budget: wall time, device-hours, energy and cost of the run");
   cmd->add_option("--trace", f.trace_file, "write one step as a Chrome trace (JSON)");

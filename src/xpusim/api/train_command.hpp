@@ -29,9 +29,10 @@ struct TrainFlags {
   int64_t seq_len = 0;
   std::string recompute = "none";
   int zero = 0;
-  std::string dtype = "bf16";
+  std::string precision = "bf16";
   bool no_dp_overlap = false;
   bool tp_overlap = false;
+  int lora_rank = 0;
   double tokens = 0.0;
   std::string trace_file;
   bool search = false;

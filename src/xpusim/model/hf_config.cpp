@@ -224,6 +224,20 @@ void read_gpt_oss(const ConfigReader& c, ModelSpec& m) {
   }
 }
 
+/// Nemotron-4 (transformers NemotronConfig, model_type "nemotron"): squared-ReLU MLP without a
+/// gate, LayerNorm1p (a LayerNorm), rotary embedding on partial_rotary_factor of each head (0.5 by
+/// default), no biases.
+void read_nemotron(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  if (c.has("hidden_act") && c.text_or("hidden_act", "") != "relu2")
+    c.fail("hidden_act", "expected relu2 (Nemotron's squared ReLU)");
+  m.mlp = MlpKind::kPlain;
+  m.norm = NormKind::kLayer;
+  const double factor = c.probability_or("partial_rotary_factor", 0.5);
+  if (factor <= 0.0) c.fail("partial_rotary_factor", "expected a number in (0, 1]");
+  m.rotary_dim = static_cast<int64_t>(static_cast<double>(m.head_dim) * factor);
+}
+
 void read_gpt2(const ConfigReader& c, ModelSpec& m) {
   m.hidden = c.positive("n_embd");
   m.layers = c.positive("n_layer");
@@ -323,6 +337,7 @@ constexpr Family kFamilies[] = {
     {"qwen3_moe", read_qwen3_moe},
     {"deepseek_v3", read_deepseek_v3},
     {"gpt_oss", read_gpt_oss},
+    {"nemotron", read_nemotron},
     {"gpt2", read_gpt2},
     {"gptj", read_gptj},
     {"gpt_neox", read_gpt_neox},
@@ -374,7 +389,8 @@ const std::vector<std::string>& keys_read() {
                                                 "use_parallel_residual",
                                                 "ffn_dim",
                                                 "word_embed_proj_dim",
-                                                "enable_bias"};
+                                                "enable_bias",
+                                                "partial_rotary_factor"};
   return keys;
 }
 

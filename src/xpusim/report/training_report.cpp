@@ -71,7 +71,7 @@ Json training_json(const ModelSpec& model, const SystemSpec& system, const Train
             {"devices", system.devices()},
             {"global_batch", job.global_batch},
             {"seq_len", job.seq_len},
-            {"dtype", std::string(to_string(job.dtype))},
+            {"precision", std::string(to_string(job.recipe))},
             {"plan", plan_json(plan)},
             {"micro_batches", r.micro_batches},
             {"step_time_s", r.step_time.value()},
@@ -113,7 +113,7 @@ std::string training_text(const ModelSpec& model, const SystemSpec& system, cons
   std::string out =
       fmt::format("{} on {} ({} x {}), global batch {} x {} tokens, {}: {}\n", model.id, system.id,
                   system.devices(), system.accelerator.id, job.global_batch, job.seq_len,
-                  to_string(job.dtype), plan_text(plan));
+                  to_string(job.recipe), plan_text(plan));
   out += fmt::format("  step time        {:10.3f} s ({} micro-batches per replica)\n",
                      r.step_time.value(), r.micro_batches);
   out += fmt::format("  throughput       {:10.0f} tokens/s\n", r.tokens_per_s);

@@ -74,7 +74,9 @@ bool is_gemm(OpKind kind) {
   return false;
 }
 
-Seconds backward_of(const PassCost& forward) {
+/// `weight_gradients`: false for frozen weights (LoRA), whose GEMMs only propagate the input
+/// gradient (one GEMM per forward GEMM instead of two).
+Seconds backward_of(const PassCost& forward, bool weight_gradients = true) {
   Seconds total;
   for (std::size_t i = 0; i < kOpKindCount; ++i) {
     const auto kind = static_cast<OpKind>(i);
@@ -82,7 +84,8 @@ Seconds backward_of(const PassCost& forward) {
       total += forward.attention_backward;  // the fused kernel's own backward rate
       continue;
     }
-    const double factor = is_gemm(kind)                ? kGemmBackward
+    const double gemm = weight_gradients ? kGemmBackward : 1.0;
+    const double factor = is_gemm(kind)                ? gemm
                           : kind == OpKind::kAttention ? kAttentionBackward
                                                        : kElementwiseBackward;
     total += forward.by_op[i].time * factor;
@@ -114,7 +117,8 @@ LayerMix layer_mix(const ModelSpec& m) {
 Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const ParallelPlan& plan) {
   Deployment d;
   d.tensor_parallel = plan.tp;
-  d.weight_dtype = job.dtype == DType::kFp8 ? DType::kFp8 : DType::kBf16;
+  d.weight_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;
+  d.fp8_kind = gemm_kind(job.recipe);
   d.fused_attention = job.fused_attention;
   d.expert_parallel = plan.ep;
   d.dropout = m.dropout;
@@ -151,7 +155,7 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
       if (share == 0.0) continue;
       const PassCost f = cost_layer_forward(m, sys.accelerator, d, shape, sliding == 1, moe == 1);
       cost.forward += f.time * share;
-      cost.backward += backward_of(f) * share;
+      cost.backward += backward_of(f, job.lora_rank == 0) * share;
       cost.attention_forward += op_time(f, OpKind::kAttention) * share;
       Seconds gemms;
       for (std::size_t i = 0; i < kOpKindCount; ++i) {
@@ -249,6 +253,24 @@ StageParameters parameters_of(const ParameterShares& shares, const StageLoad& lo
   return s;
 }
 
+/// LoRA adapters one device holds per transformer layer: rank-r A (r x in) and B (out x r) on
+/// the q, k, v and o projections, split over tp with their projections.
+double lora_parameters_per_layer(const ModelSpec& m, int rank, int tp) {
+  const double h = static_cast<double>(m.hidden);
+  const double q = static_cast<double>(m.heads * m.head_dim);
+  const double kv = static_cast<double>(m.kv_heads * m.head_dim);
+  return rank * ((h + q) + 2.0 * (h + kv) + (q + h)) / tp;
+}
+
+/// The parameters whose gradients are reduced and whose optimizer state is kept: every
+/// parameter, or under LoRA the stage's adapters only (dense: replicated over dp x cp).
+StageParameters trainable_parameters(const ModelSpec& m, const TrainingJob& job,
+                                     const ParallelPlan& p, const StageParameters& params,
+                                     const StageLoad& load) {
+  if (job.lora_rank == 0) return params;
+  return {lora_parameters_per_layer(m, job.lora_rank, p.tp) * load.layers, 0.0};
+}
+
 /// The heaviest stage's parameters (the one whose gradient reduction and update take longest).
 StageParameters stage_parameters(const ModelSpec& m, const ParallelPlan& p,
                                  const ParameterShares& shares) {
@@ -292,12 +314,17 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
   const GradientGroups replicas = gradient_groups(p);
   // Parameters' worth of state per device once sharded over their replicas.
   const double sharded = params.dense() / replicas.dense + params.expert / replicas.expert;
+  const StageParameters trained = trainable_parameters(m, job, p, params, load);
+  const double trained_sharded =
+      trained.dense() / replicas.dense + trained.expert / replicas.expert;
   TrainingMemory mem;
   mem.stage = stage;
-  const double weight_bytes = kWeightBytes + (job.dtype == DType::kFp8 ? 1.0 : 0.0);
+  const double weight_bytes = kWeightBytes + (job.recipe == PrecisionRecipe::kBf16 ? 0.0 : 1.0);
   mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params.max()) * weight_bytes);
-  mem.gradients = Bytes((p.zero_stage >= 2 ? sharded : params.max()) * kGradientBytes);
-  mem.optimizer_states = Bytes((p.zero_stage >= 1 ? sharded : params.max()) * kOptimizerBytes);
+  if (job.lora_rank > 0) mem.weights += Bytes(trained.max() * kWeightBytes);
+  mem.gradients = Bytes((p.zero_stage >= 2 ? trained_sharded : trained.max()) * kGradientBytes);
+  mem.optimizer_states =
+      Bytes((p.zero_stage >= 1 ? trained_sharded : trained.max()) * kOptimizerBytes);
   if (p.offload_optimizer) std::swap(mem.host, mem.optimizer_states);
 
   const double layers = static_cast<double>(load.layers);
@@ -370,7 +397,8 @@ StageLoad stage_load(const ModelSpec& m, const ParallelPlan& p, int stage) {
   StageLoad load;
   for (int v = 0; v < p.vpp; ++v) {
     const ChunkSlots c = chunk_slots(m, p, stage + v * p.pp);
-    load.layers += c.layers;
+    load.layers += c.layers + c.mtp_layers;
+    load.mtp_layers += c.mtp_layers;
     load.embedding = load.embedding || c.embedding;
     load.loss = load.loss || c.loss;
   }
@@ -384,7 +412,7 @@ namespace {
               fmt::format("pipeline layout '{}': at character {}: {}", layout, at + 1, what));
 }
 
-/// Expands "(...)*n" and "X*n" into a flat run of 'E', 't', 'L' and '|' (recursive descent).
+/// Expands "(...)*n" and "X*n" into a flat run of 'E', 't', 'm', 'L' and '|' (recursive descent).
 class LayoutExpander {
  public:
   explicit LayoutExpander(std::string_view text) : text_(text) {}
@@ -409,12 +437,12 @@ class LayoutExpander {
         item = sequence();
         if (pos_ >= text_.size()) layout_error(text_, open, "'(' is never closed");
         ++pos_;
-      } else if (c == 'E' || c == 't' || c == 'L' || c == '|') {
+      } else if (c == 'E' || c == 't' || c == 'm' || c == 'L' || c == '|') {
         item = std::string(1, c);
         ++pos_;
       } else {
         layout_error(text_, pos_,
-                     fmt::format("unexpected '{}'; expected E, t, L, |, (, ), *n or ','", c));
+                     fmt::format("unexpected '{}'; expected E, t, m, L, |, (, ), *n or ','", c));
       }
       const int64_t times = repeat();
       for (int64_t i = 0; i < times; ++i) out += item;
@@ -458,6 +486,9 @@ std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout) {
       case 'L':
         chunks.back().loss = true;
         break;
+      case 'm':
+        ++chunks.back().mtp_layers;
+        break;
       default:
         break;
     }
@@ -473,6 +504,8 @@ std::string to_string(const std::vector<ChunkSlots>& layout) {
     if (c.embedding) out += 'E';
     if (c.layers == 1) out += 't';
     if (c.layers > 1) out += fmt::format("t*{}", c.layers);
+    if (c.mtp_layers == 1) out += 'm';
+    if (c.mtp_layers > 1) out += fmt::format("m*{}", c.mtp_layers);
     if (c.loss) out += 'L';
   }
   return out;
@@ -734,7 +767,7 @@ MicroBatchCost micro_batch_cost(const ModelSpec& m, const SystemSpec& sys, const
   const PassCost head = cost_embedding_and_head_forward(
       m, sys.accelerator, deployment_for(m, job, p), micro_batch_shape(job, p));
   cost.head_forward = head.time;
-  cost.head_backward = backward_of(head);
+  cost.head_backward = backward_of(head, job.lora_rank == 0);
   cost.embedding_forward = op_time(head, OpKind::kEmbedding);
   cost.embedding_backward = cost.embedding_forward * kElementwiseBackward;
   const SlotCollectives slot_comm = slot_collectives(m, sys, job, p);
@@ -793,8 +826,9 @@ struct ChunkCost {
 
 ChunkCost chunk_cost(const SlotTimes& t, const ChunkSlots& c) {
   ChunkCost cost;
-  cost.forward = t.layer_forward * c.layers;
-  cost.backward = t.layer_backward * c.layers;
+  // An MTP module is one more transformer layer and one more pass through the head and loss.
+  cost.forward = t.layer_forward * (c.layers + c.mtp_layers) + t.loss_forward * c.mtp_layers;
+  cost.backward = t.layer_backward * (c.layers + c.mtp_layers) + t.loss_backward * c.mtp_layers;
   if (c.embedding) {
     cost.forward += t.embedding_forward;
     cost.backward += t.embedding_backward;
@@ -904,11 +938,12 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   r.slowest_stage = pace.slowest;
   StepBreakdown& bd = r.breakdown;
   const Seconds zero;
+  const double heads = (slow.loss ? 1.0 : 0.0) + slow.mtp_layers;  // loss passes on the stage
   bd.forward = (layer.forward * layers + (slow.embedding ? slots.embedding_forward : zero) +
-                (slow.loss ? slots.loss_forward : zero)) *
+                slots.loss_forward * heads) *
                mb;
   bd.backward = (layer.backward * layers + (slow.embedding ? slots.embedding_backward : zero) +
-                 (slow.loss ? slots.loss_backward : zero)) *
+                 slots.loss_backward * heads) *
                 mb;
   bd.recompute = slots.recompute * layers * mb;
   bd.tp_comm = layer.tp_comm * (2.0 * layers * mb);
@@ -931,13 +966,14 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   // Gradient reduction over the data-parallel group (ZeRO 1-2: reduce-scatter + all-gather
   // of the same volume; ZeRO 3 gathers the weights again for the forward and backward).
   const StageParameters params = stage_parameters(m, p, shares);
+  const StageParameters trained = trainable_parameters(m, job, p, params, slow);
   const GradientGroups replicas = gradient_groups(p);
   const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
   const GroupPlacement expert_group =
       place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
-  Seconds dp_time = collective_time(Collective::kAllReduce, Bytes(params.dense() * kGradientBytes),
+  Seconds dp_time = collective_time(Collective::kAllReduce, Bytes(trained.dense() * kGradientBytes),
                                     dense_group, sys) +
-                    collective_time(Collective::kAllReduce, Bytes(params.expert * kGradientBytes),
+                    collective_time(Collective::kAllReduce, Bytes(trained.expert * kGradientBytes),
                                     expert_group, sys);
   if (p.zero_stage >= 3) {
     dp_time += (collective_time(Collective::kAllGather, Bytes(params.dense() * kWeightBytes),
@@ -949,8 +985,8 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   const Seconds hidden_under = job.overlap_dp_comm ? b_stage : Seconds(0.0);
   bd.dp_comm = max(Seconds(0.0), dp_time - hidden_under);
   const double owned = p.zero_stage >= 1
-                           ? params.dense() / replicas.dense + params.expert / replicas.expert
-                           : params.max();
+                           ? trained.dense() / replicas.dense + trained.expert / replicas.expert
+                           : trained.max();
   const AcceleratorSpec& hw = sys.accelerator;
   bd.optimizer = Bytes(owned * kAdamBytesPerParameter) /
                  (hw.memory_bandwidth * hw.efficiency.memory_bandwidth_fraction);
@@ -965,6 +1001,8 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   // full sequence, i.e. 3x the forward FLOPs at T attended tokens.
   r.model_flops_per_step =
       3.0 * forward_flops_per_token(m, static_cast<double>(job.seq_len)) * tokens;
+  // LoRA: the frozen weights' gradient GEMMs (as many FLOPs as the forward's GEMMs) are not run.
+  if (job.lora_rank > 0) r.model_flops_per_step -= forward_flops_per_token(m, 0.0) * tokens;
   double repeated = 0.0;
   if (p.recompute == Recompute::kFull) repeated = r.model_flops_per_step / 3.0;
   if (p.recompute == Recompute::kSelective) {
@@ -974,7 +1012,8 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   }
   r.hardware_flops_per_step = r.model_flops_per_step + repeated;
   const double devices = sys.devices();
-  const double peak = hw.peak(job.dtype).value_or(*hw.peak(DType::kBf16)).value();
+  const DType peak_dtype = job.recipe == PrecisionRecipe::kBf16 ? DType::kBf16 : DType::kFp8;
+  const double peak = hw.peak(peak_dtype).value_or(*hw.peak(DType::kBf16)).value();
   r.model_tflops_per_device = r.model_flops_per_step / r.step_time.value() / devices / 1e12;
   r.mfu = r.model_flops_per_step / (r.step_time.value() * devices * peak);
   r.hfu = r.hardware_flops_per_step / (r.step_time.value() * devices * peak);

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/recipe.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/model/model.hpp"
+#include "xpusim/stack/stack.hpp"
 #include "xpusim/system/system.hpp"
 
 namespace xpusim {
@@ -25,13 +27,17 @@ struct ChunkSlots {
   int layers = 0;          ///< transformer layers ('t')
   bool embedding = false;  ///< 'E': the input embedding
   bool loss = false;       ///< 'L': final norm, LM head and loss
+  /// 'm': multi-token-prediction modules (DeepSeek-V3), each one more transformer layer and one
+  /// more pass through the (shared) LM head and loss; not counted in the model's layers.
+  int mtp_layers = 0;
   bool operator==(const ChunkSlots&) const = default;
 };
 
 /// Megatron-Core's `pipeline_model_parallel_layout`: chunks separated by '|', each a run of
-/// 'E', 't' and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks included), ',' and spaces
-/// are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers. Chunk k runs on pipeline
-/// stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming the position.
+/// 'E', 't', 'm' (an MTP module) and 'L'; "X*n" repeats a slot, "(...)*n" a group (chunks
+/// included), ',' and spaces are ignored. "Et*3|t*4|t*4|t*3L" is 4 chunks of 3, 4, 4, 3 layers.
+/// Chunk k runs on pipeline stage k mod pp as its model chunk k / pp. Throws Error(kInput) naming
+/// the position.
 [[nodiscard]] std::vector<ChunkSlots> parse_pipeline_layout(std::string_view layout);
 
 /// The layout back as text, one chunk per '|' ("Et*3|t*4|t*3L").
@@ -39,7 +45,8 @@ struct ChunkSlots {
 
 /// What one pipeline stage (one device of the pp group) holds over all its model chunks.
 struct StageLoad {
-  int layers = 0;
+  int layers = 0;  ///< transformer layers, MTP modules included
+  int mtp_layers = 0;
   bool embedding = false;
   bool loss = false;
 };
@@ -78,10 +85,30 @@ struct ParallelPlan {
 struct TrainingJob {
   int64_t global_batch = 0;  ///< sequences per optimizer step
   int64_t seq_len = 0;
-  DType dtype = DType::kBf16;    ///< bf16, or fp8 matrix multiplies (weights kept in bf16)
+  /// How the GEMMs are quantized (core/recipe.hpp); weights are kept in bf16 in every recipe.
+  PrecisionRecipe recipe = PrecisionRecipe::kBf16;
   bool fused_attention = true;   ///< FlashAttention; false: scores stored (Megatron-LM 2021)
   bool overlap_dp_comm = true;   ///< gradient reduction overlapped with the last backward pass
   bool overlap_tp_comm = false;  ///< tensor-parallel collectives overlapped with their GEMMs
+  /// How data parallelism gathers, reduces and prefetches (from the stack, stack/stack.hpp).
+  /// The default is Megatron's: bf16 gradients reduced once per step.
+  DataParallelSpec data_parallel = megatron_data_parallel();
+  /// The MoE token dispatcher and its host synchronisation; nullopt: all-to-all, no host sync.
+  std::optional<MoeDispatchSpec> moe_dispatch;
+  /// Tokens of the busiest expert over the mean (>= 1): the expert GEMMs and dispatch run at the
+  /// pace of the most loaded rank. 1: perfectly balanced routing.
+  double moe_load_imbalance = 1.0;
+  /// LoRA fine-tuning (Hu et al. 2021): 0 trains every weight; r > 0 freezes the base weights
+  /// and trains rank-r adapters on the attention projections (q, k, v, o). Frozen GEMMs skip
+  /// their weight-gradient GEMM; only adapters carry gradients, optimizer state and reductions.
+  int lora_rank = 0;
+
+  /// Megatron's data parallelism: distributed optimizer semantics are set by the plan's ZeRO stage.
+  [[nodiscard]] static DataParallelSpec megatron_data_parallel() {
+    DataParallelSpec spec;
+    spec.reduce_dtype = DType::kBf16;
+    return spec;
+  }
 };
 
 /// Where the time of a step goes, per device, on the slowest pipeline stage.

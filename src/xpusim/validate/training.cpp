@@ -74,9 +74,10 @@ ValidationReport validate_training(const std::filesystem::path& data_dir) {
     job.seq_len = record_field<int64_t>(x, "seq_len", where);
     job.fused_attention = record_field<bool>(x, "fused_attention", where);
     job.overlap_dp_comm = record_field<bool>(x, "overlap_dp_comm", where);
-    const auto dtype = parse_dtype(record_field<std::string>(x, "dtype", where));
-    if (!dtype) throw_input_error(where, "dtype", "unknown data type");
-    job.dtype = *dtype;
+    const auto recipe = parse_precision_recipe(record_field<std::string>(x, "precision", where));
+    if (!recipe)
+      throw_input_error(where, "precision", "expected a precision recipe (bf16, fp8-delayed, ...)");
+    job.recipe = *recipe;
     ParallelPlan plan;
     plan.tp = record_field<int>(x, "tp", where);
     plan.pp = record_field<int>(x, "pp", where);

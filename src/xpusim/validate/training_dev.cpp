@@ -13,6 +13,7 @@
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/model/catalog.hpp"
+#include "xpusim/train/search.hpp"
 #include "xpusim/train/training.hpp"
 #include "xpusim/validate/features.hpp"
 #include "xpusim/validate/record_fields.hpp"
@@ -63,6 +64,8 @@ struct DevRecord {
   Recompute recompute = Recompute::kNone;
   int zero_stage = 0;
   bool sp = false;
+  std::string pipeline_layout;  ///< Megatron layout string; empty: an even split
+  bool offload_activations = false;
   std::optional<int64_t> global_batch;
   int64_t seq_len = 0;
   std::string recipe;
@@ -70,6 +73,7 @@ struct DevRecord {
   bool fused_attention = true;
   bool overlap_dp_comm = true;
   bool overlap_tp_comm = false;
+  int lora_rank = 0;
   std::string metric;
   double measured = 0.0;
   double tolerance = 0.0;
@@ -106,7 +110,8 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   const Json& plan = record_field<Json>(x, "plan", xw);
   const std::string pw = xw + ".plan";
   check_keys(plan,
-             {"tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch", "recompute", "zero_stage", "sp"},
+             {"tp", "pp", "vpp", "cp", "ep", "dp", "micro_batch", "recompute", "zero_stage", "sp",
+              "pipeline_layout", "offload_activations"},
              pw);
   r.tp = nullable_int(plan, "tp", pw);
   r.pp = nullable_int(plan, "pp", pw);
@@ -120,12 +125,16 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   r.recompute = *recompute;
   r.zero_stage = record_field<int>(plan, "zero_stage", pw);
   r.sp = record_field<bool>(plan, "sp", pw);
+  if (plan.contains("pipeline_layout"))
+    r.pipeline_layout = record_field<std::string>(plan, "pipeline_layout", pw);
+  if (plan.contains("offload_activations"))
+    r.offload_activations = record_field<bool>(plan, "offload_activations", pw);
 
   const Json& job = record_field<Json>(x, "job", xw);
   const std::string jw = xw + ".job";
   check_keys(job,
              {"global_batch", "seq_len", "recipe", "stack", "fused_attention", "overlap_dp_comm",
-              "overlap_tp_comm"},
+              "overlap_tp_comm", "lora_rank"},
              jw);
   r.global_batch = nullable_int(job, "global_batch", jw);
   r.seq_len = record_field<int64_t>(job, "seq_len", jw);
@@ -140,6 +149,8 @@ DevRecord parse_record(const Json& record, const std::string& file) {
   r.fused_attention = record_field<bool>(job, "fused_attention", jw);
   r.overlap_dp_comm = record_field<bool>(job, "overlap_dp_comm", jw);
   r.overlap_tp_comm = record_field<bool>(job, "overlap_tp_comm", jw);
+  if (job.contains("lora_rank")) r.lora_rank = record_field<int>(job, "lora_rank", jw);
+  if (r.lora_rank < 0) throw_input_error(jw, "lora_rank", "expected >= 0");
 
   const Json& measured = record_field<Json>(x, "measured", xw);
   const std::string mw = xw + ".measured";
@@ -192,8 +203,39 @@ std::string framework_of(const std::string& stack) {
 }
 
 /// The GEMM data type that stands in for a recipe until recipes are modelled.
-DType dtype_for(const std::string& recipe) {
-  return recipe == "bf16" ? DType::kBf16 : DType::kFp8;
+PrecisionRecipe recipe_for(const std::string& recipe) {
+  if (auto parsed = parse_precision_recipe(recipe)) return *parsed;
+  return PrecisionRecipe::kFp8Delayed;  // a recipe named by its framework, tensorwise FP8
+}
+
+DevOutcome finish_record(DevOutcome o, const DevRecord& r, const ModelSpec& model,
+                         const SystemSpec& system, const TrainingJob& job,
+                         const ParallelPlan& plan);
+
+bool needs(const DevRecord& r, std::string_view feature) {
+  return std::find(r.needs.begin(), r.needs.end(), feature) != r.needs.end();
+}
+
+/// The fastest fitting plan that keeps every degree the record does state (cp, ep, micro-batch,
+/// recomputation where given): the stand-in for a plan the source leaves out. An upper bound on
+/// what a tuned run reaches, which is why such records carry the wider tolerance.
+std::optional<ParallelPlan> searched_plan(const ModelSpec& model, const SystemSpec& system,
+                                          const TrainingJob& job, const DevRecord& r) {
+  SearchOptions options;
+  options.top_k = 1000;
+  options.threads = 1;  // the runner already spreads records over the cores
+  const SearchResult found = search_training(model, system, job, options);
+  for (const RankedPlan& ranked : found.best) {
+    const ParallelPlan& p = ranked.plan;
+    const auto keeps = [](const std::optional<int64_t>& stated, int64_t value) {
+      return !stated || *stated == value;
+    };
+    if (!ranked.result.fits) continue;
+    if (keeps(r.tp, p.tp) && keeps(r.pp, p.pp) && keeps(r.cp, p.cp) && keeps(r.ep, p.ep) &&
+        keeps(r.micro_batch, p.micro_batch) && keeps(r.dp, p.dp))
+      return p;
+  }
+  return std::nullopt;
 }
 
 /// The outcome of one parsed record: evaluated when its inputs allow it.
@@ -218,7 +260,9 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   const bool complete =
       r.tp && r.pp && r.vpp && r.cp && r.ep && r.dp && r.micro_batch && r.global_batch;
   const std::string where = fmt::format("{}: records[{}].xpusim", "training_dev.json", r.id);
-  if (!complete) {
+  const bool searchable = !complete && needs(r, "unstated-plan") && r.global_batch &&
+                          find_training_feature("unstated-plan")->implemented;
+  if (!complete && !searchable) {
     if (o.missing.empty())
       throw_input_error(where, "plan", "a value is null but the record names no missing feature");
     o.detail = "plan not stated";
@@ -235,10 +279,24 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   TrainingJob job;
   job.global_batch = *r.global_batch;
   job.seq_len = r.seq_len;
-  job.dtype = dtype_for(r.recipe);
+  job.recipe = recipe_for(r.recipe);
   job.fused_attention = r.fused_attention;
   job.overlap_dp_comm = r.overlap_dp_comm;
   job.overlap_tp_comm = r.overlap_tp_comm;
+  job.lora_rank = r.lora_rank;
+  if (searchable) {
+    const auto plan = searched_plan(model, system, job, r);
+    if (!plan) {
+      o.detail = "plan search: no fitting plan keeps the stated degrees";
+      return o;
+    }
+    DevOutcome searched = finish_record(o, r, model, system, job, *plan);
+    const std::string chosen = fmt::format(
+        "plan searched: tp {} pp {} dp {} micro-batch {} recompute {} zero {}", plan->tp, plan->pp,
+        plan->dp, plan->micro_batch, to_string(plan->recompute), plan->zero_stage);
+    searched.detail = searched.detail.empty() ? chosen : chosen + "; " + searched.detail;
+    return searched;
+  }
   ParallelPlan plan;
   plan.tp = static_cast<int>(*r.tp);
   plan.pp = static_cast<int>(*r.pp);
@@ -250,11 +308,25 @@ DevOutcome evaluate_record(const DevRecord& r, const std::filesystem::path& data
   plan.recompute = r.recompute;
   plan.zero_stage = r.zero_stage;
   plan.sequence_parallel = r.sp;
+  plan.offload_activations = r.offload_activations;
+  if (!r.pipeline_layout.empty()) {
+    try {
+      plan.layout = parse_pipeline_layout(r.pipeline_layout);
+    } catch (const Error& e) {
+      throw_input_error(where + ".plan", "pipeline_layout", e.what());
+    }
+  }
   if (const auto problem = plan_problem(model, system, job, plan)) {
     if (o.missing.empty()) throw_input_error(where, "plan", *problem);
     o.detail = "plan: " + *problem;
     return o;
   }
+  return finish_record(o, r, model, system, job, plan);
+}
+
+DevOutcome finish_record(DevOutcome o, const DevRecord& r, const ModelSpec& model,
+                         const SystemSpec& system, const TrainingJob& job,
+                         const ParallelPlan& plan) {
   const TrainingResult result = evaluate_training(model, system, job, plan);
   o.predicted = r.metric == "model_tflops_per_device"
                     ? result.model_tflops_per_device
