@@ -133,17 +133,24 @@ Chart line_chart(std::string_view title, Json values, Json x, Json y, std::strin
   return {spec, std::move(caption)};
 }
 
+/// A descriptive field as text ("?" when absent): captions must survive a field that a command
+/// renames or drops, while the plotted figures stay required.
+std::string text(const Json& j, std::string_view key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "?";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 std::string number(const Json& j, std::string_view fmt_spec = "{:g}") {
   if (j.is_null()) return "n/a";
   return fmt::format(fmt::runtime(fmt_spec), j.get<double>());
 }
 
 std::string plan_label(const Json& p) {
-  return fmt::format("tp{} pp{} vpp{} cp{} ep{} dp{}{} mb{} rc:{} zero{}", p.at("tp").get<int>(),
-                     p.at("pp").get<int>(), p.at("vpp").get<int>(), p.at("cp").get<int>(),
-                     p.at("ep").get<int>(), p.at("dp").get<int>(),
-                     p.at("sp").get<bool>() ? " sp" : "", p.at("micro_batch").get<int64_t>(),
-                     p.at("recompute").get<std::string>(), p.at("zero").get<int>());
+  return fmt::format("tp{} pp{} vpp{} cp{} ep{} dp{}{} mb{} rc:{} zero{}", text(p, "tp"),
+                     text(p, "pp"), text(p, "vpp"), text(p, "cp"), text(p, "ep"), text(p, "dp"),
+                     p.at("sp").get<bool>() ? " sp" : "", text(p, "micro_batch"),
+                     text(p, "recompute"), text(p, "zero"));
 }
 
 // ---- compare ---------------------------------------------------------------------------------
@@ -178,10 +185,8 @@ HtmlReport compare_report(const Json& rows) {
       first ? fmt::format(
                   "{} on one node of {} devices per accelerator (tensor parallel), {} input "
                   "/ {} output tokens, weights {}, KV cache {}",
-                  model, devices, first->at("input_len").get<int64_t>(),
-                  first->at("output_len").get<int64_t>(),
-                  first->at("weight_dtype").get<std::string>(),
-                  first->at("kv_dtype").get<std::string>())
+                  model, devices, text(*first, "input_len"), text(*first, "output_len"),
+                  text(*first, "weight_dtype"), text(*first, "kv_dtype"))
             : fmt::format("{} on {} devices", model, devices);
   const std::string batch = fmt::format(
       "Each accelerator at the static batch with the highest throughput that fits in "
@@ -245,8 +250,7 @@ Chart roofline_chart(const Json& r) {
                           {"achieved_flops_per_s", std::min(peak, x * bandwidth)}});
     }
   }
-  Json spec =
-      chart_spec(fmt::format("Roofline of {}", r.at("hw").get<std::string>()), Json::array());
+  Json spec = chart_spec(fmt::format("Roofline of {}", text(r, "hw")), Json::array());
   spec.erase("data");
   const Json x = log_field("intensity_flops_per_byte", "arithmetic intensity (FLOP/byte)");
   Json y = log_field("achieved_flops_per_s", "attained (FLOP/s per device)");
@@ -299,10 +303,8 @@ Chart time_breakdown_chart(const Json& r) {
 HtmlReport infer_report(const Json& r) {
   const std::string setting = fmt::format(
       "{} on {} x {} (tensor parallel), batch {}, {} input / {} output tokens, weights {}, KV {}",
-      r.at("model").get<std::string>(), r.at("devices").get<int>(), r.at("hw").get<std::string>(),
-      r.at("batch").get<int64_t>(), r.at("input_len").get<int64_t>(),
-      r.at("output_len").get<int64_t>(), r.at("weight_dtype").get<std::string>(),
-      r.at("kv_dtype").get<std::string>());
+      text(r, "model"), text(r, "devices"), text(r, "hw"), text(r, "batch"), text(r, "input_len"),
+      text(r, "output_len"), text(r, "weight_dtype"), text(r, "kv_dtype"));
   HtmlReport report{"infer", setting, {}};
   report.charts.push_back(roofline_chart(r));
   report.charts.push_back(time_breakdown_chart(r));
@@ -321,10 +323,10 @@ bool is_train(const Json& j) {
 }
 
 std::string train_setting(const Json& r) {
-  return fmt::format("{} on {} ({} devices), global batch {} x {} tokens, {}",
-                     r.at("model").get<std::string>(), r.at("system").get<std::string>(),
-                     r.at("devices").get<int64_t>(), r.at("global_batch").get<int64_t>(),
-                     r.at("seq_len").get<int64_t>(), r.at("dtype").get<std::string>());
+  return fmt::format("{} on {} ({} devices), global batch {} x {} tokens, {}", text(r, "model"),
+                     text(r, "system"), text(r, "devices"), text(r, "global_batch"),
+                     text(r, "seq_len"),
+                     (r.contains("precision") ? text(r, "precision") : text(r, "dtype")));
 }
 
 Chart schedule_chart(const Json& schedule, int pp) {
@@ -373,11 +375,10 @@ HtmlReport train_report(const Json& r) {
       "Memory per device", r.at("memory_breakdown_bytes"), r.at("memory_capacity_per_device_bytes"),
       fmt::format("The most loaded device (pipeline stage {}). Dashed line: its memory capacity "
                   "({} GB).",
-                  r.at("memory_stage").get<int>(),
+                  text(r, "memory_stage"),
                   number(r.at("memory_capacity_per_device_bytes").get<double>() / 1e9, "{:.1f}"))));
   if (r.contains("pipeline_schedule") && !r.at("pipeline_schedule").is_null())
-    report.charts.push_back(
-        schedule_chart(r.at("pipeline_schedule"), r.at("plan").at("pp").get<int>()));
+    report.charts.push_back(schedule_chart(r.at("pipeline_schedule"), r.at("plan").value("pp", 1)));
   return report;
 }
 
@@ -461,10 +462,9 @@ HtmlReport serve_report(const Json& r) {
   const std::string setting = fmt::format(
       "{} on {} x {} (tp {}, pp {}, {} replicas), {} batching, {} requests ({} arrivals{}), seed "
       "{}",
-      r.at("model").get<std::string>(), r.at("devices").get<int>(), r.at("hw").get<std::string>(),
-      r.at("tp").get<int>(), r.at("pp").get<int>(), r.at("replicas").get<int>(),
-      r.at("scheduler").get<std::string>(), r.at("requests").get<int64_t>(),
-      w.at("arrival").get<std::string>(), rate, r.at("seed").get<uint64_t>());
+      text(r, "model"), text(r, "devices"), text(r, "hw"), text(r, "tp"), text(r, "pp"),
+      text(r, "replicas"), text(r, "scheduler"), text(r, "requests"), text(w, "arrival"), rate,
+      text(r, "seed"));
   HtmlReport report{"serve", setting, {}};
   const Json& slo = r.at("slo");
   for (auto chart :
@@ -480,15 +480,14 @@ HtmlReport serve_report(const Json& r) {
       field("running", "quantitative", "sequences running (all engines)"),
       fmt::format("{}: the batch, summed over engines, sampled at up to a few hundred points "
                   "of the run (at most {} per engine).",
-                  setting, r.at("max_batch").get<int64_t>())));
+                  setting, text(r, "max_batch"))));
   Json kv = field("kv_utilization", "quantitative", "KV-cache blocks in use (%)");
   kv["axis"] = {{"format", "%"}};
   report.charts.push_back(line_chart(
       "KV-cache use over time", timeline, field("time_s", "quantitative", "simulated time (s)"), kv,
       fmt::format("{}: blocks in use over all blocks of all engines ({} blocks of {} tokens per "
                   "engine).",
-                  setting, r.at("kv_cache").at("blocks_per_engine").get<int64_t>(),
-                  r.at("block_size").get<int64_t>())));
+                  setting, text(r.at("kv_cache"), "blocks_per_engine"), text(r, "block_size"))));
   return report;
 }
 
@@ -511,9 +510,8 @@ HtmlReport plan_report(const Json& r) {
         !c.contains("tpot_p99_s") || c.at("tpot_p99_s").is_null())
       continue;
     values.push_back(
-        {{"deployment", fmt::format("{} x{} tp{} batch<={}", c.at("hw").get<std::string>(),
-                                    c.at("replicas").get<int>(), c.at("tp").get<int>(),
-                                    c.at("max_batch").get<int64_t>())},
+        {{"deployment", fmt::format("{} x{} tp{} batch<={}", text(c, "hw"), text(c, "replicas"),
+                                    text(c, "tp"), text(c, "max_batch"))},
          {"usd_per_hour", c.at("usd_per_hour")},
          {"tpot_p99_s", c.at("tpot_p99_s")},
          {"ttft_p99_s", c.at("ttft_p99_s")},
@@ -522,9 +520,9 @@ HtmlReport plan_report(const Json& r) {
          {"group", c.at("meets_slo").get<bool>() ? "meets the objectives" : "misses them"}});
   }
   const std::string setting =
-      fmt::format("{} at {} requests/s, p99 objectives TTFT {} s and TPOT {} s",
-                  r.at("model").get<std::string>(), number(r.at("rate_requests_per_s")),
-                  number(r.at("slo_ttft_p99_s")), number(r.at("slo_tpot_p99_s")));
+      fmt::format("{} at {} requests/s, p99 objectives TTFT {} s and TPOT {} s", text(r, "model"),
+                  number(r.at("rate_requests_per_s")), number(r.at("slo_ttft_p99_s")),
+                  number(r.at("slo_tpot_p99_s")));
   HtmlReport report{"plan", setting, {}};
   report.charts.push_back(pareto_chart(
       "Deployments: cost against p99 TPOT", values, "tpot_p99_s", "p99 time per output token (s)",
@@ -533,7 +531,7 @@ HtmlReport plan_report(const Json& r) {
                   "simulations). Cost: devices x the catalog's hourly price (cloud on-demand, "
                   "else owned). Pareto front as plan marks it: no other candidate both cheaper "
                   "and lower in p99 TPOT. Chosen: the cheapest that meets the objectives.",
-                  setting, r.at("simulations").get<int64_t>())));
+                  setting, text(r, "simulations"))));
   return report;
 }
 
@@ -616,7 +614,7 @@ void add_validation_charts(HtmlReport& report, const std::string& set, const Jso
   for (const auto& rec : records) {
     Json p = point_of(rec);
     if (p.is_null()) continue;
-    auto& list = by_metric[rec.at("metric").get<std::string>()];
+    auto& list = by_metric[text(rec, "metric")];
     if (list.is_null()) list = Json::array();
     list.push_back(std::move(p));
   }
@@ -634,7 +632,7 @@ Json with_band(Json p, double tolerance) {
 
 HtmlReport validate_report(const Json& j) {
   const Json& pub = is_public_validation(j) ? j : j.at("public");
-  HtmlReport report{"validate", pub.at("title").get<std::string>(), {}};
+  HtmlReport report{"validate", text(pub, "title"), {}};
   const double tolerance = pub.at("per_row_tolerance");
   add_validation_charts(report, "published set", pub.at("records"), [&](const Json& rec) {
     return with_band({{"id", rec.at("id")},
