@@ -7,9 +7,10 @@
 
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
-#include "xpusim/infer/compare.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
+#include "xpusim/study/compare.hpp"
+#include "xpusim/system/system.hpp"
 
 namespace {
 
@@ -50,25 +51,35 @@ void BM_OneInferenceEstimate(benchmark::State& state) {
 }
 BENCHMARK(BM_OneInferenceEstimate);
 
-// The whole default `xpusim compare` after loading: every catalog accelerator, best batch each.
+xpusim::CompareTable default_compare(const xpusim::ModelSpec& model,
+                                     const xpusim::Economics& economics) {
+  const auto contenders =
+      xpusim::contenders_of(xpusim::load_all_accelerators(kData / "hardware"),
+                            xpusim::load_all_systems(kData / "systems", kData / "hardware"));
+  return xpusim::compare_inference(model, contenders, xpusim::CompareOptions{}, economics);
+}
+
+// The whole default `xpusim compare` after loading: every catalog accelerator at its natural
+// node, best steady-state concurrency each.
 void BM_CompareAllAccelerators(benchmark::State& state) {
   const Inputs& in = inputs();
-  const auto all = xpusim::load_all_accelerators(kData / "hardware");
+  const auto contenders =
+      xpusim::contenders_of(xpusim::load_all_accelerators(kData / "hardware"),
+                            xpusim::load_all_systems(kData / "systems", kData / "hardware"));
   for (auto _ : state) {
     benchmark::DoNotOptimize(
-        xpusim::compare_accelerators(in.model, all, xpusim::CompareOptions{}, in.economics));
+        xpusim::compare_inference(in.model, contenders, xpusim::CompareOptions{}, in.economics));
   }
 }
 BENCHMARK(BM_CompareAllAccelerators)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Including the catalogs' parsing, as the command does it.
+// Including the catalogs' parsing (accelerators, systems, model, economics), as the command does
+// it: the process-level budget of `xpusim compare` is 0.5 s (README, "Speed").
 void BM_CompareWithLoading(benchmark::State& state) {
   for (auto _ : state) {
     const auto model = xpusim::load_model("llama-2-70b", kData / "models");
-    const auto all = xpusim::load_all_accelerators(kData / "hardware");
     const auto economics = xpusim::load_economics(kData / "economics.yaml");
-    benchmark::DoNotOptimize(
-        xpusim::compare_accelerators(model, all, xpusim::CompareOptions{}, economics));
+    benchmark::DoNotOptimize(default_compare(model, economics));
   }
 }
 BENCHMARK(BM_CompareWithLoading)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -2,7 +2,6 @@
 
 #include "test_support.hpp"
 #include "xpusim/econ/economics.hpp"
-#include "xpusim/infer/compare.hpp"
 #include "xpusim/infer/inference.hpp"
 
 namespace xpusim {
@@ -109,39 +108,6 @@ TEST(Inference, OwnedCostAmortizesThePriceAndPaysForPower) {
   ASSERT_TRUE(cost.has_value());
   EXPECT_EQ(cost->basis, "owned");
   EXPECT_NEAR(cost->per_device.value(), 60000.0 / (5 * 8766) + 0.7 * 1.5 * 0.10, 1e-9);
-}
-
-TEST(Compare, RanksRunnableChipsAndExplainsTheOthers) {
-  const auto m = testing::model("llama-2-70b");
-  const auto all = load_all_accelerators(testing::hardware_dir());
-  const auto rows = compare_accelerators(m, all, CompareOptions{}, economics());
-  ASSERT_EQ(rows.size(), all.size());
-  bool seen_unrunnable = false;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (!rows[i].result) {
-      seen_unrunnable = true;
-      EXPECT_FALSE(rows[i].reason.empty()) << rows[i].hw->id;
-      continue;
-    }
-    EXPECT_FALSE(seen_unrunnable) << "runnable rows come first";
-    EXPECT_TRUE(rows[i].result->fits);
-    if (i > 0 && rows[i - 1].result) {
-      EXPECT_GE(rows[i - 1].result->throughput_tokens_per_s,
-                rows[i].result->throughput_tokens_per_s);
-    }
-  }
-  EXPECT_TRUE(rows.front().result.has_value());
-}
-
-TEST(Compare, BestBatchBeatsBatchOne) {
-  const auto m = testing::model("llama-2-70b");
-  const std::vector<AcceleratorSpec> h100 = {testing::hw("h100-sxm")};
-  const auto rows = compare_accelerators(m, h100, CompareOptions{}, economics());
-  ASSERT_TRUE(rows[0].result.has_value());
-  auto one = rows[0].request;
-  one.batch = 1;
-  EXPECT_GT(rows[0].result->throughput_tokens_per_s,
-            estimate_inference(m, h100[0], one, economics()).throughput_tokens_per_s);
 }
 
 }  // namespace

@@ -40,6 +40,26 @@ TEST(ParameterCount, MatchesPublishedTotals) {
   }
 }
 
+TEST(ModelConfig, Llama4ScoutIsTopOneOfSixteenWithASharedExpertAndChunkedLayers) {
+  const ModelSpec m = model("llama-4-scout-17b-16e");
+  ASSERT_TRUE(m.moe.has_value());
+  EXPECT_EQ(m.moe->num_experts, 16);
+  EXPECT_EQ(m.moe->experts_per_token, 1);
+  EXPECT_EQ(m.moe->shared_experts, 1);
+  EXPECT_EQ(m.moe_layers(), 48);
+  EXPECT_EQ(m.sliding_layers(), 36);  // three RoPE (chunked) layers in every four
+  const ParameterCount p = count_parameters(m);
+  // 109B / 17B on the model card count the vision tower too.
+  EXPECT_NEAR(static_cast<double>(p.total) / 109e9, 1.0, 0.015);
+  EXPECT_NEAR(static_cast<double>(p.active_per_token) / 17e9, 1.0, 0.015);
+  // Maverick's interleaving: MoE in every second layer (layers 1, 3, 5, ...).
+  ModelSpec maverick = m;
+  maverick.moe->layer_step = 2;
+  EXPECT_FALSE(maverick.is_moe_layer(0));
+  EXPECT_TRUE(maverick.is_moe_layer(1));
+  EXPECT_EQ(maverick.moe_layers(), 24);
+}
+
 TEST(ModelConfig, NemotronHasASquaredReluMlpLayerNormAndHalfRotary) {
   const ModelSpec m = model("nemotron-4-340b");
   EXPECT_EQ(m.mlp, MlpKind::kPlain);

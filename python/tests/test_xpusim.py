@@ -36,7 +36,9 @@ SERVE = dict(model="llama-3.1-8b", hw="h100-sxm", rate=4, num_requests=200, seed
 def test_compare_equals_the_cli():
     rows = xpusim.compare()
     assert isinstance(rows, list) and rows[0]["hw"]
-    assert rows == cli_json("compare")
+    document = cli_json("compare")
+    assert rows.document == document
+    assert rows == document["rows"]
 
 
 def test_infer_equals_the_cli():
@@ -102,6 +104,8 @@ def test_unknown_keyword_raises_like_an_unknown_flag():
 
 
 def test_report_writes_a_self_contained_page(tmp_path):
+    xpusim.report(xpusim.compare(input_len=512).document, tmp_path / "compare.html")
+    assert (tmp_path / "compare.html").stat().st_size > 100000
     out = tmp_path / "serve.html"
     xpusim.report(xpusim.serve(**SERVE), out)
     page = out.read_text()

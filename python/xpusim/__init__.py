@@ -14,7 +14,7 @@ import json as _json
 
 from . import _core
 
-__all__ = ["XpusimError", "run", "infer", "compare", "train", "search", "serve", "plan",
+__all__ = ["XpusimError", "Rows", "run", "infer", "compare", "train", "search", "serve", "plan",
            "validate", "catalog", "show", "report"]
 
 
@@ -65,9 +65,21 @@ def infer(**options):
     return _json_command(["infer"], options)
 
 
+class Rows(list):
+    """The rows of a table-like result, as a list; ``document`` is the whole JSON object (rows,
+    and what they share: model, workload, price basis)."""
+
+    def __init__(self, document):
+        super().__init__(document["rows"])
+        self.document = document
+
+
 def compare(**options):
-    """``xpusim compare``: one model on one node of every catalog accelerator (a list)."""
-    return _json_command(["compare"], options)
+    """``xpusim compare``: one model on every catalog accelerator at its natural node.
+
+    Returns the rows (one per accelerator) as a list; ``.document`` is the JSON object whole.
+    """
+    return Rows(_json_command(["compare"], options))
 
 
 def train(**options):

@@ -12,13 +12,16 @@
 
 #include "xpusim/api/command.hpp"
 
+#include "xpusim/api/compare_command.hpp"
+#include "xpusim/api/flags.hpp"
+#include "xpusim/api/sensitivity_command.hpp"
 #include "xpusim/api/serve_command.hpp"
 #include "xpusim/api/train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
-#include "xpusim/infer/compare.hpp"
+#include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
 #include "xpusim/report/html_report.hpp"
@@ -54,15 +57,6 @@ fs::path find_data_dir(const std::string& flag) {
   throw Error(Error::Kind::kNotFound,
               "no data directory found (looked next to the binary and at " XPUSIM_SOURCE_DATADIR
               "); pass --data-dir");
-}
-
-DType dtype_flag(const std::string& flag, const std::string& value) {
-  if (auto dtype = parse_dtype(value)) return *dtype;
-  std::vector<std::string> names;
-  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
-  throw_input_error("command line", flag,
-                    fmt::format("unknown data type '{}'{}; expected one of {}", value,
-                                did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 /// The JSON document of a result file, or Error(kInput) "FILE: ...".
@@ -167,28 +161,13 @@ int run_command(const std::vector<std::string>& args, const Context& ctx) {
                   "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
-  CompareOptions compare_options;
-  std::string compare_model = "llama-2-70b";
-  auto* compare =
-      app.add_subcommand("compare", "one model on one node of every catalog accelerator");
-  double max_ttft_s = compare_options.max_ttft.value(),
-         max_tpot_s = compare_options.max_tpot.value();
-  std::string price_basis = "auto";
-  compare->add_option("--model", compare_model, "catalog id or path (default llama-2-70b)");
-  compare->add_option("--input-len", compare_options.input_len, "prompt tokens (default 1024)");
-  compare->add_option("--output-len", compare_options.output_len, "generated tokens (default 256)");
-  compare->add_option("--devices", compare_options.devices, "devices per node (default 8)");
-  compare->add_option("--weight-dtype", weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
-  compare->add_option("--kv-dtype", kv_dtype, "bf16|fp16|fp8");
-  compare->add_option("--max-ttft-s", max_ttft_s,
-                      "time-to-first-token limit in seconds, 0 for none (default 2)");
-  compare->add_option("--max-tpot-s", max_tpot_s,
-                      "time-per-output-token limit in seconds, 0 for none (default 0.2)");
-  compare
-      ->add_option("--price-basis", price_basis,
-                   "auto|cloud|owned (default auto: cloud where listed, else owned)")
-      ->check(CLI::IsMember({"auto", "cloud", "owned"}));
+  CompareFlags compare_flags;
+  auto* compare = add_compare_command(app, compare_flags);
   add_format(compare, true);
+
+  SensitivityFlags sensitivity_flags;
+  auto* sensitivity_cmd = add_sensitivity_command(app, sensitivity_flags,
+                                                  [&](CLI::App* cmd) { add_format(cmd, false); });
 
   TrainFlags train_flags;
   auto* train = add_train_command(app, train_flags);
@@ -327,30 +306,9 @@ int run_command(const std::vector<std::string>& args, const Context& ctx) {
       else
         ctx.out << inference_text(m, a, request, result);
     } else if (compare->parsed()) {
-      const auto m = load_model(compare_model, data / "models");
-      compare_options.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
-      compare_options.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
-      if (compare_options.devices < 1)
-        throw_input_error("command line", "--devices",
-                          fmt::format("expected at least 1, got {}", compare_options.devices));
-      if (max_ttft_s < 0)
-        throw_input_error("command line", "--max-ttft-s",
-                          fmt::format("expected >= 0, got {}", max_ttft_s));
-      if (max_tpot_s < 0)
-        throw_input_error("command line", "--max-tpot-s",
-                          fmt::format("expected >= 0, got {}", max_tpot_s));
-      compare_options.max_ttft = Seconds(max_ttft_s);
-      compare_options.max_tpot = Seconds(max_tpot_s);
-      Economics economics = load_economics(data / "economics.yaml");
-      economics.price_basis = *parse_price_basis(price_basis);  // CLI11 checked the name
-      const auto all = load_all_accelerators(data / "hardware");
-      const auto rows = compare_accelerators(m, all, compare_options, economics);
-      if (json)
-        print_json(ctx.out, compare_json(m, rows));
-      else if (settings.format == "csv")
-        ctx.out << compare_csv(m, rows);
-      else
-        ctx.out << compare_text(m, compare_options, rows);
+      run_compare_command(compare_flags, data, settings.format, ctx);
+    } else if (sensitivity_cmd->parsed()) {
+      run_sensitivity_command(sensitivity_flags, data, settings.format, ctx);
     } else if (train->parsed()) {
       run_train_command(train_flags, data, settings.format, ctx);
     } else if (serve->parsed()) {

@@ -1,5 +1,7 @@
 #include "xpusim/api/serve_command.hpp"
 
+#include "flags.hpp"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -20,14 +22,6 @@ namespace {
 
 [[noreturn]] void bad_flag(const char* flag, const std::string& what) {
   throw_input_error("command line", flag, what);
-}
-
-DType dtype_of(const char* flag, const std::string& value) {
-  if (auto dtype = parse_dtype(value)) return *dtype;
-  std::vector<std::string> names;
-  for (DType d : kAllDTypes) names.emplace_back(to_string(d));
-  bad_flag(flag, fmt::format("unknown data type '{}'{}; expected one of {}", value,
-                             did_you_mean(value, names), fmt::join(names, ", ")));
 }
 
 Workload workload_from(const ServeFlags& f) {
@@ -124,8 +118,8 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   c.decode_replicas = f.decode_replicas;
   check_replica_flags(f);
   check_devices(f);
-  c.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
-  c.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
+  c.weight_dtype = dtype_flag("--weight-dtype", f.weight_dtype);
+  c.kv_dtype = dtype_flag("--kv-dtype", f.kv_dtype);
   c.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
   c.load_balancer = f.load_balancer == "round_robin" ? LoadBalancer::kRoundRobin
                                                      : LoadBalancer::kLeastOutstanding;
@@ -142,6 +136,10 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
 }
 
 }  // namespace
+
+ServeConfig serve_config(const ServeFlags& flags, const std::filesystem::path& data) {
+  return config_from(flags, data);
+}
 
 CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   auto* cmd = app.add_subcommand(
@@ -260,8 +258,8 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
   b.model = load_model(f.model, data / "models");
   b.economics = load_economics(data / "economics.yaml");
   b.economics.price_basis = *parse_price_basis(f.price_basis);  // CLI11 checked the name
-  b.weight_dtype = dtype_of("--weight-dtype", f.weight_dtype);
-  b.kv_dtype = dtype_of("--kv-dtype", f.kv_dtype);
+  b.weight_dtype = dtype_flag("--weight-dtype", f.weight_dtype);
+  b.kv_dtype = dtype_flag("--kv-dtype", f.kv_dtype);
   b.scheduler = *parse_scheduler(f.scheduler);  // CLI11 checked the name
   if (!(f.slo_ttft > 0))
     bad_flag("--slo-ttft-p99", fmt::format("expected > 0 s, got {}", f.slo_ttft));

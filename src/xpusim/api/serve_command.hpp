@@ -8,6 +8,7 @@
 #include <string>
 
 #include "xpusim/api/context.hpp"
+#include "xpusim/serve/simulator.hpp"
 
 namespace xpusim::api {
 
@@ -70,6 +71,10 @@ struct PlanFlags {
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& flags);
 void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
                       const std::string& format, const Context& ctx);
+
+/// The simulator's configuration from the flags (as `xpusim serve` runs it); throws
+/// xpusim::Error on bad input.
+[[nodiscard]] ServeConfig serve_config(const ServeFlags& flags, const std::filesystem::path& data);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,

@@ -1,5 +1,7 @@
 #include "xpusim/api/train_command.hpp"
 
+#include "flags.hpp"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -27,14 +29,7 @@ TrainingJob job_from(const TrainFlags& f) {
   if (f.seq_len < 1) bad_flag("--seq-len", fmt::format("expected at least 1, got {}", f.seq_len));
   job.global_batch = f.global_batch;
   job.seq_len = f.seq_len;
-  if (auto recipe = parse_precision_recipe(f.precision)) {
-    job.recipe = *recipe;
-  } else {
-    bad_flag("--precision",
-             fmt::format("expected bf16, fp8-delayed, fp8-current, fp8-blockwise, mxfp8 or nvfp4, "
-                         "got '{}'",
-                         f.precision));
-  }
+  job.recipe = recipe_flag("--precision", f.precision);
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
   if (f.lora_rank < 0 || f.lora_rank > 4096)
@@ -114,6 +109,14 @@ void write_trace(const std::string& path, const nlohmann::json& trace) {
 }
 
 }  // namespace
+
+TrainInputs train_inputs(const TrainFlags& f, const std::filesystem::path& data) {
+  TrainInputs in{load_model(f.model, data / "models"), system_from(f, data), job_from(f), {}};
+  in.plan = plan_from(f, in.system);
+  if (auto problem = plan_problem(in.model, in.system, in.job, in.plan)) bad_flag("--tp", *problem);
+  if (f.tokens < 0) bad_flag("--tokens", fmt::format("expected >= 0, got {}", f.tokens));
+  return in;
+}
 
 CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
   auto* cmd = app.add_subcommand(

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "xpusim/api/context.hpp"
+#include "xpusim/model/model.hpp"
+#include "xpusim/system/system.hpp"
+#include "xpusim/train/training.hpp"
 
 namespace xpusim::api {
 
@@ -38,6 +41,17 @@ struct TrainFlags {
   bool search = false;
   int top = 10;
 };
+
+/// What one step is: the model, the system, the job and the plan the flags give.
+struct TrainInputs {
+  ModelSpec model;
+  SystemSpec system;
+  TrainingJob job;
+  ParallelPlan plan;
+};
+
+/// The inputs of `xpusim train` without --search, checked; throws xpusim::Error on bad input.
+[[nodiscard]] TrainInputs train_inputs(const TrainFlags& flags, const std::filesystem::path& data);
 
 /// Declares the subcommand and its options on `app`, writing into `flags`.
 CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);

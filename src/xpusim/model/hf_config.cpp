@@ -224,6 +224,42 @@ void read_gpt_oss(const ConfigReader& c, ModelSpec& m) {
   }
 }
 
+/// Llama 4 text models (transformers Llama4TextConfig, model_type "llama4_text": the text_config
+/// of a published Llama 4 config.json): routed experts of intermediate_size plus one shared
+/// expert of the same width, top-k routing, MoE every interleave_moe_layer_step-th layer (dense
+/// layers use intermediate_size_mlp), chunked attention in the RoPE layers. A chunked layer is
+/// priced as a sliding window of attention_chunk_size keys: exact up to one chunk, at most 2x
+/// the attention work beyond (a chunk attends C/2 keys on average). The NoPE layers (every 4th,
+/// no_rope_layers) attend globally.
+void read_llama4_text(const ConfigReader& c, ModelSpec& m) {
+  read_common_llama_like(c, m);
+  m.qk_norm = c.flag_or("use_qk_norm", false);
+  MoeSpec moe;
+  moe.num_experts = c.positive("num_local_experts");
+  moe.experts_per_token = c.positive("num_experts_per_tok");
+  moe.expert_ffn_dim = m.ffn_dim;
+  moe.shared_experts = 1;
+  moe.shared_ffn_dim = m.ffn_dim;
+  moe.layer_step = c.positive_or("interleave_moe_layer_step", 1);
+  if (moe.layer_step > m.layers)
+    c.fail("interleave_moe_layer_step", "expected at most num_hidden_layers");
+  m.ffn_dim = c.positive_or("intermediate_size_mlp", m.ffn_dim);  // the dense layers' MLP
+  m.moe = moe;
+  if (!c.has("attention_chunk_size")) return;
+  m.sliding_window = c.positive("attention_chunk_size");
+  const auto& nope = c.has("no_rope_layers") ? c.raw("no_rope_layers") : Json::array();
+  if (c.has("no_rope_layers") &&
+      (!nope.is_array() || static_cast<int64_t>(nope.size()) != m.layers))
+    c.fail("no_rope_layers", fmt::format("expected a list of {} flags (1: RoPE)", m.layers));
+  for (int64_t layer = 0; layer < m.layers; ++layer) {
+    // no_rope_layers[i] is 1 where layer i uses RoPE (and chunked attention); default: every
+    // fourth layer is NoPE (transformers' Llama4TextConfig).
+    const bool rope =
+        nope.empty() ? (layer + 1) % 4 != 0 : nope[static_cast<std::size_t>(layer)] == 1;
+    m.layer_sliding.push_back(rope);
+  }
+}
+
 /// Nemotron-4 (transformers NemotronConfig, model_type "nemotron"): squared-ReLU MLP without a
 /// gate, LayerNorm1p (a LayerNorm), rotary embedding on partial_rotary_factor of each head (0.5 by
 /// default), no biases.
@@ -338,6 +374,7 @@ constexpr Family kFamilies[] = {
     {"deepseek_v3", read_deepseek_v3},
     {"gpt_oss", read_gpt_oss},
     {"nemotron", read_nemotron},
+    {"llama4_text", read_llama4_text},
     {"gpt2", read_gpt2},
     {"gptj", read_gptj},
     {"gpt_neox", read_gpt_neox},
@@ -390,7 +427,12 @@ const std::vector<std::string>& keys_read() {
                                                 "ffn_dim",
                                                 "word_embed_proj_dim",
                                                 "enable_bias",
-                                                "partial_rotary_factor"};
+                                                "partial_rotary_factor",
+                                                "intermediate_size_mlp",
+                                                "interleave_moe_layer_step",
+                                                "attention_chunk_size",
+                                                "no_rope_layers",
+                                                "use_qk_norm"};
   return keys;
 }
 

@@ -21,8 +21,11 @@ struct MoeSpec {
   int64_t shared_experts = 0;     ///< always-active experts (DeepSeek), each of `shared_ffn_dim`
   int64_t shared_ffn_dim = 0;
   int64_t first_dense_layers = 0;  ///< leading layers with a dense MLP of ModelSpec::ffn_dim
-  bool expert_bias = false;        ///< biases in the expert projections (gpt-oss)
-  bool router_bias = false;        ///< bias (or score-correction bias) on the router
+  /// Every `layer_step`-th layer after those is MoE (Llama 4's interleave_moe_layer_step: layer
+  /// i is MoE when (i + 1) % step == 0); the others have a dense MLP. 1: every layer.
+  int64_t layer_step = 1;
+  bool expert_bias = false;  ///< biases in the expert projections (gpt-oss)
+  bool router_bias = false;  ///< bias (or score-correction bias) on the router
 };
 
 /// Multi-head latent attention (DeepSeek-V2/V3): low-rank compressed queries and keys/values.
@@ -71,9 +74,16 @@ struct ModelSpec {
 
   /// True when layer `layer` has a mixture-of-experts MLP.
   [[nodiscard]] bool is_moe_layer(int64_t layer) const {
-    return moe.has_value() && layer >= moe->first_dense_layers;
+    return moe.has_value() && layer >= moe->first_dense_layers &&
+           (layer + 1) % moe->layer_step == 0;
   }
-  [[nodiscard]] int64_t moe_layers() const { return moe ? layers - moe->first_dense_layers : 0; }
+  [[nodiscard]] int64_t moe_layers() const {
+    if (!moe) return 0;
+    int64_t count = 0;
+    for (int64_t layer = moe->first_dense_layers; layer < layers; ++layer)
+      count += is_moe_layer(layer) ? 1 : 0;
+    return count;
+  }
   [[nodiscard]] int64_t sliding_layers() const;
   /// Width of one query head in attention scores (MLA: nope + rope).
   [[nodiscard]] int64_t qk_head_dim() const {

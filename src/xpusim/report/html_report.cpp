@@ -156,60 +156,60 @@ std::string plan_label(const Json& p) {
 // ---- compare ---------------------------------------------------------------------------------
 
 bool is_compare(const Json& j) {
-  return j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("hw") &&
-         j[0].contains("fits") && j[0].contains("devices") && !j[0].contains("step_time_s");
+  return j.is_object() && j.contains("rows") && j.contains("workload") && j.contains("price") &&
+         j.at("rows").is_array() && (j.at("rows").empty() || j.at("rows")[0].contains("hw"));
 }
 
-HtmlReport compare_report(const Json& rows) {
+HtmlReport compare_report(const Json& doc) {
   Json values = Json::array(), priced = Json::array();
   int cannot = 0;
-  const Json* first = nullptr;
-  for (const auto& r : rows) {
-    if (!r.at("fits").get<bool>()) {
+  for (const auto& r : doc.at("rows")) {
+    if (!r.value("runnable", false)) {
       ++cannot;
       continue;
     }
-    if (!first) first = &r;
     Json v = {{"hw", r.at("hw")},
-              {"batch", r.at("batch")},
-              {"throughput_tokens_per_s", r.at("throughput_tokens_per_s")},
+              {"devices", r.at("devices")},
+              {"tokens_per_s_per_device", r.at("tokens_per_s_per_device")},
+              {"tokens_per_s", r.at("tokens_per_s")},
               {"tokens_per_s_per_watt", r.at("tokens_per_s_per_watt")},
               {"usd_per_million_tokens", r.at("cost_per_million_tokens_usd")},
-              {"price_basis", r.at("cost_basis")}};
-    if (!r.at("cost_per_million_tokens_usd").is_null()) priced.push_back(v);
+              {"placement", text(r, "placement")}};
+    if (!v["usd_per_million_tokens"].is_null()) priced.push_back(v);
     values.push_back(std::move(v));
   }
-  const std::string model = rows[0].at("model");
-  const int devices = rows[0].at("devices");
-  const std::string setting =
-      first ? fmt::format(
-                  "{} on one node of {} devices per accelerator (tensor parallel), {} input "
-                  "/ {} output tokens, weights {}, KV cache {}",
-                  model, devices, text(*first, "input_len"), text(*first, "output_len"),
-                  text(*first, "weight_dtype"), text(*first, "kv_dtype"))
-            : fmt::format("{} on {} devices", model, devices);
-  const std::string batch = fmt::format(
-      "Each accelerator at the static batch with the highest throughput that fits in "
-      "memory and meets the latency limits given to compare; {} accelerator(s) that "
+  const Json& w = doc.at("workload");
+  const Json& price = doc.at("price");
+  const std::string setting = fmt::format(
+      "{}, {} input / {} output tokens, weights {}, KV cache {}, {} batching under TTFT <= {} s "
+      "and TPOT <= {} s",
+      text(doc, "model"), text(w, "input_len"), text(w, "output_len"), text(w, "weight_dtype"),
+      text(w, "kv_dtype"), text(w, "batching"), text(w, "max_ttft_s"), text(w, "max_tpot_s"));
+  const std::string placement = fmt::format(
+      "Each accelerator at its natural node (the placement in the tooltip); {} that "
       "cannot run it are left out.",
       cannot);
   HtmlReport report{"compare", setting, {}};
-  report.charts.push_back(
-      bar_chart("Throughput per node", values, "hw", "accelerator", "throughput_tokens_per_s",
-                "throughput (generated tokens/s per node)",
-                fmt::format("{}: {} Throughput counts the generated tokens of the whole batch.",
-                            setting, batch)));
+  report.charts.push_back(bar_chart(
+      "Throughput per device", values, "hw", "accelerator", "tokens_per_s_per_device",
+      "generated tokens/s per device",
+      fmt::format("{}. {} Throughput counts generated tokens, divided by the devices of the "
+                  "deployment.",
+                  setting, placement)));
   report.charts.push_back(bar_chart(
       "Cost per million generated tokens", priced, "hw", "accelerator", "usd_per_million_tokens",
       "cost (USD per million generated tokens)",
-      fmt::format("{}: {} Price basis per accelerator (tooltip): cloud is the on-demand hourly "
-                  "price, owned is capex and energy (data/economics.yaml); accelerators without "
-                  "a price are left out.",
-                  setting, batch)));
-  report.charts.push_back(bar_chart(
-      "Energy efficiency", values, "hw", "accelerator", "tokens_per_s_per_watt",
-      "generated tokens/s per watt",
-      fmt::format("{}: {} Assumes every device draws its TDP the whole time.", setting, batch)));
+      fmt::format("{}. {} One price basis for all: {} ({}); electricity {} USD/kWh, PUE {}, "
+                  "depreciation over {} years. Accelerators without a price on it are left out.",
+                  setting, placement, text(price, "basis"), text(price, "why"),
+                  text(price.value("assumptions", Json::object()), "electricity_usd_per_kwh"),
+                  text(price.value("assumptions", Json::object()), "pue"),
+                  text(price.value("assumptions", Json::object()), "depreciation_years"))));
+  report.charts.push_back(
+      bar_chart("Energy efficiency", values, "hw", "accelerator", "tokens_per_s_per_watt",
+                "generated tokens/s per watt of TDP",
+                fmt::format("{}. {} Assumes every device draws its TDP the whole time.", setting,
+                            placement)));
   return report;
 }
 

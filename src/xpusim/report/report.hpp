@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "xpusim/hw/accelerator.hpp"
-#include "xpusim/infer/compare.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/model.hpp"
 #include "xpusim/system/system.hpp"
@@ -38,12 +37,6 @@ namespace xpusim {
 [[nodiscard]] std::string inference_text(const ModelSpec& model, const AcceleratorSpec& hw,
                                          const InferenceRequest& request,
                                          const InferenceResult& result);
-
-[[nodiscard]] nlohmann::json compare_json(const ModelSpec& model,
-                                          const std::vector<CompareRow>& rows);
-[[nodiscard]] std::string compare_text(const ModelSpec& model, const CompareOptions& options,
-                                       const std::vector<CompareRow>& rows);
-[[nodiscard]] std::string compare_csv(const ModelSpec& model, const std::vector<CompareRow>& rows);
 
 /// Predicted against measured, with the errors, the tolerance and the verdict.
 [[nodiscard]] std::string validation_text(const ValidationReport& report);

@@ -13,6 +13,8 @@ namespace {
 
 using Json = nlohmann::json;
 
+}  // namespace
+
 Json plan_json(const ParallelPlan& p) {
   return {
       {"tp", p.tp},
@@ -43,6 +45,8 @@ std::string plan_text(const ParallelPlan& p) {
   if (p.offload_activations) out += " offload:act";
   return out;
 }
+
+namespace {
 
 std::vector<std::pair<const char*, Seconds>> breakdown_items(const StepBreakdown& b) {
   return {{"forward_s", b.forward},     {"backward_s", b.backward},

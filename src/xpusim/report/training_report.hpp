@@ -12,6 +12,11 @@
 
 namespace xpusim {
 
+/// A plan as JSON (tp, pp, ..., zero) and in one line ("tp8 pp2 vpp1 cp1 ep1 dp4 mb1 rc:none
+/// zero1").
+[[nodiscard]] nlohmann::json plan_json(const ParallelPlan& plan);
+[[nodiscard]] std::string plan_text(const ParallelPlan& plan);
+
 [[nodiscard]] nlohmann::json training_json(const ModelSpec& model, const SystemSpec& system,
                                            const TrainingJob& job, const ParallelPlan& plan,
                                            const TrainingResult& result,

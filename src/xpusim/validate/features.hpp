@@ -52,7 +52,7 @@ inline constexpr std::array kTrainingFeatures = {
                     "MaxText's sharding of the record's unstated config (plan not stated)"},
     TrainingFeature{"unstated-plan", true, false,
                     "a plan search standing in for a parallel plan the source does not state"},
-    TrainingFeature{"model-llama4", false, false,
+    TrainingFeature{"model-llama4", true, false,
                     "Llama 4 (llama4_text) configs in the model loader: MoE with a shared expert, "
                     "chunked attention"},
     TrainingFeature{"model-nemotron4", true, false,
