@@ -84,6 +84,8 @@ TEST(HtmlReport, RecognisesEveryKindFromItsCommandsJson) {
        {"serve", "--model", "llama-3.1-8b", "--hw", "h100-sxm", "--rate", "4", "--num-requests",
         "100"}},
       {"validate", {"validate", "inference"}},
+      {"sensitivity",
+       {"sensitivity", "infer", "--model", "llama-2-70b", "--hw", "h100-sxm", "--devices", "8"}},
   };
   for (const auto& [kind, args] : cases) {
     SCOPED_TRACE(kind);
@@ -138,9 +140,10 @@ TEST(HtmlReport, RefusesAnythingElseNamingTheFile) {
     (void)build_report(Json{{"hello", 1}}, "x.json");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "x.json: expected the JSON of one of xpusim search, compare, infer, train, serve, "
-              "plan, validate, got none of them");
+    EXPECT_EQ(
+        std::string(e.what()),
+        "x.json: expected the JSON of one of xpusim search, sensitivity, compare, infer, train, "
+        "serve, plan, validate, got none of them");
   }
   Json broken = result_of({"infer", "--model", "llama-2-70b", "--hw", "h100-sxm"});
   broken.erase("roofline");

@@ -25,6 +25,7 @@ result search train --model llama-3.1-8b --hw h100-sxm --nodes 4 --global-batch 
   --search --top 20
 result serve serve --model llama-3.1-8b --hw h100-sxm --rate 4 --num-requests 400
 result plan plan --model llama-3.1-8b --rate 2 --num-requests 60
+result sensitivity sensitivity infer --model llama-2-70b --hw h100-sxm --devices 8 --batch 16
 result validate-training validate training
 result validate-inference validate inference
 for json in "$out"/*.json; do

@@ -194,8 +194,7 @@ int run_command(const std::vector<std::string>& args, const Context& ctx) {
       "report", "one self-contained HTML page of charts for a result written with --format json");
   report_cmd
       ->add_option("--from", report_from,
-                   "the JSON of compare, infer, train, serve, plan "
-                   "or validate training|inference")
+                   "the JSON of compare, infer, train, serve, plan, sensitivity or validate")
       ->required();
   report_cmd->add_option("-o,--output", report_to, "the HTML file to write")->required();
   report_cmd->add_option("--assets", report_assets,

@@ -659,6 +659,47 @@ HtmlReport validate_report(const Json& j) {
   return report;
 }
 
+// ---- sensitivity -----------------------------------------------------------------------------
+
+bool is_sensitivity(const Json& j) {
+  return j.is_object() && j.contains("rows") && j.contains("base") && j.contains("step") &&
+         j.contains("time_metric");
+}
+
+HtmlReport sensitivity_report(const Json& doc) {
+  Json values = Json::array();
+  std::vector<std::string> unmodelled;
+  for (const auto& r : doc.at("rows")) {
+    if (!r.value("modelled", false) || !r.contains("time_change")) {
+      unmodelled.push_back(text(r, "resource"));
+      continue;
+    }
+    values.push_back({{"resource", r.at("resource")},
+                      {"time_change", r.at("time_change")},
+                      {"cost_change", r.contains("cost_change") ? r.at("cost_change") : Json()}});
+  }
+  const std::string step = fmt::format("{:g}%", doc.at("step").get<double>() * 100);
+  const std::string setting = text(doc, "workload");
+  HtmlReport report{"sensitivity", setting, {}};
+  const std::string why = fmt::format(
+      "{}: each resource of the chip grown by {} alone, everything else as it is.{}", setting, step,
+      unmodelled.empty()
+          ? std::string()
+          : fmt::format(" Not modelled, so not drawn: {}.", fmt::join(unmodelled, ", ")));
+  Chart time = bar_chart(
+      fmt::format("Change in {} per +{} of each resource", text(doc, "time_metric"), step), values,
+      "resource", "resource", "time_change", "relative change in time (negative is faster)", why);
+  time.spec["encoding"]["x"]["axis"] = {{"format", "%"}};
+  report.charts.push_back(std::move(time));
+  Chart cost = bar_chart(
+      fmt::format("Change in {} per +{} of each resource", text(doc, "cost_metric"), step), values,
+      "resource", "resource", "cost_change", "relative change in cost (negative is cheaper)",
+      why + " The cost keeps the chip's price as it is.");
+  cost.spec["encoding"]["x"]["axis"] = {{"format", "%"}};
+  report.charts.push_back(std::move(cost));
+  return report;
+}
+
 // ---- the table of kinds ----------------------------------------------------------------------
 
 struct Kind {
@@ -668,8 +709,9 @@ struct Kind {
 };
 
 // Search before compare and train: its rows are train results in an array.
-constexpr std::array<Kind, 7> kKinds = {{
+constexpr std::array<Kind, 8> kKinds = {{
     {"search", is_search, search_report},
+    {"sensitivity", is_sensitivity, sensitivity_report},
     {"compare", is_compare, compare_report},
     {"infer", is_infer, infer_report},
     {"train", is_train, train_report},
