@@ -1,8 +1,11 @@
 // Speed of the serving simulator: iterations simulated per second, and the wall time of one
-// million requests on one 8xH100 node (Llama-2-70B, TP8). Run: build/bench/xpusim_bench
-// --benchmark_filter=Serve (not part of ctest).
+// and ten million requests on one 8xH100 node (Llama-2-70B, TP8), with the process's peak
+// resident memory after each (flat: requests are streamed, percentiles sketched). Run:
+// build/bench/xpusim_bench --benchmark_filter=Serve (not part of ctest).
 
 #include <benchmark/benchmark.h>
+
+#include <sys/resource.h>
 
 #include <filesystem>
 
@@ -44,16 +47,21 @@ void run(benchmark::State& state, xpusim::SchedulerKind scheduler) {
       benchmark::Counter(static_cast<double>(iterations), benchmark::Counter::kIsRate);
   state.counters["requests_per_s"] =
       benchmark::Counter(static_cast<double>(requests), benchmark::Counter::kIsRate);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
 void BM_ServeContinuous(benchmark::State& state) {
   run(state, xpusim::SchedulerKind::kContinuous);
 }
 BENCHMARK(BM_ServeContinuous)->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ServeContinuous)->Arg(10'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void BM_ServeChunked(benchmark::State& state) {
   run(state, xpusim::SchedulerKind::kChunked);
 }
 BENCHMARK(BM_ServeChunked)->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ServeChunked)->Arg(10'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -96,6 +96,18 @@ TEST(TrainCli, PlansThatCannotRunAreOneLineErrors) {
                   "xpusim: ");
 }
 
+TEST(TrainCli, FsdpAndMoeFlagsAreCheckedOnTheCommandLine) {
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --fsdp-prefetch 2"),
+                  "xpusim: command line: --fsdp-prefetch: an FSDP schedule needs --zero 3, got "
+                  "--zero 0");
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --reduce-dtype fp16"),
+                  "xpusim: command line: --reduce-dtype: expected fp32 or bf16, got 'fp16'");
+  expect_one_line(run(kGpt3 + "--tp 8 --pp 16 --moe-load-imbalance 0.5"),
+                  "xpusim: command line: --moe-load-imbalance: expected at least 1, got 0.5");
+  const CliResult ok = run(kGpt3 + "--tp 8 --pp 16 --zero 3 --fsdp-prefetch 0 --per-step-reduce");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
 TEST(TrainCli, HwAndNodesBuildADefaultSystemAndSaySo) {
   const std::string args =
       "train --model llama-3.1-8b --hw h200-sxm --nodes 2 --tp 8 --global-batch 16 --seq-len 4096";

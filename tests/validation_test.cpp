@@ -48,7 +48,8 @@ namespace xpusim {
 namespace {
 
 // Kernel-level check of the GEMM cost (tile/wave quantization, roofline, fixed per-kernel
-// time) against DeepGEMM's published H800 measurements (data/validation/gemm_kernels.json).
+// time) against DeepGEMM's published H800 and torchao's B200 MXFP8 grouped-GEMM measurements
+// (data/validation/gemm_kernels.json).
 TEST(Validation, GemmCostAgainstMeasuredKernels) {
   std::ifstream in(testing::data_dir() / "validation" / "gemm_kernels.json");
   const auto doc = nlohmann::json::parse(in);
@@ -74,7 +75,10 @@ TEST(Validation, GemmCostAgainstMeasuredKernels) {
         r["kernel"].get<std::string>().c_str(), static_cast<long long>(shape.groups),
         static_cast<long long>(shape.m), static_cast<long long>(shape.n),
         static_cast<long long>(shape.k), measured, predicted_tflops, 100 * error);
-    EXPECT_LE(std::abs(error), row_tolerance)
+    // A record may widen the file's per-row bound with its own, stating why.
+    const double tolerance = r.contains("tolerance") ? r["tolerance"].get<double>() : row_tolerance;
+    if (r.contains("tolerance")) EXPECT_FALSE(r["tolerance_reason"].get<std::string>().empty());
+    EXPECT_LE(std::abs(error), tolerance)
         << r["kernel"] << " M=" << shape.m << " N=" << shape.n << " K=" << shape.k;
   }
   std::sort(errors.begin(), errors.end());
@@ -115,7 +119,7 @@ TEST(TrainingDev, EveryRecordRunsOrNamesItsMissingFeatures) {
   int missing = 0;
   for (const auto& o : report.outcomes) missing += static_cast<int>(o.missing.size());
   EXPECT_EQ(blocked, missing);
-  std::cout << training_dev_text(report);
+  std::cout << dev_validation_text(report);
 }
 
 TEST(TrainingDev, FeatureNamesAreUnique) {

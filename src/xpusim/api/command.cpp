@@ -188,6 +188,9 @@ int run_command(const std::vector<std::string>& args, const Context& ctx) {
   auto* validate_training_cmd = validate->add_subcommand(
       "training", "training records at scale: the published set, then the development set");
   add_format(validate_training_cmd, false);
+  auto* validate_serving_cmd = validate->add_subcommand(
+      "serving", "serving development set (data/validation/inference_dev.json), per family");
+  add_format(validate_serving_cmd, false);
 
   std::string report_from, report_to, report_assets = XPUSIM_REPORT_NODE_MODULES;
   auto* report_cmd = app.add_subcommand(
@@ -327,14 +330,23 @@ int run_command(const std::vector<std::string>& args, const Context& ctx) {
       else
         ctx.out << validation_text(report);
       return report.passed() ? 0 : 1;
+    } else if (validate_serving_cmd->parsed()) {
+      // Reports progress on the development set; the exit status is 0 when it ran.
+      const auto dev = validate_serving_dev(data);
+      if (json)
+        print_json(ctx.out, dev_validation_json(dev));
+      else
+        ctx.out << dev_validation_text(dev);
+      return 0;
     } else if (validate_training_cmd->parsed()) {
       // The exit status follows the published set; the development set reports progress.
       const auto report = validate_training(data);
       const auto dev = validate_training_dev(data);
       if (json)
-        print_json(ctx.out, {{"public", validation_json(report)}, {"dev", training_dev_json(dev)}});
+        print_json(ctx.out,
+                   {{"public", validation_json(report)}, {"dev", dev_validation_json(dev)}});
       else
-        ctx.out << validation_text(report) << "\n" << training_dev_text(dev);
+        ctx.out << validation_text(report) << "\n" << dev_validation_text(dev);
       return report.passed() ? 0 : 1;
     }
   } catch (const Error& e) {

@@ -13,6 +13,7 @@
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/serve_report.hpp"
 #include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/mlperf.hpp"
 #include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 
@@ -22,6 +23,21 @@ namespace {
 
 [[noreturn]] void bad_flag(const char* flag, const std::string& what) {
   throw_input_error("command line", flag, what);
+}
+
+/// Lengths from --lengths-file (pairs kept), else from --input-len and --output-len.
+void set_lengths(const ServeFlags& f, Workload& w) {
+  if (f.lengths_file_option->count() == 0) {
+    w.input = parse_length_distribution(f.input_len, "--input-len");
+    w.output = parse_length_distribution(f.output_len, "--output-len");
+    return;
+  }
+  if (f.input_len_option->count() > 0 || f.output_len_option->count() > 0)
+    bad_flag("--lengths-file",
+             "draws input and output together: give neither --input-len nor "
+             "--output-len");
+  w.pairs = load_length_pairs(f.lengths_file);
+  w.pairs_source = f.lengths_file;
 }
 
 Workload workload_from(const ServeFlags& f) {
@@ -39,8 +55,8 @@ Workload workload_from(const ServeFlags& f) {
     Workload w;
     w.seed = f.seed;
     w.num_requests = f.num_requests;
-    w.input = parse_length_distribution(f.input_len, "--input-len");
-    w.output = parse_length_distribution(f.output_len, "--output-len");
+    w.min_duration_s = f.min_duration_s;
+    set_lengths(f, w);
     return w;
   }
   if (modes != 1) {
@@ -51,13 +67,15 @@ Workload workload_from(const ServeFlags& f) {
   Workload w;
   w.seed = f.seed;
   w.num_requests = f.num_requests;
+  w.min_duration_s = f.min_duration_s;
   if (f.requests_file_option->count() > 0) {
     w.arrival = ArrivalKind::kTrace;
     w.trace = load_trace(f.requests_file);
     return w;
   }
-  w.input = parse_length_distribution(f.input_len, "--input-len");
-  w.output = parse_length_distribution(f.output_len, "--output-len");
+  set_lengths(f, w);
+  if (f.min_duration_s > 0.0 && f.rate_option->count() == 0)
+    bad_flag("--min-duration-s", "sizes Poisson runs: only with --rate or --find-max-rate");
   if (f.rate_option->count() > 0) {
     w.arrival = ArrivalKind::kPoisson;
     w.rate_per_s = f.rate;
@@ -106,6 +124,26 @@ void check_devices(const ServeFlags& f) {
   }
 }
 
+/// --mlperf replaces the workload: only the arrival flag its scenario reads may be given.
+void check_mlperf_flags(const ServeFlags& f, MlperfScenario scenario) {
+  for (const auto& [option, name] : {std::pair{f.concurrency_option, "--concurrency"},
+                                     {f.offline_option, "--offline"},
+                                     {f.requests_file_option, "--requests-file"},
+                                     {f.lengths_file_option, "--lengths-file"},
+                                     {f.input_len_option, "--input-len"},
+                                     {f.output_len_option, "--output-len"},
+                                     {f.num_requests_option, "--num-requests"}}) {
+    if (option->count() > 0)
+      bad_flag(name, "not with --mlperf: the benchmark's rules set the requests");
+  }
+  if (f.min_duration_s > 0.0)
+    bad_flag("--min-duration-s", "not with --mlperf: the benchmark's rules set the duration");
+  if (scenario == MlperfScenario::kOffline && f.find_max_rate)
+    bad_flag("--find-max-rate", "not with --mlperf offline (it has no latency limits)");
+  if (f.find_max_rate && f.rate_option->count() > 0)
+    bad_flag("--rate", "not with --find-max-rate: the search sets the rate");
+}
+
 ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) {
   ServeConfig c;
   c.model = load_model(f.model, data / "models");
@@ -130,7 +168,13 @@ ServeConfig config_from(const ServeFlags& f, const std::filesystem::path& data) 
   c.limits.gpu_memory_utilization = f.gpu_memory_utilization;
   c.slo.ttft = Seconds(f.slo_ttft);
   c.slo.tpot = Seconds(f.slo_tpot);
-  c.workload = workload_from(f);
+  c.warmup_requests = f.warmup_requests;
+  c.cooldown_requests = f.cooldown_requests;
+  if (f.mlperf.empty()) {
+    c.workload = workload_from(f);
+  } else {
+    c.workload.seed = f.seed;  // run_mlperf sets the rest
+  }
   c.record_iterations = !f.trace_file.empty();
   return c;
 }
@@ -170,11 +214,29 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
   f.requests_file_option = cmd->add_option(
       "--requests-file", f.requests_file,
       "arrivals and lengths from a CSV (arrival_s,input_tokens,output_tokens) or JSONL file");
-  cmd->add_option("--num-requests", f.num_requests, "requests to simulate (default 1000)");
-  cmd->add_option("--input-len", f.input_len,
-                  "prompt tokens: fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or "
-                  "file:PATH (default fixed:1024)");
-  cmd->add_option("--output-len", f.output_len, "generated tokens, same forms (default fixed:256)");
+  f.num_requests_option =
+      cmd->add_option("--num-requests", f.num_requests, "requests to simulate (default 1000)");
+  f.input_len_option = cmd->add_option(
+      "--input-len", f.input_len,
+      "prompt tokens: fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or file:PATH "
+      "(default fixed:1024)");
+  f.output_len_option = cmd->add_option("--output-len", f.output_len,
+                                        "generated tokens, same forms (default fixed:256)");
+  f.lengths_file_option =
+      cmd->add_option("--lengths-file", f.lengths_file,
+                      "draw each request's (input, output) pair from a CSV with the header "
+                      "input_length,output_length (data/lengths/), pairing kept");
+  cmd->add_option("--min-duration-s", f.min_duration_s,
+                  "Poisson: keep requests arriving for at least this long (MLPerf: 600)");
+  cmd->add_option("--warmup-requests", f.warmup_requests,
+                  "leave the first N requests out of the statistics (default 0)");
+  cmd->add_option("--cooldown-requests", f.cooldown_requests,
+                  "leave the last N requests out of the statistics (default 0)");
+  cmd->add_option("--mlperf", f.mlperf,
+                  "SCENARIO BENCHMARK: offline|server|interactive and a data/mlperf id; LoadGen's "
+                  "sample set, duration and latency limits (server: --rate is the target, else "
+                  "the highest rate within the limits; offline: --rate is the expected rate)")
+      ->expected(2);
   cmd->add_option("--weight-dtype", f.weight_dtype, "bf16|fp16|fp8|int8|int4|fp4");
   cmd->add_option("--kv-dtype", f.kv_dtype, "bf16|fp16|fp8");
   cmd->add_option("--seed", f.seed, "random seed (default 0)");
@@ -208,6 +270,23 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
   if (!f.trace_file.empty()) {
     trace.open(f.trace_file);
     if (!trace) bad_flag("--trace", fmt::format("cannot write '{}'", f.trace_file));
+  }
+  if (!f.mlperf.empty()) {
+    const auto scenario = parse_mlperf_scenario(f.mlperf[0]);
+    if (!scenario)
+      bad_flag("--mlperf",
+               fmt::format("expected offline, server or interactive, got '{}'", f.mlperf[0]));
+    check_mlperf_flags(f, *scenario);
+    const MlperfBenchmark benchmark = load_mlperf_benchmark(f.mlperf[1], data);
+    const std::optional<double> rate =
+        f.rate_option->count() > 0 ? std::optional<double>(f.rate) : std::nullopt;
+    const MlperfRun run = run_mlperf(config, benchmark, *scenario, rate);
+    if (format == "json") {
+      ctx.out << mlperf_json(config, run).dump(2) << "\n";
+    } else {
+      ctx.out << mlperf_text(config, run);
+    }
+    return;
   }
   if (f.find_max_rate) {
     const MaxRateResult found = find_max_rate(config);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "xpusim/api/context.hpp"
 #include "xpusim/serve/simulator.hpp"
@@ -39,6 +40,15 @@ struct ServeFlags {
   double slo_tpot = 0.2;
   std::string trace_file;
   bool find_max_rate = false;
+  std::string lengths_file;
+  std::vector<std::string> mlperf;  ///< SCENARIO BENCHMARK
+  double min_duration_s = 0.0;
+  int64_t warmup_requests = 0;
+  int64_t cooldown_requests = 0;
+  CLI::Option* lengths_file_option = nullptr;
+  CLI::Option* input_len_option = nullptr;
+  CLI::Option* output_len_option = nullptr;
+  CLI::Option* num_requests_option = nullptr;
   CLI::Option* replicas_option = nullptr;
   CLI::Option* prefill_replicas_option = nullptr;
   CLI::Option* decode_replicas_option = nullptr;

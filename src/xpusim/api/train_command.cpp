@@ -22,6 +22,33 @@ namespace {
   throw_input_error("command line", flag, what);
 }
 
+/// The FSDP schedule flags: any of them makes the job's sharding FSDP (they need --zero 3).
+void data_parallel_from(const TrainFlags& f, TrainingJob& job) {
+  DataParallelSpec& dp = job.data_parallel;
+  if (!f.reduce_dtype.empty()) {
+    const auto dtype = parse_dtype(f.reduce_dtype);
+    if (!dtype || (*dtype != DType::kFp32 && *dtype != DType::kBf16))
+      bad_flag("--reduce-dtype", fmt::format("expected fp32 or bf16, got '{}'", f.reduce_dtype));
+    dp.reduce_dtype = *dtype;
+  }
+  const bool fsdp =
+      f.fsdp_prefetch >= 0 || f.no_reshard_after_forward || f.reduce_per_step || f.fp8_all_gather;
+  if (!fsdp) return;
+  if (f.zero != 3) {
+    const char* flag = f.fsdp_prefetch >= 0         ? "--fsdp-prefetch"
+                       : f.no_reshard_after_forward ? "--no-reshard-after-forward"
+                       : f.reduce_per_step          ? "--per-step-reduce"
+                                                    : "--fsdp-fp8-all-gather";
+    bad_flag(flag, fmt::format("an FSDP schedule needs --zero 3, got --zero {}", f.zero));
+  }
+  dp.sharding = Sharding::kFsdp;
+  dp.reshard_after_forward = !f.no_reshard_after_forward;
+  dp.gradient_reduce =
+      f.reduce_per_step ? GradientReduce::kPerStep : GradientReduce::kPerMicroBatch;
+  dp.prefetch_layers = f.fsdp_prefetch >= 0 ? f.fsdp_prefetch : 1;
+  dp.fp8_all_gather = f.fp8_all_gather;
+}
+
 TrainingJob job_from(const TrainFlags& f) {
   TrainingJob job;
   if (f.global_batch < 1)
@@ -32,6 +59,11 @@ TrainingJob job_from(const TrainFlags& f) {
   job.recipe = recipe_flag("--precision", f.precision);
   job.overlap_dp_comm = !f.no_dp_overlap;
   job.overlap_tp_comm = f.tp_overlap;
+  data_parallel_from(f, job);
+  if (!(f.moe_load_imbalance >= 1.0))
+    bad_flag("--moe-load-imbalance",
+             fmt::format("expected at least 1, got {}", f.moe_load_imbalance));
+  job.moe_load_imbalance = f.moe_load_imbalance;
   if (f.lora_rank < 0 || f.lora_rank > 4096)
     bad_flag("--lora-rank", fmt::format("expected 0 (full training) to 4096, got {}", f.lora_rank));
   job.lora_rank = f.lora_rank;
@@ -157,6 +189,18 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
                   "bf16|fp8-delayed|fp8-current|fp8-blockwise|mxfp8|nvfp4 (precision recipe)");
   cmd->add_flag("--no-dp-overlap", f.no_dp_overlap, "reduce gradients after the backward pass");
   cmd->add_flag("--tp-overlap", f.tp_overlap, "overlap tensor-parallel collectives with GEMMs");
+  cmd->add_option("--fsdp-prefetch", f.fsdp_prefetch,
+                  "with --zero 3: layers whose gathers are issued ahead (default 1; 0: on demand)");
+  cmd->add_flag("--no-reshard-after-forward", f.no_reshard_after_forward,
+                "with --zero 3: keep gathered weights from the forward to the backward");
+  cmd->add_flag("--per-step-reduce", f.reduce_per_step,
+                "with --zero 3: reduce-scatter gradients once per step, not per micro-batch");
+  cmd->add_flag("--fsdp-fp8-all-gather", f.fp8_all_gather,
+                "with --zero 3 and a tensorwise fp8 precision: gather fp8 weights (torchao)");
+  cmd->add_option("--reduce-dtype", f.reduce_dtype,
+                  "gradient reduction type: fp32|bf16 (default bf16)");
+  cmd->add_option("--moe-load-imbalance", f.moe_load_imbalance,
+                  "tokens of the busiest expert rank over the mean (default 1: balanced)");
   cmd->add_option("--lora-rank", f.lora_rank,
                   "LoRA fine-tuning: rank of the q/k/v/o adapters, base weights frozen (0: off)");
   cmd->add_option("--tokens", f.tokens,

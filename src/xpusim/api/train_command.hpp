@@ -35,6 +35,12 @@ struct TrainFlags {
   std::string precision = "bf16";
   bool no_dp_overlap = false;
   bool tp_overlap = false;
+  int fsdp_prefetch = -1;  ///< -1: the ZeRO-3 default (1)
+  bool no_reshard_after_forward = false;
+  bool reduce_per_step = false;
+  bool fp8_all_gather = false;
+  std::string reduce_dtype;  ///< empty: the default (bf16)
+  double moe_load_imbalance = 1.0;
   int lora_rank = 0;
   double tokens = 0.0;
   std::string trace_file;

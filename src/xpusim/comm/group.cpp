@@ -181,6 +181,19 @@ Cost all_to_all(const Level& l, Bytes s, int n) {
   return {l.latency * steps, s * worst / l.bandwidth};
 }
 
+/// The least time an all-to-all among n GPUs takes however small its message: the dispatch
+/// kernel's launch, its peers' signalling and completion flags, which larger messages pipeline
+/// with their transfer. Fitted to TensorRT-LLM's one-sided NVLink all-to-all at one token per
+/// rank on GB200 NVL72 (18.9 us at 8 ranks, 27.8 us at 64: docs/source/blogs/tech_blog/
+/// blog18_Optimizing_MoE_Communication_with_One_Sided_AlltoAll_Over_NVLink.md, commit 22de8b34;
+/// data/validation/all_to_all_kernels.json checks the other sizes against it). Switched fabrics
+/// only: no torus all-to-all was measured.
+Seconds all_to_all_floor(int n) {
+  constexpr double kFixedS = 17.8e-6;
+  constexpr double kPerPeerS = (27.8e-6 - 18.9e-6) / (64 - 8);
+  return Seconds(kFixedS + kPerPeerS * (n - 1));
+}
+
 /// One message to one peer: a flat fabric's full per-device bandwidth, or one torus link.
 Cost point_to_point(const Level& l, Bytes s) {
   return {l.latency, s / l.bandwidth};
@@ -219,8 +232,10 @@ Seconds in_one_domain(Collective kind, Bytes bytes, int n, const Level& up) {
     case Collective::kReduceScatter:
     case Collective::kAllGather:
       return sized(up, bytes, gather(up, bytes, n)).total();
-    case Collective::kAllToAll:
-      return sized(up, bytes, all_to_all(up, bytes, n)).total();
+    case Collective::kAllToAll: {
+      const Seconds t = sized(up, bytes, all_to_all(up, bytes, n)).total();
+      return up.torus ? t : max(t, all_to_all_floor(n));
+    }
     case Collective::kPointToPoint:
       return sized(up, bytes, point_to_point(up, bytes)).total();
   }
@@ -255,8 +270,9 @@ Seconds collective_time(Collective kind, Bytes bytes, const GroupPlacement& grou
     case Collective::kAllToAll: {
       // p/n of the buffer stays in the domain; (k-1)/k of it leaves through the device's NIC.
       const Bytes inside = bytes * (static_cast<double>(p) / n);
-      return concurrent(sized(up, inside, all_to_all(up, inside, p)),
-                        sized(out, bytes, all_to_all(out, bytes, k)));
+      const Seconds t = concurrent(sized(up, inside, all_to_all(up, inside, p)),
+                                   sized(out, bytes, all_to_all(out, bytes, k)));
+      return up.torus ? t : max(t, all_to_all_floor(n));
     }
     case Collective::kPointToPoint:
       // A group that spans domains has some neighbours in different domains; the slower hop

@@ -36,6 +36,8 @@ std::string_view to_string(OpKind kind) {
       return "experts_up";
     case OpKind::kExpertsDown:
       return "experts_down";
+    case OpKind::kTokenPermutation:
+      return "token_permutation";
     case OpKind::kLmHead:
       return "lm_head";
     case OpKind::kTensorParallelComm:
@@ -454,9 +456,33 @@ class PassBuilder {
     gemm(OpKind::kMlpDown, {tokens_, m_.hidden, ffn, 1}, count);
   }
 
+  /// The router: logits GEMM, then softmax and top-k over them in fp32 (reads the T x E logits,
+  /// writes k probabilities and indices per token).
+  void router(const MoeSpec& e, double count) {
+    gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
+    const double logits = static_cast<double>(tokens_ * e.num_experts);
+    const double chosen = static_cast<double>(tokens_ * e.experts_per_token);
+    elementwise(OpKind::kRouter, logits * 4.0 + chosen * 8.0, 5.0 * logits, count);
+  }
+
+  /// Megatron's token dispatcher around the experts (moe/token_dispatcher.py): tokens are
+  /// permuted into expert order (read T x H, write T k x H), and after the expert-parallel
+  /// exchange sorted again by local expert (the busiest rank's T k x H, read and written);
+  /// the way back mirrors it, ending in the weighted sum of each token's k copies.
+  void token_permutation(const MoeSpec& e, int64_t local_experts, double count) {
+    const double hidden = static_cast<double>(tokens_ * m_.hidden) * act_bytes_;
+    const double routed = hidden * static_cast<double>(e.experts_per_token);
+    const double received = routed * d_.expert_load_imbalance;
+    double bytes = hidden + routed;
+    if (d_.expert_parallel > 1 && local_experts > 1) bytes += 2.0 * received;
+    elementwise(OpKind::kTokenPermutation, bytes, 0.0, count);  // dispatch side
+    const double combine_flops = routed / act_bytes_ * 2.0;     // weighted sum of k copies
+    elementwise(OpKind::kTokenPermutation, bytes, combine_flops, count);
+  }
+
   void moe_mlp(double count) {
     const MoeSpec& e = *m_.moe;
-    gemm(OpKind::kRouter, {tokens_, e.num_experts, m_.hidden, 1}, count);
+    router(e, count);
     // The T x ep tokens of the expert-parallel group each choose k of E experts uniformly; a
     // device's E / ep experts are hit E/ep (1 - (1 - k/E)^(T ep)) times in expectation and
     // receive T k token-expert pairs.
@@ -466,10 +492,15 @@ class PassBuilder {
     const double senders = static_cast<double>(tokens_ * d_.expert_parallel);
     const double hit = static_cast<double>(local_experts) * (1.0 - std::pow(1.0 - k / E, senders));
     const int64_t groups = std::max<int64_t>(1, static_cast<int64_t>(std::llround(hit)));
-    const int64_t rows = ceil_div(tokens_ * e.experts_per_token, groups);
+    // The busiest rank receives `imbalance` times the mean T k pairs and sets the pace.
+    const double imbalance = std::max(1.0, d_.expert_load_imbalance);
+    const auto pairs = static_cast<int64_t>(
+        std::ceil(static_cast<double>(tokens_ * e.experts_per_token) * imbalance));
+    const int64_t rows = ceil_div(pairs, groups);
+    token_permutation(e, local_experts, count);
     const bool gated = m_.mlp == MlpKind::kGated;
     gemm(OpKind::kExpertsUp, {rows, (gated ? 2 : 1) * s_.expert_ffn, m_.hidden, groups}, count);
-    const double elements = static_cast<double>(tokens_ * e.experts_per_token * s_.expert_ffn);
+    const double elements = static_cast<double>(pairs * s_.expert_ffn);
     elementwise(OpKind::kActivation, (gated ? 3.0 : 2.0) * elements * act_bytes_, 8.0 * elements,
                 count);
     gemm(OpKind::kExpertsDown, {rows, m_.hidden, s_.expert_ffn, groups}, count);

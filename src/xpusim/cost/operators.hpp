@@ -28,6 +28,7 @@ enum class OpKind {
   kMlpDown,
   kExpertsUp,  ///< routed experts, grouped GEMM
   kExpertsDown,
+  kTokenPermutation,  ///< routed tokens gathered into expert order and scattered back (MoE)
   kLmHead,
   kTensorParallelComm,  ///< all-reduces of the tensor-parallel group, logits all-gather
   kCount
@@ -55,6 +56,9 @@ struct Deployment {
   /// Expert parallelism: each device holds num_experts / expert_parallel experts and receives
   /// the tokens routed to them from its expert-parallel group.
   int expert_parallel = 1;
+  /// Token-expert pairs of the busiest expert-parallel rank over the mean (>= 1): its expert
+  /// GEMMs and token permutation run on that many more rows and set the layer's pace.
+  double expert_load_imbalance = 1.0;
   /// Training a model with hidden dropout: bias-dropout-add kernels after attention and MLP.
   bool dropout = false;
   /// The scaled-FP8 kernel family fp8 GEMMs run as (tensorwise, blockwise, MX).

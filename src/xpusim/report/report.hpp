@@ -44,7 +44,7 @@ namespace xpusim {
 [[nodiscard]] nlohmann::json validation_json(const ValidationReport& report);
 /// The training development set: per record predicted, measured, error or "needs: X"; the
 /// summary per family (records that run, then provisional ones) and the missing features.
-[[nodiscard]] std::string training_dev_text(const DevValidationReport& report);
-[[nodiscard]] nlohmann::json training_dev_json(const DevValidationReport& report);
+[[nodiscard]] std::string dev_validation_text(const DevValidationReport& report);
+[[nodiscard]] nlohmann::json dev_validation_json(const DevValidationReport& report);
 
 }  // namespace xpusim

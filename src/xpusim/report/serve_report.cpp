@@ -17,6 +17,9 @@ Json summary_json(const LatencySummary& s) {
           {"p50", s.p50.value()},
           {"p90", s.p90.value()},
           {"p99", s.p99.value()},
+          {"p50_ci95_half_width", s.p50_half_width.value()},
+          {"p90_ci95_half_width", s.p90_half_width.value()},
+          {"p99_ci95_half_width", s.p99_half_width.value()},
           {"percentiles", s.percentiles}};
 }
 
@@ -47,10 +50,15 @@ Json workload_json(const Workload& w) {
     case ArrivalKind::kTrace:
       break;
   }
-  if (w.arrival != ArrivalKind::kTrace) {
+  if (w.arrival != ArrivalKind::kTrace && w.pairs.empty()) {
     j["input_len"] = w.input.text;
     j["output_len"] = w.output.text;
   }
+  if (!w.pairs.empty()) {
+    j["lengths_file"] = w.pairs_source;
+    j["lengths_samples"] = w.pairs.size();
+  }
+  if (w.min_duration_s > 0.0) j["min_duration_s"] = w.min_duration_s;
   return j;
 }
 
@@ -81,6 +89,9 @@ Json serve_json(const ServeConfig& c, const ServeResult& r) {
       {"seed", r.seed},
       {"slo", {{"ttft_s", c.slo.ttft.value()}, {"tpot_s", c.slo.tpot.value()}}},
       {"requests", r.requests},
+      {"warmup_excluded", r.warmup_excluded},
+      {"cooldown_excluded", r.cooldown_excluded},
+      {"interval_warning", r.interval_warning.empty() ? Json(nullptr) : Json(r.interval_warning)},
       {"completed", r.completed},
       {"dropped", r.dropped},
       {"preemptions", r.preemptions},
@@ -135,17 +146,25 @@ std::string serve_text(const ServeConfig& c, const ServeResult& r) {
       r.makespan.value(), r.throughput_requests_per_s, r.throughput_tokens_per_s, r.goodput * 100.0,
       c.slo.ttft.value(), c.slo.tpot.value(), r.kv_cache.blocks_per_engine, c.limits.block_size,
       r.kv_blocks_max_used, r.kv_utilization_mean * 100.0, r.batch_size_mean, r.batch_size_max);
-  Table table({"metric (s)", "mean", "p50", "p90", "p99"});
+  if (r.warmup_excluded + r.cooldown_excluded > 0) {
+    out += fmt::format("statistics over {} requests: {} warm-up and {} cool-down excluded\n",
+                       r.requests - r.warmup_excluded - r.cooldown_excluded, r.warmup_excluded,
+                       r.cooldown_excluded);
+  }
+  Table table({"metric (s)", "mean", "p50", "p90", "p99", "p99 95% CI"});
   auto row = [&](const char* name, const LatencySummary& s) {
-    table.add_row({name, fmt::format("{:.4f}", s.mean.value()),
-                   fmt::format("{:.4f}", s.p50.value()), fmt::format("{:.4f}", s.p90.value()),
-                   fmt::format("{:.4f}", s.p99.value())});
+    table.add_row(
+        {name, fmt::format("{:.4f}", s.mean.value()), fmt::format("{:.4f}", s.p50.value()),
+         fmt::format("{:.4f}", s.p90.value()), fmt::format("{:.4f}", s.p99.value()),
+         s.p99_half_width.value() > 0.0 ? fmt::format("+/-{:.4f}", s.p99_half_width.value())
+                                        : std::string("-")});
   };
   row("queueing", r.queueing);
   row("time to first token", r.ttft);
   row("time per output token", r.tpot);
   row("end-to-end latency", r.e2e);
   out += table.to_text();
+  if (!r.interval_warning.empty()) out += "warning: " + r.interval_warning + "\n";
   if (const auto& d = r.disaggregation) {
     out += fmt::format(
         "{} prefill and {} decode replica(s); {} KV-cache hand-offs over the {} link, {:.4f} s "
@@ -222,6 +241,50 @@ std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found)
         r.dropped > 0 ? fmt::format(", {} requests dropped", r.dropped) : std::string());
   }
   return head + serve_text(config, r);
+}
+
+nlohmann::json mlperf_json(const ServeConfig& config, const MlperfRun& run) {
+  nlohmann::json j = serve_json(config, run.result);
+  nlohmann::json m = {{"scenario", to_string(run.scenario)},
+                      {"benchmark", run.benchmark},
+                      {"samples_issued", run.samples_issued},
+                      {"samples_per_s", run.samples_per_s},
+                      {"tokens_per_s", run.tokens_per_s},
+                      {"target_qps", run.target_qps},
+                      {"output_scale", run.lengths.output_scale},
+                      {"mean_output_tokens", run.lengths.mean_output_tokens},
+                      {"min_duration_met", run.min_duration_met},
+                      {"latency_met", run.latency_met}};
+  if (run.limits) {
+    m["ttft_p99_limit_s"] = run.limits->ttft_p99.value();
+    m["tpot_p99_limit_s"] = run.limits->tpot_p99.value();
+  }
+  if (run.search) m["probes"] = run.search->probes;
+  j["mlperf"] = m;
+  return j;
+}
+
+std::string mlperf_text(const ServeConfig& config, const MlperfRun& run) {
+  std::string head = fmt::format(
+      "MLPerf {} {}: {} samples issued, {:.2f} samples/s, {:.1f} tokens/s\n"
+      "output lengths x {:.4f} (mean {:.2f} tokens); min duration {}\n",
+      run.benchmark, to_string(run.scenario), run.samples_issued, run.samples_per_s,
+      run.tokens_per_s, run.lengths.output_scale, run.lengths.mean_output_tokens,
+      run.min_duration_met ? "met" : "NOT met");
+  if (run.limits) {
+    head += fmt::format(
+        "target {:.3f} queries/s{}: p99 TTFT {:.3f} s (limit {:g}), p99 TPOT {:.1f} ms (limit "
+        "{:g}): {}\n",
+        run.target_qps,
+        run.search ? fmt::format(" (highest within the limits, {} simulations)", run.search->probes)
+                   : std::string(),
+        run.result.ttft.p99.value(), run.limits->ttft_p99.value(),
+        run.result.tpot.p99.value() * 1e3, run.limits->tpot_p99.value() * 1e3,
+        run.latency_met ? "VALID" : "INVALID");
+  } else {
+    head += fmt::format("offline_expected_qps {:.3f}\n", run.target_qps);
+  }
+  return head + "\n" + serve_text(config, run.result);
 }
 
 namespace {

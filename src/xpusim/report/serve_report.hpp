@@ -6,6 +6,7 @@
 #include <string>
 
 #include "xpusim/serve/capacity.hpp"
+#include "xpusim/serve/mlperf.hpp"
 #include "xpusim/serve/plan.hpp"
 #include "xpusim/serve/simulator.hpp"
 
@@ -27,6 +28,11 @@ namespace xpusim {
 /// the lightest load probed as the closest.
 [[nodiscard]] nlohmann::json max_rate_json(const ServeConfig& config, const MaxRateResult& found);
 [[nodiscard]] std::string max_rate_text(const ServeConfig& config, const MaxRateResult& found);
+
+/// `serve --mlperf SCENARIO BENCHMARK`: LoadGen's summary (samples issued, samples/s, tokens/s,
+/// whether the minimum duration and the latency limits were met) over the run's serve report.
+[[nodiscard]] nlohmann::json mlperf_json(const ServeConfig& config, const MlperfRun& run);
+[[nodiscard]] std::string mlperf_text(const ServeConfig& config, const MlperfRun& run);
 
 /// `xpusim plan`: every candidate deployment (meeting ones by cost, Pareto front of cost against
 /// p99 TPOT marked), and the cheapest.

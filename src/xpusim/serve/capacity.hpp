@@ -17,11 +17,17 @@ struct MaxRateResult {
   int probes = 0;
 };
 
-/// Bisection (geometric) between a rate far below the deployment's offline capacity and that
-/// capacity, to 2% relative width. Latency percentiles rise with the rate (a tested invariant
-/// of the simulator), which is what makes bisection sound. The workload's arrival process is
-/// replaced by Poisson arrivals at each probed rate; lengths, count and seed are kept, so every
-/// probe sees the same requests.
+/// An upper bound on the request rate the deployment can sustain, from the cost model alone:
+/// every decode engine running its largest batch (max_num_seqs, or as many mean-length
+/// sequences as its KV cache holds) at the mean context, prompts free. Sustained rates lie
+/// below it, so it brackets the search from above without a finite run's fill and drain.
+[[nodiscard]] double throughput_bound_requests_per_s(const ServeConfig& config);
+
+/// Bisection (geometric) between a rate far below the deployment's throughput bound and twice
+/// that bound (raised further while it still meets the objectives), to 2% relative width. Latency
+/// percentiles rise with the rate (a tested invariant of the simulator), which is what makes
+/// bisection sound. The workload's arrival process is replaced by Poisson arrivals at each probed
+/// rate; lengths, count and seed are kept, so every probe sees the same requests.
 [[nodiscard]] MaxRateResult find_max_rate(const ServeConfig& config);
 
 /// Whether a run's 99th percentiles of TTFT and TPOT meet the configuration's objectives.

@@ -14,6 +14,7 @@ namespace xpusim::serve {
 
 /// A request's progress.
 struct Sequence {
+  int64_t index = 0;  ///< the request's place in arrival order (its slot is reused later)
   int64_t input = 1;
   int64_t output = 1;
   double arrival = 0.0;

@@ -7,12 +7,12 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
-#include <optional>
 
 #include "xpusim/core/error.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/serve/event_queue.hpp"
+#include "xpusim/serve/metrics.hpp"
 #include "xpusim/serve/scheduler.hpp"
 
 namespace xpusim {
@@ -73,34 +73,30 @@ constexpr std::size_t kTimelinePoints = 256;
   throw_input_error("command line", flag, what);
 }
 
-Deployment deployment_of(const ServeConfig& c) {
-  InferenceRequest r;
-  r.devices = c.tensor_parallel;
-  r.weight_dtype = c.weight_dtype;
-  r.kv_dtype = c.kv_dtype;
-  return deployment_for(r);
-}
-
-/// Nearest-rank percentiles and the mean of `values` (sorted in place).
-LatencySummary summarize(std::vector<double>& values) {
+/// Mean and percentiles, each with its batch-means half-width.
+LatencySummary summarize(const BatchedMetric& m) {
   LatencySummary s;
-  if (values.empty()) return s;
-  double sum = 0.0;
-  for (const double v : values) sum += v;
-  s.mean = Seconds(sum / static_cast<double>(values.size()));
-  std::sort(values.begin(), values.end());
-  auto rank = [&](double p) {
-    const auto n = values.size();
-    const auto k = static_cast<std::size_t>(std::max(1.0, std::ceil(p * static_cast<double>(n))));
-    return values[std::min(k, n) - 1];
-  };
-  s.p50 = Seconds(rank(0.50));
-  s.p90 = Seconds(rank(0.90));
-  s.p99 = Seconds(rank(0.99));
+  s.mean = Seconds(m.mean());
+  const PercentileEstimate p50 = m.percentile(0.50), p90 = m.percentile(0.90),
+                           p99 = m.percentile(0.99);
+  s.p50 = p50.value;
+  s.p90 = p90.value;
+  s.p99 = p99.value;
+  s.p50_half_width = p50.half_width;
+  s.p90_half_width = p90.half_width;
+  s.p99_half_width = p99.half_width;
   s.percentiles.reserve(101);
-  for (int percent = 0; percent <= 100; ++percent) s.percentiles.push_back(rank(percent / 100.0));
+  for (int percent = 0; percent <= 100; ++percent)
+    s.percentiles.push_back(m.quantile(percent / 100.0));
   return s;
 }
+
+/// One finished request's figures, held until it is known whether it is in the cool-down.
+struct FinishedRequest {
+  int64_t index = 0;
+  double arrival = 0.0, first_scheduled = 0.0, first_token = 0.0, finish = 0.0;
+  int64_t input = 0, output = 0;
+};
 
 /// Keeps at most kTimelinePoints samples at an even stride over the run, halving the kept
 /// points and doubling the stride when full.
@@ -135,16 +131,15 @@ class Simulation {
         policy_(serve::make_policy(c.scheduler, c.limits)),
         decode_policy_(serve::make_policy(SchedulerKind::kContinuous, c.limits)),
         disaggregated_(c.scheduler == SchedulerKind::kDisaggregated),
-        events_(static_cast<std::size_t>(replicas_of(c)) * c.pipeline_parallel + 16) {
-    const auto specs = generate_requests(c.workload);
-    sequences_.resize(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      sequences_[i].input = specs[i].input_tokens;
-      sequences_[i].output = specs[i].output_tokens;
-      sequences_[i].arrival = specs[i].arrival_s;
-    }
-    check_some_request_fits();
-    progress_.emplace(c.progress, "serve", static_cast<int64_t>(sequences_.size()));
+        events_(static_cast<std::size_t>(replicas_of(c)) * c.pipeline_parallel + 16),
+        stream_(c.workload),
+        expected_(stream_.expected_count()),
+        queueing_(measured_count()),
+        ttft_(measured_count()),
+        tpot_(measured_count()),
+        e2e_(measured_count()),
+        transfers_(expected_),
+        progress_(c.progress, "serve", expected_) {
     const int pp = c.pipeline_parallel;
     const int replicas = replicas_of(c);
     entry_replicas_ = disaggregated_ ? c.prefill_replicas : c.replicas;
@@ -172,21 +167,23 @@ class Simulation {
 
   ServeResult run() {
     const bool closed = c_.workload.arrival == ArrivalKind::kClosedLoop;
-    const auto n = static_cast<int64_t>(sequences_.size());
     if (closed) {
-      const int64_t clients = std::min(c_.workload.concurrency, n);
-      for (int64_t i = 0; i < clients; ++i) submit_next(0.0);
+      for (int64_t i = 0; i < c_.workload.concurrency && !stream_.done(); ++i) submit_next(0.0);
       start_touched(0.0);
     } else {
-      events_.push(sequences_.front().arrival, EventKind::kArrival, 0);
+      pending_ = stream_.next();
+      events_.push(pending_->arrival_s, EventKind::kArrival, 0);
     }
     while (!events_.empty()) {
       const serve::Event ev = events_.pop();
       const double now = ev.time;
       switch (ev.kind) {
         case EventKind::kArrival:
-          while (next_ < n && sequences_[next_].arrival <= now) submit_next(now);
-          if (next_ < n) events_.push(sequences_[next_].arrival, EventKind::kArrival, 0);
+          while (pending_ && pending_->arrival_s <= now) {
+            submit(*pending_, now);
+            pending_ = stream_.done() ? std::nullopt : std::optional(stream_.next());
+          }
+          if (pending_) events_.push(pending_->arrival_s, EventKind::kArrival, 0);
           break;
         case EventKind::kIterationDone:
           complete_iteration(ev.index, now, closed);
@@ -203,29 +200,57 @@ class Simulation {
   }
 
  private:
-  /// Routes the next request (closed loop: sent now). A request that can never run is dropped;
-  /// in a closed loop its client sends the next one at once.
-  void submit_next(double now) {
-    const bool closed = c_.workload.arrival == ArrivalKind::kClosedLoop;
-    while (next_ < static_cast<int64_t>(sequences_.size())) {
-      const auto id = static_cast<int32_t>(next_++);
-      Sequence& s = sequences_[id];
-      if (closed) s.arrival = now;
-      if (!fits(s)) {
-        s.dropped = true;
-        ++dropped_;
-        progress_->advance();
-        if (closed) continue;
-        return;
-      }
-      const int32_t engine = route();
-      Engine& e = engines_[engine];
-      e.waiting.push_back(id);
-      ++e.outstanding;
-      ++replica_outstanding_[e.replica];
-      touched_.push_back(engine);
-      return;
+  /// Requests the statistics count: all but the warm-up and cool-down.
+  [[nodiscard]] int64_t measured_count() const {
+    return std::max<int64_t>(1, expected_ - c_.warmup_requests - c_.cooldown_requests);
+  }
+
+  /// A slot for a new request: a finished one's, or a new one (so that memory follows the
+  /// requests in flight, not the run's length).
+  int32_t new_slot() {
+    if (!free_slots_.empty()) {
+      const int32_t id = free_slots_.back();
+      free_slots_.pop_back();
+      sequences_[id] = Sequence{};
+      return id;
     }
+    sequences_.emplace_back();
+    return static_cast<int32_t>(sequences_.size() - 1);
+  }
+
+  /// Closed loop: a client sends the stream's next request now; one that can never run is
+  /// dropped and the client sends the next one at once.
+  void submit_next(double now) {
+    while (!stream_.done()) {
+      if (submit(stream_.next(), now)) return;
+    }
+  }
+
+  /// Routes a request that arrived (closed loop: sent at `now`); false when it was dropped.
+  bool submit(const RequestSpec& spec, double now) {
+    const bool closed = c_.workload.arrival == ArrivalKind::kClosedLoop;
+    const int32_t id = new_slot();
+    Sequence& s = sequences_[id];
+    s.index = issued_++;
+    s.input = spec.input_tokens;
+    s.output = spec.output_tokens;
+    s.arrival = closed ? now : spec.arrival_s;
+    if (!fits(s)) {
+      ++dropped_;
+      progress_.advance();
+      if (!measured(s.index)) ++dropped_excluded_;
+      const int64_t tokens = serve::lifetime_tokens(s);
+      shortest_dropped_ = shortest_dropped_ < 0 ? tokens : std::min(shortest_dropped_, tokens);
+      free_slots_.push_back(id);
+      return false;
+    }
+    const int32_t engine = route();
+    Engine& e = engines_[engine];
+    e.waiting.push_back(id);
+    ++e.outstanding;
+    ++replica_outstanding_[e.replica];
+    touched_.push_back(engine);
+    return true;
   }
 
   [[nodiscard]] bool fits(const Sequence& s) const {
@@ -236,16 +261,9 @@ class Simulation {
     return tokens <= c_.model.max_positions && blocks + watermark <= kv_.blocks_per_engine;
   }
 
-  void check_some_request_fits() const {
-    if (std::any_of(sequences_.begin(), sequences_.end(),
-                    [&](const Sequence& s) { return fits(s); })) {
-      return;
-    }
-    const auto shortest = std::min_element(
-        sequences_.begin(), sequences_.end(), [](const Sequence& a, const Sequence& b) {
-          return serve::lifetime_tokens(a) < serve::lifetime_tokens(b);
-        });
-    const int64_t tokens = serve::lifetime_tokens(*shortest);
+  /// Every request was dropped: the input cannot run at all.
+  [[noreturn]] void no_request_fits() const {
+    const int64_t tokens = shortest_dropped_;
     const char* flag =
         c_.workload.arrival == ArrivalKind::kTrace ? "--requests-file" : "--input-len";
     if (tokens > c_.model.max_positions) {
@@ -258,6 +276,52 @@ class Simulation {
                                "device after weights and activations)",
                                tokens, kv_.blocks_per_engine, c_.limits.block_size,
                                kv_.free_per_device.value() / (1u << 30)));
+  }
+
+  /// Whether request `index` (arrival order) counts: past the warm-up and, once the stream's
+  /// length is known, before the cool-down.
+  [[nodiscard]] bool measured(int64_t index) const {
+    if (index < c_.warmup_requests) return false;
+    return !stream_.done() || index < issued_ - c_.cooldown_requests;
+  }
+
+  /// A request finished: its figures go to the statistics, or wait until it is known whether
+  /// it is in the cool-down (only the requests of the last `cooldown` arrivals wait).
+  void finished(const Sequence& s) {
+    const FinishedRequest f{s.index,  s.arrival, s.first_scheduled, s.first_token,
+                            s.finish, s.input,   s.output};
+    if (s.index < c_.warmup_requests) return;
+    if (c_.cooldown_requests == 0) return record(f);
+    held_.push_back(f);
+    flush_held();
+  }
+
+  void flush_held() {
+    const int64_t known_below = issued_ - c_.cooldown_requests;  // never in the cool-down
+    std::erase_if(held_, [&](const FinishedRequest& f) {
+      if (f.index >= known_below) return stream_.done();  // in the cool-down once all issued
+      record(f);
+      return true;
+    });
+  }
+
+  void record(const FinishedRequest& f) {
+    const int64_t at = f.index - c_.warmup_requests;
+    first_arrival_ = std::min(first_arrival_, f.arrival);
+    last_finish_ = std::max(last_finish_, f.finish);
+    prompt_tokens_ += f.input;
+    generated_tokens_ += f.output;
+    ++measured_completed_;
+    queueing_.add(at, f.first_scheduled - f.arrival);
+    ttft_.add(at, f.first_token - f.arrival);
+    e2e_.add(at, f.finish - f.arrival);
+    bool meets = f.first_token - f.arrival <= c_.slo.ttft.value();
+    if (f.output > 1) {
+      const double t = (f.finish - f.first_token) / static_cast<double>(f.output - 1);
+      tpot_.add(at, t);
+      meets = meets && t <= c_.slo.tpot.value();
+    }
+    good_ += meets ? 1 : 0;
   }
 
   /// The replica by the load balancer (among the prefill replicas when disaggregated), then its
@@ -338,7 +402,7 @@ class Simulation {
       blocks_used_ += blocks;
       ++e.in_transfer;
       const Seconds t = transfer_time(s.kv_tokens);
-      transfer_times_.push_back(t.value());
+      transfers_.add(s.index, t.value());
       events_.push(now + t.value(), EventKind::kTransferDone, id);
     }
   }
@@ -459,6 +523,8 @@ class Simulation {
       --e.outstanding;
       --replica_outstanding_[e.replica];
       ++finished;
+      this->finished(s);
+      done_slots_.push_back(b.sequence);
     }
     if (handed_off > 0) {
       std::erase_if(e.running, [&](int32_t id) { return sequences_[id].decode_engine >= 0; });
@@ -466,11 +532,12 @@ class Simulation {
     if (finished > 0) {
       std::erase_if(e.running, [&](int32_t id) { return sequences_[id].finish >= 0.0; });
       completed_ += finished;
-      progress_->advance(finished);
+      progress_.advance(finished);
+      // The finished requests' slots are free once no queue names them.
+      free_slots_.insert(free_slots_.end(), done_slots_.begin(), done_slots_.end());
+      done_slots_.clear();
       if (closed) {
-        for (int64_t i = 0; i < finished && next_ < static_cast<int64_t>(sequences_.size()); ++i) {
-          submit_next(now);
-        }
+        for (int64_t i = 0; i < finished && !stream_.done(); ++i) submit_next(now);
       }
     }
     blocks_used_ += e.pool.used() - used_before;
@@ -480,7 +547,7 @@ class Simulation {
   ServeResult finish() {
     ServeResult r;
     r.seed = c_.workload.seed;
-    r.requests = static_cast<int64_t>(sequences_.size());
+    r.requests = issued_;
     r.completed = completed_;
     r.dropped = dropped_;
     if (r.completed + r.dropped != r.requests) {
@@ -488,6 +555,10 @@ class Simulation {
                   fmt::format("serve: {} of {} requests neither finished nor dropped",
                               r.requests - r.completed - r.dropped, r.requests));
     }
+    if (r.completed == 0 && r.dropped > 0) no_request_fits();
+    flush_held();
+    r.warmup_excluded = std::min(c_.warmup_requests, issued_);
+    r.cooldown_excluded = std::min(c_.cooldown_requests, issued_ - r.warmup_excluded);
     r.iterations = iterations_;
     r.prefill_tokens_processed = prefill_tokens_;
     r.kv_cache = kv_;
@@ -495,44 +566,25 @@ class Simulation {
       r.preemptions += e.preemptions;
       r.kv_blocks_max_used = std::max(r.kv_blocks_max_used, e.pool.max_used());
     }
-    std::vector<double> queueing, ttft, tpot, e2e;
-    queueing.reserve(sequences_.size());
-    ttft.reserve(sequences_.size());
-    tpot.reserve(sequences_.size());
-    e2e.reserve(sequences_.size());
-    double first_arrival = std::numeric_limits<double>::infinity(), last_finish = 0.0;
-    int64_t good = 0;
-    for (const Sequence& s : sequences_) {
-      if (s.dropped) continue;
-      first_arrival = std::min(first_arrival, s.arrival);
-      last_finish = std::max(last_finish, s.finish);
-      r.prompt_tokens += s.input;
-      r.generated_tokens += s.output;
-      queueing.push_back(s.first_scheduled - s.arrival);
-      ttft.push_back(s.first_token - s.arrival);
-      e2e.push_back(s.finish - s.arrival);
-      bool meets = s.first_token - s.arrival <= c_.slo.ttft.value();
-      if (s.output > 1) {
-        const double t = (s.finish - s.first_token) / static_cast<double>(s.output - 1);
-        tpot.push_back(t);
-        meets = meets && t <= c_.slo.tpot.value();
-      }
-      good += meets ? 1 : 0;
-    }
-    r.queueing = summarize(queueing);
-    r.ttft = summarize(ttft);
-    r.tpot = summarize(tpot);
-    r.e2e = summarize(e2e);
-    const double span = r.completed > 0 ? last_finish - first_arrival : 0.0;
+    r.prompt_tokens = prompt_tokens_;
+    r.generated_tokens = generated_tokens_;
+    r.queueing = summarize(queueing_);
+    r.ttft = summarize(ttft_);
+    r.tpot = summarize(tpot_);
+    r.e2e = summarize(e2e_);
+    r.interval_warning = interval_warning(r);
+    const double span = measured_completed_ > 0 ? last_finish_ - first_arrival_ : 0.0;
     r.makespan = Seconds(span);
     if (span > 0.0) {
-      r.throughput_requests_per_s = static_cast<double>(r.completed) / span;
+      r.throughput_requests_per_s = static_cast<double>(measured_completed_) / span;
       r.throughput_tokens_per_s = static_cast<double>(r.generated_tokens) / span;
-      r.goodput_requests_per_s = static_cast<double>(good) / span;
+      r.goodput_requests_per_s = static_cast<double>(good_) / span;
       r.kv_utilization_mean = kv_block_seconds_ / (static_cast<double>(kv_.blocks_per_engine) *
                                                    static_cast<double>(engines_.size()) * span);
     }
-    r.goodput = static_cast<double>(good) / static_cast<double>(r.requests);
+    const int64_t arrived =
+        std::max<int64_t>(1, measured_completed_ + dropped_ - dropped_excluded_);
+    r.goodput = static_cast<double>(good_) / static_cast<double>(arrived);
     r.batch_size_mean = iterations_ > 0 ? batch_sum_ / static_cast<double>(iterations_) : 0.0;
     r.batch_size_max = batch_max_;
     if (r.generated_tokens > 0) {
@@ -551,10 +603,32 @@ class Simulation {
     return r;
   }
 
+  /// The percentiles whose 95% interval is wider than 5% of the value, or that have too few
+  /// requests for batch means; empty when every one is within.
+  static std::string interval_warning(const ServeResult& r) {
+    std::vector<std::string> wide;
+    auto check = [&wide](const char* name, Seconds value, Seconds half) {
+      if (value.value() <= 0.0) return;
+      if (half.value() <= 0.0) {
+        wide.push_back(
+            fmt::format("{} (too few requests for {} batches)", name, BatchedMetric::kBatches));
+      } else if (half.value() > 0.05 * value.value()) {
+        wide.push_back(fmt::format("{} +/-{:.0f}%", name, 100.0 * half.value() / value.value()));
+      }
+    };
+    check("p99 TTFT", r.ttft.p99, r.ttft.p99_half_width);
+    check("p99 TPOT", r.tpot.p99, r.tpot.p99_half_width);
+    check("p50 TTFT", r.ttft.p50, r.ttft.p50_half_width);
+    check("p50 TPOT", r.tpot.p50, r.tpot.p50_half_width);
+    if (wide.empty()) return "";
+    return fmt::format("the run is too short for 95% intervals within 5%: {}",
+                       fmt::join(wide, ", "));
+  }
+
   DisaggregationStats disaggregation_stats() {
     DisaggregationStats d;
-    d.transfers = static_cast<int64_t>(transfer_times_.size());
-    d.transfer = summarize(transfer_times_);
+    d.transfers = transfers_.count();
+    d.transfer = summarize(transfers_);
     d.scale_up = link_.scale_up;
     for (const Engine& e : engines_) {
       int64_t& max = e.decode_only ? d.decode_kv_blocks_max_used : d.prefill_kv_blocks_max_used;
@@ -571,8 +645,21 @@ class Simulation {
   bool disaggregated_ = false;
   int32_t entry_replicas_ = 1;  ///< replicas requests are routed to: all, or the prefill pool
   KvTransferLink link_;
-  std::vector<double> transfer_times_;
   EventQueue events_;
+  RequestStream stream_;
+  int64_t expected_ = 0;                ///< requests the run will have (an estimate for timed runs)
+  std::optional<RequestSpec> pending_;  ///< open arrivals: the next request not yet arrived
+  int64_t issued_ = 0;
+  std::vector<int32_t> free_slots_;
+  std::vector<int32_t> done_slots_;  ///< finished in this iteration, freed after the erase
+  std::vector<FinishedRequest> held_;
+  BatchedMetric queueing_, ttft_, tpot_, e2e_, transfers_;
+  ProgressMeter progress_;  ///< over completed and dropped requests (of the expected count)
+  double first_arrival_ = std::numeric_limits<double>::infinity();
+  double last_finish_ = 0.0;
+  int64_t prompt_tokens_ = 0, generated_tokens_ = 0, measured_completed_ = 0, good_ = 0;
+  int64_t dropped_excluded_ = 0;
+  int64_t shortest_dropped_ = -1;
   std::vector<Sequence> sequences_;
   std::vector<Engine> engines_;
   std::vector<int32_t> touched_;
@@ -580,9 +667,7 @@ class Simulation {
   std::vector<IterationRecord> iteration_log_;
   TimelineSampler timeline_;
   double p2p_bytes_per_token_ = 0.0;
-  int64_t next_ = 0;
   uint64_t round_robin_ = 0;
-  std::optional<ProgressMeter> progress_;  ///< over completed and dropped requests
   int64_t completed_ = 0;
   int64_t dropped_ = 0;
   int64_t iterations_ = 0;
@@ -596,6 +681,14 @@ class Simulation {
 };
 
 }  // namespace
+
+Deployment deployment_of(const ServeConfig& c) {
+  InferenceRequest r;
+  r.devices = c.tensor_parallel;
+  r.weight_dtype = c.weight_dtype;
+  r.kv_dtype = c.kv_dtype;
+  return deployment_for(r);
+}
 
 int replicas_of(const ServeConfig& c) {
   return c.scheduler == SchedulerKind::kDisaggregated ? c.prefill_replicas + c.decode_replicas
@@ -673,6 +766,16 @@ void validate_serve_config(const ServeConfig& c) {
   if (!(c.slo.tpot.value() > 0.0))
     bad_flag("--slo-tpot", fmt::format("expected > 0 s, got {}", c.slo.tpot.value()));
   validate_workload(c.workload);
+  if (c.warmup_requests < 0)
+    bad_flag("--warmup-requests", fmt::format("expected >= 0, got {}", c.warmup_requests));
+  if (c.cooldown_requests < 0)
+    bad_flag("--cooldown-requests", fmt::format("expected >= 0, got {}", c.cooldown_requests));
+  const int64_t requests = RequestStream(c.workload).expected_count();
+  if (c.warmup_requests + c.cooldown_requests >= requests)
+    bad_flag("--warmup-requests",
+             fmt::format("{} warm-up and {} cool-down requests leave none of the run's {} to "
+                         "measure",
+                         c.warmup_requests, c.cooldown_requests, requests));
   if (c.scheduler == SchedulerKind::kDisaggregated) (void)kv_transfer_link(c);
 }
 

@@ -14,6 +14,7 @@
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/progress.hpp"
 #include "xpusim/core/units.hpp"
+#include "xpusim/cost/operators.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/model/model.hpp"
@@ -80,8 +81,15 @@ struct ServeConfig {
   Workload workload;
   Slo slo;
   bool record_iterations = false;  ///< keep every iteration (for --trace)
-  ProgressFn progress;             ///< told as requests complete; empty: nobody listens
+  /// Steady state: the first and last requests (in arrival order) run but are left out of the
+  /// latency statistics, goodput and throughput (genai-perf's and vLLM's warm-up).
+  int64_t warmup_requests = 0;
+  int64_t cooldown_requests = 0;
+  ProgressFn progress;  ///< told as requests complete; empty: nobody listens
 };
+
+/// How each replica places and stores the model (tensor parallelism, data types).
+[[nodiscard]] Deployment deployment_of(const ServeConfig& config);
 
 /// Replicas in all: replicas, or prefill + decode replicas when disaggregated.
 [[nodiscard]] int replicas_of(const ServeConfig& config);
@@ -108,9 +116,12 @@ struct KvTransferLink {
 };
 [[nodiscard]] KvTransferLink kv_transfer_link(const ServeConfig& config);
 
-/// Mean and percentiles (nearest rank) of one per-request metric.
+/// Mean and percentiles (nearest rank; from a streaming sketch beyond 65,536 requests, within
+/// 0.5%) of one per-request metric, each percentile with the half-width of its 95% confidence
+/// interval from 20 batch means (0: too few requests for batches).
 struct LatencySummary {
   Seconds mean, p50, p90, p99;
+  Seconds p50_half_width, p90_half_width, p99_half_width;
   /// The value at each whole percent from 0 (the least) to 100 (the most): 101 values, the
   /// distribution's CDF at a bounded size; empty when there were no values.
   std::vector<double> percentiles;
@@ -155,16 +166,20 @@ struct ServeResult {
   uint64_t seed = 0;
   int64_t requests = 0;
   int64_t completed = 0;
-  int64_t dropped = 0;  ///< longer than the model's context or than a whole engine's cache
+  int64_t dropped = 0;          ///< longer than the model's context or than a whole engine's cache
+  int64_t warmup_excluded = 0;  ///< first requests left out of the statistics
+  int64_t cooldown_excluded = 0;  ///< last requests left out of the statistics
   int64_t preemptions = 0;
   int64_t prefill_tokens_processed = 0;  ///< prompt and recomputed tokens run through prefill
   int64_t iterations = 0;
-  int64_t prompt_tokens = 0;     ///< of completed requests
-  int64_t generated_tokens = 0;  ///< of completed requests
-  Seconds makespan;              ///< first arrival to last completion
+  int64_t prompt_tokens = 0;     ///< of completed requests counted
+  int64_t generated_tokens = 0;  ///< of completed requests counted
+  Seconds makespan;              ///< first arrival to last completion of the requests counted
   double throughput_requests_per_s = 0.0;
   double throughput_tokens_per_s = 0.0;  ///< generated tokens
   LatencySummary queueing, ttft, tpot, e2e;
+  /// Not empty when a TTFT or TPOT percentile's 95% interval is wider than 5% of it.
+  std::string interval_warning;
   double goodput = 0.0;  ///< share of arrived requests that completed within the SLO
   double goodput_requests_per_s = 0.0;
   KvCacheSize kv_cache;

@@ -16,6 +16,7 @@ namespace xpusim {
 namespace {
 
 constexpr int64_t kMaxTokens = int64_t{1} << 24;
+constexpr int64_t kMaxRequests = int64_t{1} << 28;
 constexpr const char* kDistributionForms =
     "fixed:N, uniform:LO:HI, normal:MEAN:SD, lognormal:MEAN:SD or file:PATH";
 
@@ -244,6 +245,41 @@ TraceRequest parse_jsonl_line(std::string_view line, const std::string& where, i
 
 }  // namespace
 
+std::vector<LengthPair> load_length_pairs(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read the file", file.string()));
+  const std::string where = file.string();
+  constexpr std::string_view kHeader = "input_length,output_length";
+  std::vector<LengthPair> pairs;
+  std::string line;
+  bool header = true;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string_view text = trim(line);
+    if (text.empty()) continue;
+    auto fail = [&](const std::string& what) {
+      throw_input_error(where, fmt::format("line {}", number), what);
+    };
+    if (header) {
+      if (text != kHeader) fail(fmt::format("expected the header '{}', got '{}'", kHeader, text));
+      header = false;
+      continue;
+    }
+    const auto fields = split(text, ',');
+    if (fields.size() != 2)
+      fail(fmt::format("expected 2 fields (input_length,output_length), got {}", fields.size()));
+    const auto input = to_tokens(fields[0]);
+    if (!input)
+      fail(fmt::format("input_length: {}, got '{}'", tokens_expectation(), trim(fields[0])));
+    const auto output = to_tokens(fields[1]);
+    if (!output)
+      fail(fmt::format("output_length: {}, got '{}'", tokens_expectation(), trim(fields[1])));
+    pairs.push_back({*input, *output});
+  }
+  if (pairs.empty()) throw Error(Error::Kind::kInput, fmt::format("{}: no samples", where));
+  return pairs;
+}
+
 std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in)
@@ -278,6 +314,44 @@ std::vector<TraceRequest> load_trace(const std::filesystem::path& file) {
   return trace;
 }
 
+namespace {
+
+double distribution_mean(const LengthDistribution& d) {
+  switch (d.kind) {
+    case LengthDistribution::Kind::kFixed:
+    case LengthDistribution::Kind::kNormal:
+    case LengthDistribution::Kind::kLogNormal:
+      return d.a;
+    case LengthDistribution::Kind::kUniform:
+      return (d.a + d.b) / 2.0;
+    case LengthDistribution::Kind::kFile: {
+      double sum = 0.0;
+      for (const int64_t v : d.values) sum += static_cast<double>(v);
+      return d.values.empty() ? 0.0 : sum / static_cast<double>(d.values.size());
+    }
+  }
+  return 0.0;
+}
+
+}  // namespace
+
+MeanLengths mean_lengths(const Workload& w) {
+  MeanLengths m;
+  auto average = [&m](const auto& items) {
+    for (const auto& item : items) {
+      m.input += static_cast<double>(item.input_tokens);
+      m.output += static_cast<double>(item.output_tokens);
+    }
+    const double n = std::max<double>(1.0, static_cast<double>(items.size()));
+    m.input /= n;
+    m.output /= n;
+    return m;
+  };
+  if (w.arrival == ArrivalKind::kTrace) return average(w.trace);
+  if (!w.pairs.empty()) return average(w.pairs);
+  return {distribution_mean(w.input), distribution_mean(w.output)};
+}
+
 void validate_workload(const Workload& w) {
   auto fail = [](const char* flag, const std::string& what) {
     throw_input_error("command line", flag, what);
@@ -297,34 +371,64 @@ void validate_workload(const Workload& w) {
       if (w.trace.empty()) fail("--requests-file", "the trace has no requests");
       return;
   }
-  constexpr int64_t kMaxRequests = int64_t{1} << 28;
   if (w.num_requests < 1 || w.num_requests > kMaxRequests)
     fail("--num-requests", fmt::format("expected 1 to {}, got {}", kMaxRequests, w.num_requests));
+  if (!(w.min_duration_s >= 0.0) || !std::isfinite(w.min_duration_s))
+    fail("--min-duration-s", fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
+  if (w.arrival == ArrivalKind::kPoisson && w.min_duration_s * w.rate_per_s > kMaxRequests)
+    fail("--min-duration-s", fmt::format("{} s at {} requests/s is more than {} requests",
+                                         w.min_duration_s, w.rate_per_s, kMaxRequests));
+}
+
+RequestStream::RequestStream(const Workload& w)
+    : w_(w),
+      arrivals_(random_stream(w.seed, "arrivals")),
+      inputs_(random_stream(w.seed, "input_len")),
+      outputs_(random_stream(w.seed, "output_len")),
+      samples_(random_stream(w.seed, "samples")) {}
+
+bool RequestStream::done() const {
+  if (w_.arrival == ArrivalKind::kTrace) return issued_ >= static_cast<int64_t>(w_.trace.size());
+  const bool timed = w_.arrival == ArrivalKind::kPoisson && w_.min_duration_s > 0.0;
+  return issued_ >= w_.num_requests && !(timed && t_ < w_.min_duration_s);
+}
+
+int64_t RequestStream::expected_count() const {
+  if (w_.arrival == ArrivalKind::kTrace) return static_cast<int64_t>(w_.trace.size());
+  if (w_.arrival == ArrivalKind::kPoisson && w_.min_duration_s > 0.0)
+    return std::max<int64_t>(w_.num_requests, std::llround(w_.min_duration_s * w_.rate_per_s));
+  return w_.num_requests;
+}
+
+RequestSpec RequestStream::next() {
+  RequestSpec r;
+  if (w_.arrival == ArrivalKind::kTrace) {
+    const TraceRequest& t = w_.trace[static_cast<std::size_t>(issued_++)];
+    return {t.arrival_s, t.input_tokens, t.output_tokens};
+  }
+  ++issued_;
+  if (w_.arrival == ArrivalKind::kPoisson) {
+    // Exponential gaps scaled by the rate, so that runs at different rates share their draws.
+    t_ += gap_(arrivals_) / w_.rate_per_s;
+    r.arrival_s = t_;
+  }
+  if (w_.pairs.empty()) {
+    r.input_tokens = sample_length(w_.input, inputs_);
+    r.output_tokens = sample_length(w_.output, outputs_);
+  } else {
+    const LengthPair& p =
+        w_.pairs[std::uniform_int_distribution<std::size_t>(0, w_.pairs.size() - 1)(samples_)];
+    r.input_tokens = p.input_tokens;
+    r.output_tokens = p.output_tokens;
+  }
+  return r;
 }
 
 std::vector<RequestSpec> generate_requests(const Workload& w) {
+  RequestStream stream(w);
   std::vector<RequestSpec> requests;
-  if (w.arrival == ArrivalKind::kTrace) {
-    requests.reserve(w.trace.size());
-    for (const auto& t : w.trace)
-      requests.push_back({t.arrival_s, t.input_tokens, t.output_tokens});
-    return requests;
-  }
-  std::mt19937_64 arrivals = random_stream(w.seed, "arrivals");
-  std::mt19937_64 inputs = random_stream(w.seed, "input_len");
-  std::mt19937_64 outputs = random_stream(w.seed, "output_len");
-  std::exponential_distribution<double> gap(1.0);  // scaled by the rate, so that runs at
-                                                   // different rates share their draws
-  requests.resize(static_cast<std::size_t>(w.num_requests));
-  double t = 0.0;
-  for (auto& r : requests) {
-    if (w.arrival == ArrivalKind::kPoisson) {
-      t += gap(arrivals) / w.rate_per_s;
-      r.arrival_s = t;
-    }
-    r.input_tokens = sample_length(w.input, inputs);
-    r.output_tokens = sample_length(w.output, outputs);
-  }
+  requests.reserve(static_cast<std::size_t>(stream.expected_count()));
+  while (!stream.done()) requests.push_back(stream.next());
   return requests;
 }
 

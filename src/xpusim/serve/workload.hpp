@@ -54,13 +54,31 @@ enum class ArrivalKind {
   kTrace,       ///< arrival times and lengths from `trace`
 };
 
+/// (input, output) token counts of one sample of a dataset, drawn together so that the pairing
+/// of a prompt with its answer is kept.
+struct LengthPair {
+  int64_t input_tokens = 1;
+  int64_t output_tokens = 1;
+};
+
+/// Reads a per-sample lengths file: CSV with the header `input_length,output_length` (the
+/// MLCommons dataset summaries of data/lengths/). Errors name the line.
+[[nodiscard]] std::vector<LengthPair> load_length_pairs(const std::filesystem::path& file);
+
 struct Workload {
   ArrivalKind arrival = ArrivalKind::kPoisson;
   double rate_per_s = 1.0;
   int64_t concurrency = 1;
   int64_t num_requests = 1000;  ///< ignored for a trace (its line count)
+  /// Poisson: requests keep arriving until this time as well (a run as long as MLPerf's
+  /// min_duration), so the count is max(num_requests, arrivals before it); 0: num_requests only.
+  double min_duration_s = 0.0;
   LengthDistribution input;
   LengthDistribution output;
+  /// When not empty: each request's (input, output) drawn uniformly, with replacement, from
+  /// these samples (as LoadGen draws from its sample set); `input` and `output` are unused.
+  std::vector<LengthPair> pairs;
+  std::string pairs_source;  ///< the file the pairs came from, for the report
   std::vector<TraceRequest> trace;
   uint64_t seed = 0;
 };
@@ -72,8 +90,38 @@ struct RequestSpec {
   int64_t output_tokens = 1;
 };
 
+/// Mean prompt and generated tokens per request of a workload.
+struct MeanLengths {
+  double input = 0.0;
+  double output = 0.0;
+};
+
+/// The workload's mean lengths: of its pairs, its trace, or its distributions (their means
+/// before clipping to >= 1; a file's mean of its values).
+[[nodiscard]] MeanLengths mean_lengths(const Workload& workload);
+
 /// Checks rate, counts and concurrency; throws Error(kInput) naming the flag.
 void validate_workload(const Workload& workload);
+
+/// The run's requests one at a time, in arrival order, so that a simulation holds only the
+/// requests in flight. Deterministic in the workload's seed; generate_requests gives the same.
+class RequestStream {
+ public:
+  explicit RequestStream(const Workload& workload);
+  /// No request is left.
+  [[nodiscard]] bool done() const;
+  /// The next request (closed loop and offline: arrival time zero).
+  [[nodiscard]] RequestSpec next();
+  /// Requests the run will have (for a Poisson run with a minimum duration: an estimate).
+  [[nodiscard]] int64_t expected_count() const;
+
+ private:
+  const Workload& w_;
+  std::mt19937_64 arrivals_, inputs_, outputs_, samples_;
+  std::exponential_distribution<double> gap_{1.0};
+  int64_t issued_ = 0;
+  double t_ = 0.0;
+};
 
 /// Every request of the run, in arrival order (closed loop: arrival times all zero, assigned
 /// by the simulator). Deterministic in the workload's seed.

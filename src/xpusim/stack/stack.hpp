@@ -119,6 +119,9 @@ struct DataParallelSpec {
   int prefetch_layers = 0;
   /// Gradient (and gather) bucket size; nullopt: one collective per layer (the FSDP unit).
   std::optional<Bytes> bucket;
+  /// Parameter-sharding only: weights all-gathered in fp8 under a tensorwise fp8 recipe
+  /// (torchao's enable_fsdp_float8_all_gather). Not read from the stack YAML yet.
+  bool fp8_all_gather = false;
 };
 
 /// The MoE token dispatcher of expert parallelism.

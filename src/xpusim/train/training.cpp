@@ -43,7 +43,8 @@ constexpr double kOptimizerBytes = 12.0;
 /// gradient in Megatron) and writes master, m, v and the bf16 weight copy.
 constexpr double kAdamBytesPerParameter = 4 * 4 + 3 * 4 + 2;
 /// Megatron's default gradient-reduction bucket (40M parameters), double-buffered.
-constexpr double kBucketBytes = 2.0 * 40e6 * kGradientBytes;
+constexpr double kBucketParameters = 40e6;
+constexpr double kBucketBytes = 2.0 * kBucketParameters * kGradientBytes;
 /// Backward over forward time: two GEMMs per forward GEMM (input and weight gradients);
 /// FlashAttention's backward does 2.5x the forward FLOPs (Dao 2023); elementwise kernels
 /// read the gradient and their saved input and write one gradient.
@@ -67,6 +68,7 @@ bool is_gemm(OpKind kind) {
     case OpKind::kRotary:
     case OpKind::kAttention:
     case OpKind::kActivation:
+    case OpKind::kTokenPermutation:
     case OpKind::kTensorParallelComm:
     case OpKind::kCount:
       return false;
@@ -121,6 +123,7 @@ Deployment deployment_for(const ModelSpec& m, const TrainingJob& job, const Para
   d.fp8_kind = gemm_kind(job.recipe);
   d.fused_attention = job.fused_attention;
   d.expert_parallel = plan.ep;
+  d.expert_load_imbalance = job.moe_load_imbalance;
   d.dropout = m.dropout;
   return d;
 }
@@ -141,6 +144,41 @@ struct Placements {
 Placements place(const SystemSpec& s, const ParallelPlan& p) {
   return {place_group(p.tp, 1, s), place_group(p.cp, p.tp, s), place_group(p.ep, p.tp * p.cp, s),
           place_group(p.pp, p.tp * p.cp * p.dp, s)};
+}
+
+/// One MoE layer's forward token exchange over the expert-parallel group, dispatch and combine.
+/// All-to-all (NCCL, DeepEP): each rank sends its T k routed copies; the busiest receiver, with
+/// `moe_load_imbalance` times the mean, sets the pace. Under sequence parallelism a tp rank
+/// holds T/tp of the tokens: it exchanges those, and the tp ranks, whose experts are split like
+/// the dense MLP, all-gather what they received and reduce-scatter it back (Megatron-Core
+/// MoEAlltoAllTokenDispatcher, gather_from_sequence_parallel_region over the tp group).
+/// All-gather dispatcher: every rank gathers all ep x T tokens and reduce-scatters the outputs.
+Seconds expert_exchange(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                        const ParallelPlan& plan, const Placements& groups, double tokens) {
+  const GroupPlacement& ep = groups.ep;
+  const double act = bytes_per_element(DType::kBf16);
+  const double hidden = tokens * static_cast<double>(m.hidden) * act;
+  const MoeDispatcher dispatcher =
+      job.moe_dispatch ? job.moe_dispatch->dispatcher : MoeDispatcher::kAllToAll;
+  switch (dispatcher) {
+    case MoeDispatcher::kAllToAll:
+    case MoeDispatcher::kDeepEp: {
+      const Bytes routed(hidden * static_cast<double>(m.moe->experts_per_token) *
+                         std::max(1.0, job.moe_load_imbalance));
+      if (!plan.sequence_parallel || plan.tp == 1)
+        return collective_time(Collective::kAllToAll, routed, ep, sys) * 2.0;
+      const Seconds exchange = collective_time(Collective::kAllToAll, routed / plan.tp, ep, sys);
+      const Seconds within_tp = collective_time(Collective::kAllGather, routed, groups.tp, sys) +
+                                collective_time(Collective::kReduceScatter, routed, groups.tp, sys);
+      return exchange * 2.0 + within_tp;
+    }
+    case MoeDispatcher::kAllGather: {
+      const Bytes gathered(hidden * ep.ranks);
+      return collective_time(Collective::kAllGather, gathered, ep, sys) +
+             collective_time(Collective::kReduceScatter, gathered, ep, sys);
+    }
+  }
+  return Seconds(0.0);
 }
 
 LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
@@ -187,12 +225,10 @@ LayerCost layer_cost(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
     cost.cp_comm = collective_time(Collective::kPointToPoint, chunk, groups.cp, sys) *
                    static_cast<double>(plan.cp - 1);
   }
-  if (m.moe && plan.ep > 1) {
-    const Bytes routed(tokens * static_cast<double>(m.moe->experts_per_token) *
-                       static_cast<double>(m.hidden) * act);
-    cost.ep_comm =
-        collective_time(Collective::kAllToAll, routed, groups.ep, sys) * (2.0 * cost.moe_share);
-  }
+  if (m.moe && plan.ep > 1)
+    cost.ep_comm = expert_exchange(m, sys, job, plan, groups, tokens) * cost.moe_share;
+  if (m.moe && job.moe_dispatch)
+    cost.moe_host_sync = job.moe_dispatch->host_sync_per_layer * cost.moe_share;
   return cost;
 }
 
@@ -214,6 +250,119 @@ struct GradientGroups {
 GradientGroups gradient_groups(const ParallelPlan& p) {
   const double replicas = static_cast<double>(p.dp) * p.cp;
   return {replicas, replicas / p.ep};
+}
+
+/// Share of a GPU's compute units that a collective kernel holds while it overlaps compute, so
+/// that the overlapped kernels run that much slower. Measured case: NCCL's all-gather launched
+/// 24 thread blocks on a 132-SM H100 during an FSDP-style prefetch (NVIDIA developer forum,
+/// "Compute-Communication Overlap Causes Severe GEMM Performance Degradation because of Tail
+/// Effect", 2025; the GEMM fell from ~80% to ~47% MFU there through a second, mostly idle wave).
+/// xpusim charges the SM share alone (24 / compute units), not that worst-case tail: an estimate
+/// resting on that one measurement, applied to every GPU with its own unit count. TPUs, Gaudi
+/// and Neuron move collectives with DMA engines and on-chip NICs: 0 (estimate).
+constexpr double kCollectiveThreadBlocks = 24.0;
+
+double collective_compute_share(const AcceleratorSpec& hw) {
+  const auto family = architecture_family(hw.vendor, hw.architecture);
+  if (family == ArchitectureFamily::kGoogleTpu || family == ArchitectureFamily::kIntelGaudi ||
+      family == ArchitectureFamily::kAwsNeuron || hw.compute_units <= 0)
+    return 0.0;
+  return std::min(0.5, kCollectiveThreadBlocks / hw.compute_units);
+}
+
+/// How ZeRO-3 / FSDP runs: from the job's data-parallel spec when it shards parameters, else the
+/// common ZeRO-3 schedule (DeepSpeed ZeRO-3 and FSDP2 defaults): weights freed after the forward
+/// and gathered again for the backward, gradients reduce-scattered every micro-batch, the next
+/// layer prefetched.
+struct FsdpSchedule {
+  bool reshard_after_forward = true;
+  bool reduce_per_micro_batch = true;
+  double reduce_bytes = 2.0;  ///< per gradient element
+  double gather_bytes = 2.0;  ///< per weight element gathered (bf16, or fp8)
+  int prefetch_layers = 1;
+};
+
+FsdpSchedule fsdp_schedule(const TrainingJob& job) {
+  FsdpSchedule s;
+  const DataParallelSpec& dp = job.data_parallel;
+  s.reduce_bytes = bytes_per_element(dp.reduce_dtype);
+  if (!shards_parameters(dp.sharding)) return s;
+  s.reshard_after_forward = dp.reshard_after_forward;
+  s.reduce_per_micro_batch = dp.gradient_reduce == GradientReduce::kPerMicroBatch;
+  s.prefetch_layers = dp.prefetch_layers;
+  // torchao gathers fp8 weights (with one scale per tensor) for tensorwise fp8 recipes only.
+  const bool tensorwise =
+      job.recipe == PrecisionRecipe::kFp8Delayed || job.recipe == PrecisionRecipe::kFp8Current;
+  if (dp.fp8_all_gather && tensorwise) s.gather_bytes = 1.0;
+  return s;
+}
+
+/// One pass (forward or backward) over a run of n identical FSDP units: each computes for
+/// `compute` while the communication stream moves `comm` (its gathers and reduce-scatters, one
+/// collective at a time). With prefetch the collective of the next unit runs under this unit's
+/// compute, which it slows by the compute share it holds: a steady slot s = max(P + f C, C).
+/// `edge` cannot hide at all: the first gather of the forward, the first gather and the last
+/// reduce-scatter of the backward. Without prefetch (or overlap) every collective waits.
+struct FsdpPass {
+  Seconds compute;
+  Seconds comm;
+  Seconds edge;
+  double contention = 0.0;
+  bool overlapped = true;
+
+  /// Time of n units beyond their compute: n (s - P) + max(0, edge - (s - P)).
+  [[nodiscard]] Seconds exposed(int n) const {
+    if (n <= 0 || comm <= Seconds(0.0)) return Seconds(0.0);
+    if (!overlapped) return comm * n;
+    const Seconds per = max(compute + comm * contention, comm) - compute;
+    return per * n + max(Seconds(0.0), edge - per);
+  }
+};
+
+/// An FSDP unit's passes: its backward reduces its gradients (`backward`) or, under a per-step
+/// reduction, keeps them local on all micro-batches but the last (`backward_kept`).
+struct FsdpUnit {
+  FsdpPass forward, backward, backward_kept;
+};
+
+/// The collectives of one FSDP unit of `dense` + `expert` parameters per device (before
+/// sharding): the dense part over the dp x cp replicas, the routed experts over dp x cp / ep.
+struct FsdpComm {
+  Seconds gather, reduce;
+};
+
+FsdpComm fsdp_comm(const SystemSpec& sys, const ParallelPlan& p, const FsdpSchedule& sched,
+                   double dense, double expert) {
+  const GradientGroups replicas = gradient_groups(p);
+  const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
+  const GroupPlacement expert_group =
+      place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
+  FsdpComm c;
+  c.gather =
+      collective_time(Collective::kAllGather, Bytes(dense * sched.gather_bytes), dense_group, sys) +
+      collective_time(Collective::kAllGather, Bytes(expert * sched.gather_bytes), expert_group,
+                      sys);
+  c.reduce = collective_time(Collective::kReduceScatter, Bytes(dense * sched.reduce_bytes),
+                             dense_group, sys) +
+             collective_time(Collective::kReduceScatter, Bytes(expert * sched.reduce_bytes),
+                             expert_group, sys);
+  return c;
+}
+
+/// A unit computing `forward` and `backward` per micro-batch with collectives `c`. `edges`: a run
+/// of layers, whose first forward gather, first backward gather and last reduce-scatter have
+/// nothing to hide under; a slot unit (embedding, loss) hides like any steady layer.
+FsdpUnit fsdp_unit(const FsdpComm& c, const FsdpSchedule& sched, Seconds forward, Seconds backward,
+                   double contention, bool overlapped, bool edges) {
+  const Seconds zero;
+  const Seconds regather = sched.reshard_after_forward ? c.gather : zero;
+  FsdpUnit u;
+  u.forward = {forward, c.gather, edges ? c.gather : zero, contention, overlapped};
+  u.backward = {backward, regather + c.reduce, edges ? regather + c.reduce : zero, contention,
+                overlapped};
+  u.backward_kept = {backward, regather, edges ? regather : zero, contention, overlapped};
+  if (sched.reduce_per_micro_batch) u.backward_kept = u.backward;
+  return u;
 }
 
 /// A device's parameters per transformer layer and per slot, before ZeRO sharding.
@@ -321,8 +470,13 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
   mem.stage = stage;
   const double weight_bytes = kWeightBytes + (job.recipe == PrecisionRecipe::kBf16 ? 0.0 : 1.0);
   mem.weights = Bytes((p.zero_stage >= 3 ? sharded : params.max()) * weight_bytes);
-  if (job.lora_rank > 0) mem.weights += Bytes(trained.max() * kWeightBytes);
   mem.gradients = Bytes((p.zero_stage >= 2 ? trained_sharded : trained.max()) * kGradientBytes);
+  const FsdpSchedule fsdp = fsdp_schedule(job);
+  // FSDP accumulating over micro-batches without reducing (a per-step reduction) keeps every
+  // layer's unsharded gradient until the last micro-batch (FSDP2 set_requires_gradient_sync).
+  if (p.zero_stage >= 3 && !fsdp.reduce_per_micro_batch && micro_batches > 1)
+    mem.gradients = Bytes(trained.max() * kGradientBytes);
+  if (job.lora_rank > 0) mem.weights += Bytes(trained.max() * kWeightBytes);
   mem.optimizer_states =
       Bytes((p.zero_stage >= 1 ? trained_sharded : trained.max()) * kOptimizerBytes);
   if (p.offload_optimizer) std::swap(mem.host, mem.optimizer_states);
@@ -346,9 +500,11 @@ TrainingMemory stage_memory(const ModelSpec& m, const TrainingJob& job, const Pa
   mem.activations = Bytes(activations);
   mem.comm_buffers = Bytes(kBucketBytes + 2.0 * hidden);
   if (p.zero_stage >= 3) {
-    // ZeRO-3 gathers a layer's weights before using them, prefetching the next one.
-    const double layer_params = params.max() / std::max(1.0, layers);
-    mem.comm_buffers += Bytes(2.0 * layer_params * kWeightBytes);
+    // FSDP holds the layer in use and the prefetched ones gathered, and one layer's unsharded
+    // gradient in the reduce type for its reduce-scatter.
+    const double layer_params = load.layers > 0 ? shares.per_layer : params.max();
+    const double gathered = 1.0 + std::max(0, fsdp.prefetch_layers);
+    mem.comm_buffers += Bytes(layer_params * (gathered * fsdp.gather_bytes + fsdp.reduce_bytes));
   }
   mem.workspace = kRuntimeWorkspace;
   return mem;
@@ -795,7 +951,39 @@ struct SlotTimes {
   Seconds embedding_forward, embedding_backward;  ///< the 'E' slot
   Seconds loss_forward, loss_backward;            ///< the 'L' slot: final norm, LM head, loss
   Seconds offload_per_layer;  ///< one layer's kept activations over the host link, one way
+  /// ZeRO-3 / FSDP: a transformer layer's gathers and reduce-scatters, and the E and L slots'.
+  FsdpUnit fsdp_layer, fsdp_embedding, fsdp_loss;
+  bool tied_embeddings = false;  ///< the L slot shares the E slot's weights
 };
+
+/// The FSDP units of a stage: every transformer layer, and the embedding and loss slots (torchtitan
+/// wraps each block, the embedding and the output as units). The layers' first and last
+/// collectives are exposed; the slots' hide like a layer's steady ones (the output unit is not
+/// resharded after the forward in torchtitan; the embedding's are few bytes next to a stage).
+void fsdp_slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
+                     const ParallelPlan& p, SlotTimes& t) {
+  const FsdpSchedule sched = fsdp_schedule(job);
+  const ParameterShares shares = parameter_shares(m, p);
+  const double f = collective_compute_share(sys.accelerator);
+  const bool overlapped = job.overlap_dp_comm && sched.prefetch_layers >= 1;
+  FsdpComm layer =
+      fsdp_comm(sys, p, sched, shares.per_layer - shares.expert_per_layer, shares.expert_per_layer);
+  FsdpComm embedding = fsdp_comm(sys, p, sched, shares.embedding, 0.0);
+  FsdpComm loss = fsdp_comm(sys, p, sched, shares.lm_head, 0.0);
+  if (job.lora_rank > 0) {
+    // LoRA: the frozen base weights are gathered; only the adapters' gradients are reduced.
+    layer.reduce =
+        fsdp_comm(sys, p, sched, lora_parameters_per_layer(m, job.lora_rank, p.tp), 0.0).reduce;
+    embedding.reduce = loss.reduce = Seconds(0.0);
+  }
+  t.fsdp_layer =
+      fsdp_unit(layer, sched, t.layer_forward, t.layer_backward, f, overlapped, /*edges=*/true);
+  t.fsdp_embedding = fsdp_unit(embedding, sched, t.embedding_forward, t.embedding_backward, f,
+                               overlapped, /*edges=*/false);
+  t.fsdp_loss =
+      fsdp_unit(loss, sched, t.loss_forward, t.loss_backward, f, overlapped, /*edges=*/false);
+  t.tied_embeddings = m.tied_embeddings;
+}
 
 SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJob& job,
                      const ParallelPlan& p, const MicroBatchCost& costs) {
@@ -807,7 +995,10 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
   t.cp_forward = max(Seconds(0.0), layer.cp_comm - layer.attention_forward);
   t.cp_backward =
       max(Seconds(0.0), layer.cp_comm * 2.0 - layer.attention_forward * kAttentionBackward);
-  t.layer_forward = layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm;
+  // The dispatcher's host synchronisation (forward and backward together) is charged to the
+  // forward, where the token counts are first read.
+  t.layer_forward =
+      layer.forward + layer.tp_comm + t.cp_forward + layer.ep_comm + layer.moe_host_sync;
   t.layer_backward = layer.backward + layer.tp_comm + t.cp_backward + layer.ep_comm + t.recompute;
   t.embedding_forward = costs.embedding_forward + costs.embedding_tp_forward;
   t.embedding_backward = costs.embedding_backward;
@@ -815,6 +1006,7 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
   t.loss_backward = costs.head_backward - costs.embedding_backward + costs.head_tp_backward;
   if (p.offload_activations && sys.accelerator.host_link_bandwidth)
     t.offload_per_layer = Bytes(kept_per_layer(m, job, p)) / *sys.accelerator.host_link_bandwidth;
+  if (p.zero_stage >= 3) fsdp_slot_times(m, sys, job, p, t);
   return t;
 }
 
@@ -822,13 +1014,27 @@ SlotTimes slot_times(const ModelSpec& m, const SystemSpec& sys, const TrainingJo
 /// back during the backward, hidden under each as far as they last.
 struct ChunkCost {
   Seconds forward, backward, offload_exposed;
+  Seconds dp_forward, dp_backward;  ///< ZeRO-3 / FSDP collectives not hidden, per micro-batch
+  Seconds dp_once;  ///< once per step: the last micro-batch's gradient reduce-scatters
+  [[nodiscard]] Seconds dp_exposed() const { return dp_forward + dp_backward; }
 };
+
+/// `n` units of `u` in a chunk: their exposed collectives per micro-batch, and the reduce-scatters
+/// a per-step reduction adds on the last micro-batch.
+void add_fsdp(ChunkCost& cost, const FsdpUnit& u, int n) {
+  cost.dp_forward += u.forward.exposed(n);
+  cost.dp_backward += u.backward_kept.exposed(n);
+  cost.dp_once += u.backward.exposed(n) - u.backward_kept.exposed(n);
+}
 
 ChunkCost chunk_cost(const SlotTimes& t, const ChunkSlots& c) {
   ChunkCost cost;
   // An MTP module is one more transformer layer and one more pass through the head and loss.
   cost.forward = t.layer_forward * (c.layers + c.mtp_layers) + t.loss_forward * c.mtp_layers;
   cost.backward = t.layer_backward * (c.layers + c.mtp_layers) + t.loss_backward * c.mtp_layers;
+  add_fsdp(cost, t.fsdp_layer, c.layers + c.mtp_layers);
+  if (c.embedding) add_fsdp(cost, t.fsdp_embedding, 1);
+  if (c.loss && !(t.tied_embeddings && c.embedding)) add_fsdp(cost, t.fsdp_loss, 1);
   if (c.embedding) {
     cost.forward += t.embedding_forward;
     cost.backward += t.embedding_backward;
@@ -850,7 +1056,7 @@ struct PipelinePace {
   ChunkCost stage;  ///< of the slowest stage, per micro-batch
   Seconds sum;      ///< over all stages of their micro-batch time
   [[nodiscard]] Seconds slot() const {
-    return stage.forward + stage.backward + stage.offload_exposed;
+    return stage.forward + stage.backward + stage.offload_exposed + stage.dp_exposed();
   }
 };
 
@@ -863,8 +1069,12 @@ PipelinePace pipeline_pace(const ModelSpec& m, const ParallelPlan& p, const Slot
       stage.forward += c.forward;
       stage.backward += c.backward;
       stage.offload_exposed += c.offload_exposed;
+      stage.dp_forward += c.dp_forward;
+      stage.dp_backward += c.dp_backward;
+      stage.dp_once += c.dp_once;
     }
-    const Seconds total = stage.forward + stage.backward + stage.offload_exposed;
+    const Seconds total =
+        stage.forward + stage.backward + stage.offload_exposed + stage.dp_exposed();
     pace.sum += total;
     if (s == 0 || total > pace.slot()) {
       pace.slowest = s;
@@ -905,6 +1115,56 @@ Seconds tied_embedding_sync(const ModelSpec& m, const SystemSpec& sys, const Par
 
 }  // namespace
 
+namespace {
+
+/// A collective over `bytes` split into buckets of `bucket`: the whole, and its last bucket (the
+/// one that cannot start before the pass it hides under ends).
+struct Bucketed {
+  Seconds whole, last;
+};
+
+Bucketed bucketed(Collective kind, double bytes, double bucket, const GroupPlacement& group,
+                  const SystemSpec& sys) {
+  return {collective_time(kind, Bytes(bytes), group, sys),
+          collective_time(kind, Bytes(std::min(bytes, bucket)), group, sys)};
+}
+
+/// Exposed part of a bucketed collective hidden under `under`: what outlasts it, and never less
+/// than its last bucket.
+Seconds exposed_under(const Bucketed& c, Seconds under) {
+  return max(c.last, c.whole - under);
+}
+
+/// ZeRO 0-2 once per step. DDP all-reduces the gradients under the last micro-batch's backward.
+/// Megatron's distributed optimizer (ZeRO 1-2) reduce-scatters them there and all-gathers the
+/// updated weights under the next step's first forward (overlap_grad_reduce and
+/// overlap_param_gather, Megatron-Core distributed_data_parallel_config.py); each leaves its last
+/// bucket exposed. Without overlap, all of it is exposed.
+Seconds replicated_dp_exposed(const SystemSpec& sys, const TrainingJob& job, const ParallelPlan& p,
+                              const StageParameters& params, const ChunkCost& stage) {
+  const GradientGroups replicas = gradient_groups(p);
+  const GroupPlacement dense = place_group(static_cast<int>(replicas.dense), p.tp, sys);
+  const GroupPlacement expert = place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
+  const double grad_bytes = bytes_per_element(job.data_parallel.reduce_dtype);
+  const double bucket_params =
+      job.data_parallel.bucket ? job.data_parallel.bucket->value() / grad_bytes : kBucketParameters;
+  const Seconds backward = job.overlap_dp_comm ? stage.backward : Seconds(0.0);
+  const Seconds forward = job.overlap_dp_comm ? stage.forward : Seconds(0.0);
+  const auto over = [&](Collective kind, double bytes_per_param, Seconds under) {
+    return exposed_under(bucketed(kind, params.dense() * bytes_per_param,
+                                  bucket_params * bytes_per_param, dense, sys),
+                         under) +
+           exposed_under(bucketed(kind, params.expert * bytes_per_param,
+                                  bucket_params * bytes_per_param, expert, sys),
+                         under);
+  };
+  if (p.zero_stage == 0) return over(Collective::kAllReduce, grad_bytes, backward);
+  return over(Collective::kReduceScatter, grad_bytes, backward) +
+         over(Collective::kAllGather, kWeightBytes, forward);
+}
+
+}  // namespace
+
 std::vector<ChunkTime> chunk_times(const ModelSpec& m, const SystemSpec& sys,
                                    const TrainingJob& job, const ParallelPlan& p,
                                    const MicroBatchCost& costs) {
@@ -913,7 +1173,7 @@ std::vector<ChunkTime> chunk_times(const ModelSpec& m, const SystemSpec& sys,
   for (int k = 0; k < p.pp * p.vpp; ++k) {
     const ChunkCost c = chunk_cost(t, chunk_slots(m, p, k));
     const Seconds half = c.offload_exposed * 0.5;
-    out.push_back({c.forward + half, c.backward + half});
+    out.push_back({c.forward + c.dp_forward + half, c.backward + c.dp_backward + half});
   }
   return out;
 }
@@ -931,7 +1191,6 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   const PipelinePace pace = pipeline_pace(m, p, slots);
   const StageLoad slow = stage_load(m, p, pace.slowest);
   const double layers = static_cast<double>(slow.layers);
-  const Seconds b_stage = pace.stage.backward;
 
   TrainingResult r;
   r.micro_batches = micro_batches;
@@ -948,7 +1207,7 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
   bd.recompute = slots.recompute * layers * mb;
   bd.tp_comm = layer.tp_comm * (2.0 * layers * mb);
   bd.cp_comm = (slots.cp_forward + slots.cp_backward) * layers * mb;
-  bd.ep_comm = layer.ep_comm * (2.0 * layers * mb);
+  bd.ep_comm = (layer.ep_comm * 2.0 + layer.moe_host_sync) * (layers * mb);
   bd.offload = pace.stage.offload_exposed * mb;
   // 1F1B: the other stages' micro-batch times of fill and drain ((pp - 1) slots when even),
   // shortened vpp-fold by interleaving.
@@ -963,27 +1222,16 @@ TrainingResult finish_step(const ModelSpec& m, const SystemSpec& sys, const Trai
     bd.pp_comm = send * (2.0 * (mb * p.vpp + p.pp - 1.0)) + tied_embedding_sync(m, sys, p, shares);
   }
 
-  // Gradient reduction over the data-parallel group (ZeRO 1-2: reduce-scatter + all-gather
-  // of the same volume; ZeRO 3 gathers the weights again for the forward and backward).
   const StageParameters params = stage_parameters(m, p, shares);
   const StageParameters trained = trainable_parameters(m, job, p, params, slow);
   const GradientGroups replicas = gradient_groups(p);
-  const GroupPlacement dense_group = place_group(static_cast<int>(replicas.dense), p.tp, sys);
-  const GroupPlacement expert_group =
-      place_group(static_cast<int>(replicas.expert), p.tp * p.ep, sys);
-  Seconds dp_time = collective_time(Collective::kAllReduce, Bytes(trained.dense() * kGradientBytes),
-                                    dense_group, sys) +
-                    collective_time(Collective::kAllReduce, Bytes(trained.expert * kGradientBytes),
-                                    expert_group, sys);
   if (p.zero_stage >= 3) {
-    dp_time += (collective_time(Collective::kAllGather, Bytes(params.dense() * kWeightBytes),
-                                dense_group, sys) +
-                collective_time(Collective::kAllGather, Bytes(params.expert * kWeightBytes),
-                                expert_group, sys)) *
-               2.0;
+    // FSDP: every micro-batch's collectives are in the stage's pace; a per-step reduction adds
+    // the last micro-batch's reduce-scatters once.
+    bd.dp_comm = pace.stage.dp_exposed() * mb + pace.stage.dp_once;
+  } else {
+    bd.dp_comm = replicated_dp_exposed(sys, job, p, trained, pace.stage);
   }
-  const Seconds hidden_under = job.overlap_dp_comm ? b_stage : Seconds(0.0);
-  bd.dp_comm = max(Seconds(0.0), dp_time - hidden_under);
   const double owned = p.zero_stage >= 1
                            ? trained.dense() / replicas.dense + trained.expert / replicas.expert
                            : trained.max();

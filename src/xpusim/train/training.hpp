@@ -181,9 +181,10 @@ struct LayerCost {
   Seconds backward;
   Seconds attention_forward;
   Seconds gemm_forward;
-  Seconds tp_comm;  ///< forward; the backward has as many collectives
-  Seconds cp_comm;  ///< forward key/value ring exchange, before overlap
-  Seconds ep_comm;  ///< forward dispatch + combine
+  Seconds tp_comm;        ///< forward; the backward has as many collectives
+  Seconds cp_comm;        ///< forward key/value ring exchange, before overlap
+  Seconds ep_comm;        ///< forward dispatch + combine (the backward has as many)
+  Seconds moe_host_sync;  ///< the dispatcher's CPU-GPU synchronisation, forward and backward
   double moe_share = 0.0;
 };
 

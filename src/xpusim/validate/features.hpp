@@ -25,15 +25,18 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"mxfp8", false, true, "MXFP8 block-32 GEMMs (Blackwell); today as fp8"},
     TrainingFeature{"nvfp4", false, true, "NVFP4 block-16 GEMMs (Blackwell); today as fp8"},
     TrainingFeature{"fp8-attention", false, true, "FP8 attention (TE DPA); today bf16 attention"},
-    TrainingFeature{"fsdp-fp8-allgather", false, true,
-                    "FSDP all-gather of fp8 weights (torchao); today bf16 gathers"},
-    TrainingFeature{"fsdp-per-layer", false, true,
+    TrainingFeature{"fsdp-fp8-allgather", true, true,
+                    "FSDP all-gather of fp8 weights under tensorwise fp8 (torchao; "
+                    "DataParallelSpec::fp8_all_gather)"},
+    TrainingFeature{"fsdp-per-layer", true, true,
                     "FSDP2 / ZeRO-3 per-layer all-gather and reduce-scatter overlapped with "
-                    "compute; today whole-model gathers hidden under the last backward"},
-    TrainingFeature{"fsdp-expert-degree", false, true,
-                    "a separate FSDP degree for routed experts (torchtitan MoE)"},
-    TrainingFeature{"moe-load-imbalance", false, true,
-                    "uneven tokens per expert (dropless routing on real data); today balanced"},
+                    "compute (train/training.cpp, FsdpPass)"},
+    TrainingFeature{"fsdp-expert-degree", true, true,
+                    "a separate FSDP degree for routed experts (torchtitan MoE): experts shard and "
+                    "gather over dp cp / ep ranks, dense weights over dp cp"},
+    TrainingFeature{"moe-load-imbalance", true, true,
+                    "uneven tokens per expert (TrainingJob::moe_load_imbalance; the dev set runs "
+                    "balanced, 1.0, no record states a measured imbalance)"},
     TrainingFeature{"moe-capacity-factor", false, true,
                     "token-dropping MoE with a capacity factor (dense dispatch)"},
     TrainingFeature{"cpu-offload", false, true,
@@ -64,5 +67,32 @@ inline constexpr std::array kTrainingFeatures = {
 
 /// The entry named `name`, or nullptr.
 [[nodiscard]] const TrainingFeature* find_training_feature(std::string_view name);
+
+/// The named serving features that records of data/validation/inference_dev.json may need; the
+/// same rules as the training list (one list; a feature lands by flipping `implemented`).
+inline constexpr std::array kServingFeatures = {
+    TrainingFeature{"expert-parallel-serving", false, false,
+                    "expert parallelism with attention data parallelism (DEP) in a serving "
+                    "replica: dispatch and combine over the fabric"},
+    TrainingFeature{"multi-node-serving", false, false,
+                    "a replica spanning nodes (scale-out tensor or expert parallelism)"},
+    TrainingFeature{"prefill-only-throughput", false, false,
+                    "a prefill pool measured alone, its decode side assumed unlimited"},
+    TrainingFeature{"decode-only-throughput", false, false,
+                    "a decode pool measured alone at a fixed batch and KV length (prefill "
+                    "assumed unlimited)"},
+    TrainingFeature{"mxfp4-moe-weights", false, true,
+                    "MXFP4 expert weights (gpt-oss) with bf16 attention; today every weight "
+                    "GEMM as fp4"},
+    TrainingFeature{"unstated-deployment", false, true,
+                    "the source does not state tensor parallelism, replicas or precision; "
+                    "today the record's stand-in (MLPerf AMD: tp 1 x 8 replicas, fp8 weights)"},
+    TrainingFeature{"model-variant-unstated", false, true,
+                    "the model variant is not stated (Llama-3 vs 3.1 70B); the 3.1 config "
+                    "stands in (same architecture, longer context)"},
+};
+
+/// The serving entry named `name`, or nullptr.
+[[nodiscard]] const TrainingFeature* find_serving_feature(std::string_view name);
 
 }  // namespace xpusim

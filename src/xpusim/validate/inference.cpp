@@ -1,4 +1,5 @@
 #include "xpusim/validate/record_fields.hpp"
+#include "xpusim/validate/serving_record.hpp"
 #include "xpusim/validate/validation.hpp"
 
 #include <fmt/format.h>
@@ -45,10 +46,7 @@ bool ValidationReport::passed() const {
 
 ValidationReport validate_inference(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "inference_public.json";
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  const Json doc = Json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  const Json doc = read_validation_file(file);
   ValidationReport report;
   report.title = "Single-node inference against published measurements (" + file.string() + ")";
   const Json& tolerance = doc.at("tolerance");
@@ -63,6 +61,13 @@ ValidationReport validate_inference(const std::filesystem::path& data_dir) {
     }
     const std::string where = fmt::format("{}: records[{}].xpusim", file.string(), id);
     const Json& x = record.at("xpusim");
+    if (x.contains("workload")) {
+      // A serving record (the MLPerf scenarios): run on the serving simulator.
+      const ServingRecord serving = parse_serving_record(x, id, where);
+      const ServingPrediction p = predict_serving_record(serving, data_dir);
+      report.outcomes.push_back({id, serving.metric, p.detail, serving.measured, p.value});
+      continue;
+    }
     const ModelSpec model =
         load_model(record_field<std::string>(x, "model", where), data_dir / "models");
     const AcceleratorSpec hw =

@@ -48,10 +48,7 @@ Best best_plan(const ModelSpec& model, const SystemSpec& system, const TrainingJ
 
 ValidationReport validate_training(const std::filesystem::path& data_dir) {
   const auto file = data_dir / "validation" / "training_public.json";
-  std::ifstream in(file);
-  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: no such file", file.string()));
-  const Json doc = Json::parse(in, nullptr, false);
-  if (doc.is_discarded()) throw_input_error(file.string(), "", "malformed JSON");
+  const Json doc = read_validation_file(file);
   ValidationReport report;
   report.title = "Training at scale against published measurements (" + file.string() + ")";
   report.per_row_tolerance = doc.at("tolerance").at("per_row_relative_error").get<double>();
