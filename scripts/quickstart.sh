@@ -12,11 +12,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(g++ cmake ninja-build pkg-config nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin clang
-          libclang-rt-14-dev)
+          libclang-rt-14-dev nodejs npm chromium python3-dev pybind11-dev python3-pytest)
 
 install_packages() {
   local missing=()
   for p in "${packages[@]}"; do
+    # A nodejs that is not Debian's (NodeSource's) ships npm itself and conflicts with the package.
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
@@ -25,6 +27,22 @@ install_packages() {
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The charting scripts `xpusim report` inlines and the browser test's driver, exactly as locked.
+install_npm_packages() {
+  local dir="$root/tools/report"
+  cmp -s "$dir/package-lock.json" "$dir/node_modules/.xpusim-installed" && return
+  echo "quickstart: npm ci in tools/report" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$dir/package-lock.json" "$dir/node_modules/.xpusim-installed"
+}
+
+# The Python module, where Debian's python3 finds it (/usr/local/lib/python3.X/dist-packages).
+install_python_module() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo cmake --install "$root/build" --component python --prefix /usr/local >/dev/null
 }
 
 build() {  # build DIR [cmake options...]; later options override the Release default
@@ -37,14 +55,17 @@ build() {  # build DIR [cmake options...]; later options override the Release de
 command="${1:-run}"
 [ $# -gt 0 ] && shift
 install_packages
+install_npm_packages
 case "$command" in
   run)
     build build
+    install_python_module
     [ $# -eq 0 ] && set -- compare
     exec "$root/build/tools/xpusim/xpusim" "$@"
     ;;
   test)
     build build
+    install_python_module
     ctest --test-dir "$root/build" -j "$(nproc)" --output-on-failure
     # Clang's UBSan also reports float-to-integer overflow, which GCC's lets through; the fuzzers
     # need Clang's libFuzzer. Open MPI's own allocations trip LeakSanitizer: the MPI sweep test

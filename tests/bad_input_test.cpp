@@ -820,7 +820,7 @@ INSTANTIATE_TEST_SUITE_P(BadInput, Flag, ::testing::ValuesIn(kFlagCases),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(BadInputFlag, UnknownDataTypeSaysWhatIsExpected) {
-  // FIXME(bad input): tools/xpusim/main.cpp dtype_flag() prints
+  // FIXME(bad input): src/xpusim/api/flags.cpp dtype_flag() prints
   // "xpusim: command line: --weight-dtype: unknown data type 'bf17'": it names the flag and the
   // value but not what was expected. Expected e.g. "... unknown data type 'bf17' (did you mean:
   // bf16?)" or "... expected bf16, fp16, fp8, int8, int4 or fp4, got 'bf17'".

@@ -559,7 +559,8 @@ std::set<std::string> parser_flags() {
                                                           {"tco"},
                                                           {"build-vs-buy"},
                                                           {"chip", "derive"},
-                                                          {"sweep"}};
+                                                          {"sweep"},
+                                                          {"report"}};
   std::set<std::string> flags;
   const std::regex flag("--[a-z][a-z0-9-]*");
   for (auto args : commands) {

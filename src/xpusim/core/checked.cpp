@@ -20,8 +20,8 @@ namespace {
 }  // namespace
 
 bool signed_result_key(std::string_view key) {
-  return key == "relative_error" || key == "memory_margin_bytes" || key == "time_change" ||
-         key == "time_elasticity" || key == "cost_change";
+  return key == "relative_error" || key == "worst_error" || key == "memory_margin_bytes" ||
+         key == "time_change" || key == "time_elasticity" || key == "cost_change";
 }
 
 namespace {

@@ -31,8 +31,8 @@ double checked_non_negative(double x, std::string_view what);
 /// naming its JSON pointer ("/rows/3/ttft_s"). NaN and infinity would print as `null`; an
 /// explicit null (a figure that does not exist, such as an unlisted price) is left alone. Only keys
 /// that hold a signed quantity by definition may be negative: `relative_error` (a prediction
-/// against a measurement), `memory_margin_bytes` (negative: by how much a plan does not fit) and
-/// the changes and elasticities of a sensitivity study.
+/// against a measurement) and a family's `worst_error`, `memory_margin_bytes` (negative: by how
+/// much a plan does not fit) and the changes and elasticities of a sensitivity study.
 void check_result_numbers(const nlohmann::json& result);
 
 /// True for the keys whose values are signed by definition (listed above); everything else a

@@ -33,6 +33,17 @@ Json pass_breakdown_json(const PassCost& pass) {
           {"operators", ops}};
 }
 
+/// The chip's ceilings for a roofline: memory bandwidth and the dense peaks in bf16 and in the
+/// weights' data type where the matrix units compute in it.
+Json roofline_json(const AcceleratorSpec& hw, DType weight_dtype) {
+  Json peaks = Json::object();
+  for (DType d : {DType::kBf16, weight_dtype}) {
+    if (auto peak = hw.peak(d)) peaks[std::string(to_string(d))] = peak->value();
+  }
+  return {{"memory_bandwidth_bytes_per_s", hw.memory_bandwidth.value()},
+          {"peak_dense_flops_per_s", peaks}};
+}
+
 std::string cost_text(const std::optional<double>& usd) {
   return usd ? fmt::format("{:.3f}", *usd) : "n/a";
 }
@@ -264,7 +275,8 @@ Json inference_json(const ModelSpec& model, const AcceleratorSpec& hw, const Inf
             {"cost_basis", x.cost_basis.empty() ? Json(nullptr) : Json(x.cost_basis)},
             {"decode_memory_bound", x.decode_memory_bound},
             {"prefill", pass_breakdown_json(x.prefill)},
-            {"decode_last_step", pass_breakdown_json(x.decode_last)}};
+            {"decode_last_step", pass_breakdown_json(x.decode_last)},
+            {"roofline", roofline_json(hw, r.weight_dtype)}};
   return j;
 }
 

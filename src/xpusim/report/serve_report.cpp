@@ -19,7 +19,8 @@ Json summary_json(const LatencySummary& s) {
           {"p99", s.p99.value()},
           {"p50_ci95_half_width", s.p50_half_width.value()},
           {"p90_ci95_half_width", s.p90_half_width.value()},
-          {"p99_ci95_half_width", s.p99_half_width.value()}};
+          {"p99_ci95_half_width", s.p99_half_width.value()},
+          {"percentiles", s.percentiles}};
 }
 
 std::string_view arrival_name(ArrivalKind kind) {

@@ -15,7 +15,8 @@ namespace xpusim {
 [[nodiscard]] std::string_view to_string(Preemption preemption);
 
 /// One object: the configuration echoed (seed included), throughput, latency summaries
-/// (`ttft_s`, `tpot_s`, `e2e_latency_s`, `queueing_s`: mean, p50, p90, p99), goodput, KV cache
+/// (`ttft_s`, `tpot_s`, `e2e_latency_s`, `queueing_s`: mean, p50, p90, p99 and all 101
+/// whole percentiles), goodput, KV cache
 /// and batch statistics, energy and cost.
 [[nodiscard]] nlohmann::json serve_json(const ServeConfig& config, const ServeResult& result);
 

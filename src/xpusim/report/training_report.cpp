@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "xpusim/report/table.hpp"
 #include "xpusim/train/schedule.hpp"
 
@@ -196,10 +198,17 @@ std::string search_text(const ModelSpec& model, const SystemSpec& system, const 
   return out + table.to_text();
 }
 
-Json training_trace(const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
-                    const ParallelPlan& plan, const TrainingResult& r) {
+namespace {
+
+/// The simulated pipeline of one step and the time of one stage-to-stage send.
+struct StepSchedule {
+  PipelineSchedule pipeline;
+  Seconds send;
+};
+
+StepSchedule step_schedule(const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
+                           const ParallelPlan& plan, const TrainingResult& r) {
   const double m = static_cast<double>(r.micro_batches);
-  const StepBreakdown& b = r.breakdown;
   // Per chunk and micro-batch: its layers and slots as the step prices them (uneven stages).
   std::vector<Seconds> forward, backward;
   for (const ChunkTime& c :
@@ -208,9 +217,38 @@ Json training_trace(const ModelSpec& model, const SystemSpec& system, const Trai
     backward.push_back(c.backward);
   }
   const Seconds send =
-      plan.pp > 1 ? b.pp_comm / (2.0 * (m * plan.vpp + plan.pp - 1.0)) : Seconds(0.0);
-  const PipelineSchedule schedule =
-      simulate_pipeline(plan.pp, plan.vpp, r.micro_batches, forward, backward, send);
+      plan.pp > 1 ? r.breakdown.pp_comm / (2.0 * (m * plan.vpp + plan.pp - 1.0)) : Seconds(0.0);
+  return {simulate_pipeline(plan.pp, plan.vpp, r.micro_batches, forward, backward, send), send};
+}
+
+}  // namespace
+
+Json training_schedule_json(const ModelSpec& model, const SystemSpec& system,
+                            const TrainingJob& job, const ParallelPlan& plan,
+                            const TrainingResult& r, std::size_t max_ops) {
+  const PipelineSchedule schedule = step_schedule(model, system, job, plan, r).pipeline;
+  std::vector<const ScheduledOp*> ops;
+  for (const auto& op : schedule.ops) ops.push_back(&op);
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const ScheduledOp* a, const ScheduledOp* b) { return a->start < b->start; });
+  const bool truncated = ops.size() > max_ops;
+  if (truncated) ops.resize(max_ops);
+  Json array = Json::array();
+  for (const ScheduledOp* op : ops) {
+    array.push_back({{"stage", op->stage},
+                     {"chunk", op->chunk},
+                     {"micro_batch", op->micro_batch},
+                     {"pass", op->backward ? "backward" : "forward"},
+                     {"start_s", op->start.value()},
+                     {"end_s", op->end.value()}});
+  }
+  return {{"length_s", schedule.length.value()}, {"truncated", truncated}, {"ops", array}};
+}
+
+Json training_trace(const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
+                    const ParallelPlan& plan, const TrainingResult& r) {
+  const StepBreakdown& b = r.breakdown;
+  const auto [schedule, send] = step_schedule(model, system, job, plan, r);
 
   Json events = Json::array();
   auto us = [](Seconds t) { return t.value() * 1e6; };

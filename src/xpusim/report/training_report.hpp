@@ -28,6 +28,12 @@ namespace xpusim {
 [[nodiscard]] std::string search_text(const ModelSpec& model, const SystemSpec& system,
                                       const TrainingJob& job, const SearchResult& search);
 
+/// One step's pipeline schedule: {length_s, truncated, ops: [{stage, chunk, micro_batch, pass,
+/// start_s, end_s}]}, the earliest `max_ops` ops by start time (truncated says whether more).
+[[nodiscard]] nlohmann::json training_schedule_json(
+    const ModelSpec& model, const SystemSpec& system, const TrainingJob& job,
+    const ParallelPlan& plan, const TrainingResult& result, std::size_t max_ops = 4096);
+
 /// One step: a process per pipeline stage with a compute and a communication thread; pipeline
 /// ops from the simulated schedule, then the exposed gradient reduction and the optimizer.
 [[nodiscard]] nlohmann::json training_trace(const ModelSpec& model, const SystemSpec& system,

@@ -59,6 +59,8 @@ class BatchedMetric {
   [[nodiscard]] double mean() const { return all_.mean(); }
   [[nodiscard]] int64_t count() const { return all_.count(); }
   [[nodiscard]] PercentileEstimate percentile(double p) const;
+  /// Nearest-rank quantile p in [0, 1] of every value (no interval); 0 when empty.
+  [[nodiscard]] double quantile(double p) const { return all_.quantile(p); }
 
  private:
   int64_t expected_;

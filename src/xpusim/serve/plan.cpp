@@ -46,6 +46,7 @@ std::vector<int> ep_choices(const ModelSpec& m, int tp) {
 ServeConfig replica_config(const PlanRequest& request, const PlanCandidate& c,
                            const StackSpec* stack) {
   ServeConfig x = request.base;
+  x.progress = nullptr;  // many run at once; the plan reports per round of candidates
   x.hw = *c.hw;
   x.system.reset();
   x.stack.reset();
@@ -319,7 +320,14 @@ PlanResult plan_deployment(const PlanRequest& request) {
         cheapest = std::min(cheapest.value_or(*c.usd_per_hour), *c.usd_per_hour);
     }
     next = end;
-    if (request.progress) request.progress(next, order.size());
+    if (request.progress)
+      request.progress(
+          ProgressUpdate{"plan", static_cast<int64_t>(next), static_cast<int64_t>(order.size())});
+  }
+  // The pruned are decided too: the last report is of all of them, as a listener expects.
+  if (request.progress && next < order.size()) {
+    const auto total = static_cast<int64_t>(order.size());
+    request.progress(ProgressUpdate{"plan", total, total});
   }
   for (; next < order.size(); ++next) {
     PlanCandidate& c = all[order[next]];

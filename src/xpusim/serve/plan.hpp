@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "xpusim/core/progress.hpp"
 #include "xpusim/serve/capacity.hpp"
 #include "xpusim/stack/stack.hpp"
 
@@ -29,8 +30,9 @@ struct PlanRequest {
   /// Candidates whose cost bound exceeds this many times the cheapest found are not simulated.
   double prune_factor = 1.5;
   unsigned threads = 0;
-  /// Called after each round of simulations with the candidates done and in all.
-  std::function<void(std::size_t done, std::size_t total)> progress;
+  /// Told after each round of simulations with the candidates done and in all; empty: nobody
+  /// listens.
+  ProgressFn progress;
 };
 
 /// What the cost model alone says about one replica of a candidate.

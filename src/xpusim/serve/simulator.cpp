@@ -178,6 +178,9 @@ LatencySummary summarize(const BatchedMetric& m) {
   s.p50_half_width = p50.half_width;
   s.p90_half_width = p90.half_width;
   s.p99_half_width = p99.half_width;
+  s.percentiles.reserve(101);
+  for (int percent = 0; percent <= 100; ++percent)
+    s.percentiles.push_back(m.quantile(percent / 100.0));
   return s;
 }
 
@@ -233,7 +236,8 @@ class Simulation {
         ttft_(measured_count()),
         tpot_(measured_count()),
         e2e_(measured_count()),
-        transfers_(expected_) {
+        transfers_(expected_),
+        progress_(c.progress, "serve", expected_) {
     fit_blocks_ = std::min(kv_.blocks_per_engine, decode_kv_.blocks_per_engine);
     const int pp = c.pipeline_parallel;
     const int replicas = replicas_of(c);
@@ -335,6 +339,7 @@ class Simulation {
     s.kv_tokens = cached_prefix(spec.input_tokens);
     if (!fits(s)) {
       ++dropped_;
+      progress_.advance();
       if (!measured(s.index)) ++dropped_excluded_;
       const int64_t tokens = serve::lifetime_tokens(s);
       shortest_dropped_ = shortest_dropped_ < 0 ? tokens : std::min(shortest_dropped_, tokens);
@@ -700,6 +705,7 @@ class Simulation {
     if (finished > 0) {
       std::erase_if(e.running, [&](int32_t id) { return sequences_[id].finish >= 0.0; });
       completed_ += finished;
+      progress_.advance(finished);
       // The finished requests' slots are free once no queue names them.
       free_slots_.insert(free_slots_.end(), done_slots_.begin(), done_slots_.end());
       done_slots_.clear();
@@ -833,6 +839,7 @@ class Simulation {
   std::vector<int32_t> done_slots_;  ///< finished in this iteration, freed after the erase
   std::vector<FinishedRequest> held_;
   BatchedMetric queueing_, ttft_, tpot_, e2e_, transfers_;
+  ProgressMeter progress_;  ///< over completed and dropped requests (of the expected count)
   double first_arrival_ = std::numeric_limits<double>::infinity();
   double last_finish_ = 0.0;
   int64_t prompt_tokens_ = 0, generated_tokens_ = 0, measured_completed_ = 0, good_ = 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xpusim/core/dtype.hpp"
+#include "xpusim/core/progress.hpp"
 #include "xpusim/core/units.hpp"
 #include "xpusim/cost/operators.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -117,6 +118,7 @@ struct ServeConfig {
   /// latency statistics, goodput and throughput (genai-perf's and vLLM's warm-up).
   int64_t warmup_requests = 0;
   int64_t cooldown_requests = 0;
+  ProgressFn progress;  ///< told as requests complete; empty: nobody listens
 };
 
 /// The engine defaults of a serving stack (its max_num_seqs and max_num_batched_tokens) over
@@ -152,6 +154,9 @@ struct ServeConfig {
 struct LatencySummary {
   Seconds mean, p50, p90, p99;
   Seconds p50_half_width, p90_half_width, p99_half_width;
+  /// The value at each whole percent from 0 (the least) to 100 (the most): 101 values, the
+  /// distribution's CDF at a bounded size; empty when there were no values.
+  std::vector<double> percentiles;
 };
 
 /// One iteration of one engine, for the trace.

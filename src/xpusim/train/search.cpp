@@ -172,12 +172,15 @@ SearchResult search_training(const ModelSpec& model, const SystemSpec& system,
   const unsigned threads =
       options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
   std::vector<Worker> workers(threads, Worker(options.top_k));
+  ProgressMeter progress(options.progress, "search", static_cast<int64_t>(outers.size()));
   // Workers take outer choices in strides so that each keeps its own counters and top K.
   parallel_for(
       threads,
       [&](std::size_t w) {
-        for (std::size_t i = w; i < outers.size(); i += threads)
+        for (std::size_t i = w; i < outers.size(); i += threads) {
           search_outer(model, system, job, options, outers[i], workers[w]);
+          progress.advance();
+        }
       },
       threads);
   SearchResult result;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "xpusim/core/progress.hpp"
 #include "xpusim/train/training.hpp"
 
 namespace xpusim {
@@ -20,6 +21,7 @@ struct SearchOptions {
   bool uneven_stages = true;         ///< also first/last stages one or two layers lighter
   bool offload_optimizer = false;    ///< applied to every plan, not searched
   bool offload_activations = false;  ///< applied to every plan, not searched
+  ProgressFn progress;               ///< told as the plan space is covered; empty: nobody
 };
 
 struct RankedPlan {

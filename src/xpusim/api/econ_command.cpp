@@ -1,4 +1,4 @@
-#include "econ_command.hpp"
+#include "xpusim/api/econ_command.hpp"
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/econ_report.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -49,11 +49,12 @@ double served_tokens_per_s(const ThroughputFlags& w, const AcceleratorSpec& hw,
   return estimate_inference(model, hw, request, economics).throughput_tokens_per_s / w.tp;
 }
 
-void print(const nlohmann::json& json, const std::string& text, const std::string& format) {
+void print(std::ostream& out, const nlohmann::json& json, const std::string& text,
+           const std::string& format) {
   if (format == "json")
-    std::cout << json.dump(2) << "\n";
+    out << json.dump(2) << "\n";
   else
-    std::cout << text;
+    out << text;
 }
 
 }  // namespace
@@ -75,7 +76,7 @@ CLI::App* add_tco_command(CLI::App& app, TcoFlags& f) {
 }
 
 void run_tco_command(const TcoFlags& f, const std::filesystem::path& data,
-                     const std::string& format) {
+                     const std::string& format, const Context& ctx) {
   const Economics economics = load_economics(data / "economics.yaml");
   const AcceleratorSpec hw = load_accelerator(f.hw, data / "hardware");
   TcoRequest request;
@@ -88,7 +89,8 @@ void run_tco_command(const TcoFlags& f, const std::filesystem::path& data,
     request.tokens_per_s_per_device = served_tokens_per_s(f.workload, hw, data, economics);
   if (f.run_tokens > 0.0) request.run_tokens = f.run_tokens;
   const TcoResult result = total_cost_of_ownership(hw, economics, request);
-  print(tco_json(hw, economics, request, result), tco_text(hw, economics, request, result), format);
+  print(ctx.out, tco_json(hw, economics, request, result), tco_text(hw, economics, request, result),
+        format);
 }
 
 CLI::App* add_build_vs_buy_command(CLI::App& app, BuildVsBuyFlags& f) {
@@ -120,7 +122,7 @@ CLI::App* add_build_vs_buy_command(CLI::App& app, BuildVsBuyFlags& f) {
 }
 
 void run_build_vs_buy_command(const BuildVsBuyFlags& f, const std::filesystem::path& data,
-                              const std::string& format) {
+                              const std::string& format, const Context& ctx) {
   Economics economics = load_economics(data / "economics.yaml");
   if (f.software_efficiency > 0.0)
     economics.chip_program.software_efficiency = f.software_efficiency;
@@ -157,8 +159,8 @@ void run_build_vs_buy_command(const BuildVsBuyFlags& f, const std::filesystem::p
     std::sort(request.efficiency_sweep.begin(), request.efficiency_sweep.end());
   }
   const BuildVsBuyResult result = build_vs_buy(in_house, bought, economics, request);
-  print(build_vs_buy_json(in_house, bought, economics, request, result),
+  print(ctx.out, build_vs_buy_json(in_house, bought, economics, request, result),
         build_vs_buy_text(in_house, bought, economics, request, result), format);
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

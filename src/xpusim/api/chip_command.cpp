@@ -1,4 +1,4 @@
-#include "chip_command.hpp"
+#include "xpusim/api/chip_command.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "xpusim/hw/catalog.hpp"
 #include "xpusim/report/chip_report.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 CLI::App* add_chip_command(CLI::App& app, ChipFlags& flags) {
   auto* chip = app.add_subcommand("chip", "chips from their micro-architecture");
@@ -24,7 +24,7 @@ CLI::App* add_chip_command(CLI::App& app, ChipFlags& flags) {
 }
 
 void run_chip_command(const ChipFlags& flags, const std::filesystem::path& data,
-                      const std::string& format) {
+                      const std::string& format, const Context& ctx) {
   const ChipSpec chip = load_chip_file(flags.file);
   const ChipInputs inputs = load_chip_inputs(chip, data / "process");
   const AcceleratorSpec sibling = load_accelerator(chip.sibling, data / "hardware");
@@ -39,11 +39,11 @@ void run_chip_command(const ChipFlags& flags, const std::filesystem::path& data,
     (void)load_accelerator_file(flags.out);  // the entry must read back through the one parser
   }
   if (format == "yaml")
-    std::cout << entry;
+    ctx.out << entry;
   else if (format == "json")
-    std::cout << chip_derivation_json(chip, inputs, derivation).dump(2) << "\n";
+    ctx.out << chip_derivation_json(chip, inputs, derivation).dump(2) << "\n";
   else
-    std::cout << chip_derivation_text(chip, inputs, derivation);
+    ctx.out << chip_derivation_text(chip, inputs, derivation);
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -1,12 +1,12 @@
-#include "sensitivity_command.hpp"
+#include "xpusim/api/sensitivity_command.hpp"
 
-#include "shell.hpp"
+#include "xpusim/api/shell.hpp"
 
 #include <fmt/format.h>
 
 #include <iostream>
 
-#include "flags.hpp"
+#include "xpusim/api/flags.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
@@ -14,7 +14,7 @@
 #include "xpusim/report/sensitivity_report.hpp"
 #include "xpusim/study/sensitivity.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -105,7 +105,7 @@ CLI::App* add_sensitivity_command(CLI::App& app, SensitivityFlags& f,
 }
 
 void run_sensitivity_command(const SensitivityFlags& f, const std::filesystem::path& data,
-                             const std::string& format) {
+                             const std::string& format, const Context& ctx) {
   if (!(f.step_percent > 0.0 && f.step_percent <= 100.0))
     throw_input_error("command line", "--step-percent",
                       fmt::format("expected 0 < step <= 100, got {}", f.step_percent));
@@ -115,9 +115,9 @@ void run_sensitivity_command(const SensitivityFlags& f, const std::filesystem::p
                                              : serve_sensitivity(f, data, step);
   const auto checked = sensitivity_json(p.title, p.result);
   if (format == "json")
-    print_json(checked);
+    print_json(ctx.out, checked);
   else
-    print_text(sensitivity_text(p.title, p.result), checked);
+    print_text(ctx.out, sensitivity_text(p.title, p.result), checked);
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

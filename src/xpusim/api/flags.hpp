@@ -6,7 +6,7 @@
 #include "xpusim/core/dtype.hpp"
 #include "xpusim/core/recipe.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 /// `value` as a data type; throws Error(kInput) naming `flag`, with the names it accepts.
 [[nodiscard]] DType dtype_flag(const std::string& flag, const std::string& value);
@@ -14,4 +14,4 @@ namespace xpusim::cli {
 /// `value` as a precision recipe; throws Error(kInput) naming `flag`.
 [[nodiscard]] PrecisionRecipe recipe_flag(const std::string& flag, const std::string& value);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 struct CompareFlags {
   std::string model = "llama-2-70b";
@@ -34,6 +36,6 @@ CLI::App* add_compare_command(CLI::App& app, CompareFlags& flags);
 
 /// Runs it; `format` is table, json or csv. Throws xpusim::Error on bad input.
 void run_compare_command(const CompareFlags& flags, const std::filesystem::path& data,
-                         const std::string& format);
+                         const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

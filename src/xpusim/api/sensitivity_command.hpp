@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <string>
 
-#include "serve_command.hpp"
-#include "train_command.hpp"
+#include "xpusim/api/serve_command.hpp"
+#include "xpusim/api/train_command.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 struct SensitivityFlags {
   double step_percent = 10.0;
@@ -33,6 +33,6 @@ CLI::App* add_sensitivity_command(CLI::App& app, SensitivityFlags& flags,
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_sensitivity_command(const SensitivityFlags& flags, const std::filesystem::path& data,
-                             const std::string& format);
+                             const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

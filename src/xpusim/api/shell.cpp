@@ -1,15 +1,15 @@
-#include "shell.hpp"
+#include "xpusim/api/shell.hpp"
 
 #include <fmt/format.h>
 
 #include <fstream>
-#include <iostream>
 #include <map>
+#include <ostream>
 
 #include "xpusim/core/catalog.hpp"
 #include "xpusim/core/checked.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -82,9 +82,9 @@ const std::map<std::string_view, FlagTable>& flag_tables() {
   return tables;
 }
 
-void write_stdout(const std::string& text) {
-  std::cout << text;
-  check_stdout();
+void write_output(std::ostream& out, const std::string& text) {
+  out << text;
+  check_output(out);
 }
 
 }  // namespace
@@ -117,26 +117,25 @@ std::string error_text(const Error& e, std::string_view command) {
   return fmt::format("command line: {}: {}", flag.empty() ? e.field() : flag, e.detail());
 }
 
-void check_arguments(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
+void check_arguments(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
     if (!is_valid_utf8(arg))
-      throw_input_error("command line", fmt::format("argument {}", i), "expected UTF-8 text");
+      throw_input_error("command line", fmt::format("argument {}", i + 1), "expected UTF-8 text");
     // CLI11 takes an empty value as the option's default; nothing given is not a value.
-    const std::string_view previous = argv[i - 1];
-    if (arg.empty() && i > 1 && previous.size() > 2 && previous.substr(0, 2) == "--")
-      throw_input_error("command line", previous, "expected a value, got nothing");
+    if (arg.empty() && i > 0 && args[i - 1].size() > 2 && args[i - 1].substr(0, 2) == "--")
+      throw_input_error("command line", args[i - 1], "expected a value, got nothing");
   }
 }
 
-void print_json(const nlohmann::json& result) {
+void print_json(std::ostream& out, const nlohmann::json& result) {
   check_result_numbers(result);
-  write_stdout(result.dump(2) + "\n");
+  write_output(out, result.dump(2) + "\n");
 }
 
-void print_text(const std::string& text, const nlohmann::json& result) {
+void print_text(std::ostream& out, const std::string& text, const nlohmann::json& result) {
   check_result_numbers(result);
-  write_stdout(text);
+  write_output(out, text);
 }
 
 void write_output_file(const std::string& path, const std::string& text, std::string_view flag) {
@@ -146,9 +145,9 @@ void write_output_file(const std::string& path, const std::string& text, std::st
   if (!out) throw_input_error("command line", flag, fmt::format("cannot write '{}'", path));
 }
 
-void check_stdout() {
-  std::cout.flush();
-  if (!std::cout)
+void check_output(std::ostream& out) {
+  out.flush();
+  if (!out)
     throw_input_error("standard output", "", "write failed (a full disk or a closed pipe?)");
 }
 
@@ -164,4 +163,4 @@ std::string version_text(const std::filesystem::path& data) {
   return text;
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

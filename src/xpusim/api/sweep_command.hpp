@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <string>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 struct SweepFlags {
   std::string grid;
@@ -18,6 +20,7 @@ struct SweepFlags {
 CLI::App* add_sweep_command(CLI::App& app, SweepFlags& flags);
 
 /// Under mpirun each rank evaluates its share of the points and rank 0 writes them all.
-void run_sweep_command(const SweepFlags& flags, const std::filesystem::path& data);
+void run_sweep_command(const SweepFlags& flags, const std::filesystem::path& data,
+                       const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <string>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 struct ChipFlags {
   std::string file;
@@ -19,6 +21,6 @@ CLI::App* add_chip_command(CLI::App& app, ChipFlags& flags);
 
 /// Runs it; `format` is table, json or yaml (the entry itself on stdout).
 void run_chip_command(const ChipFlags& flags, const std::filesystem::path& data,
-                      const std::string& format);
+                      const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -1,4 +1,4 @@
-#include "flags.hpp"
+#include "xpusim/api/flags.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 
 #include "xpusim/core/error.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 DType dtype_flag(const std::string& flag, const std::string& value) {
   if (auto dtype = parse_dtype(value)) return *dtype;
@@ -25,4 +25,4 @@ PrecisionRecipe recipe_flag(const std::string& flag, const std::string& value) {
                                 value));
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

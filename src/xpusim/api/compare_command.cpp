@@ -1,4 +1,4 @@
-#include "compare_command.hpp"
+#include "xpusim/api/compare_command.hpp"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <charconv>
 #include <iostream>
 
-#include "flags.hpp"
-#include "shell.hpp"
+#include "xpusim/api/flags.hpp"
+#include "xpusim/api/shell.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
 #include "xpusim/hw/catalog.hpp"
@@ -16,7 +16,7 @@
 #include "xpusim/report/compare_report.hpp"
 #include "xpusim/study/compare.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -78,7 +78,7 @@ PriceOptions price_from(const CompareFlags& f, const std::vector<Contender>& con
 
 void run_serving(const CompareFlags& f, const ModelSpec& model,
                  const std::vector<Contender>& contenders, const Economics& economics,
-                 const std::string& format) {
+                 const std::string& format, const Context& ctx) {
   // One node holds at most a scale-up domain; a limit of a day is no limit (0 lifts one).
   constexpr int kMaxDevices = 1 << 16;
   constexpr double kMaxLimitS = 86400.0;
@@ -108,16 +108,16 @@ void run_serving(const CompareFlags& f, const ModelSpec& model,
   const CompareTable table = compare_inference(model, contenders, o, economics);
   const auto checked = compare_json(model, o, table);
   if (format == "json")
-    print_json(checked);
+    print_json(ctx.out, checked);
   else if (format == "csv")
-    print_text(compare_csv(table), checked);
+    print_text(ctx.out, compare_csv(table), checked);
   else
-    print_text(compare_text(model, o, table), checked);
+    print_text(ctx.out, compare_text(model, o, table), checked);
 }
 
 void run_training(const CompareFlags& f, const ModelSpec& model,
                   const std::vector<Contender>& contenders, const Economics& economics,
-                  const std::string& format) {
+                  const std::string& format, const Context& ctx) {
   TrainCompareOptions o;
   o.devices = f.devices_option->count() > 0 ? f.devices : 64;
   if (o.devices < 1) bad_flag("--devices", fmt::format("expected at least 1, got {}", o.devices));
@@ -137,11 +137,11 @@ void run_training(const CompareFlags& f, const ModelSpec& model,
   const TrainCompareTable table = compare_training(model, contenders, o, economics);
   const auto checked = train_compare_json(model, o, table);
   if (format == "json")
-    print_json(checked);
+    print_json(ctx.out, checked);
   else if (format == "csv")
-    print_text(train_compare_csv(table), checked);
+    print_text(ctx.out, train_compare_csv(table), checked);
   else
-    print_text(train_compare_text(model, o, table), checked);
+    print_text(ctx.out, train_compare_text(model, o, table), checked);
 }
 
 }  // namespace
@@ -180,14 +180,14 @@ CLI::App* add_compare_command(CLI::App& app, CompareFlags& f) {
 }
 
 void run_compare_command(const CompareFlags& f, const std::filesystem::path& data,
-                         const std::string& format) {
+                         const std::string& format, const Context& ctx) {
   const ModelSpec model = load_model(f.model, data / "models");
   const auto contenders = contenders_from(f, data);
   const Economics economics = load_economics(data / "economics.yaml");
   if (f.train)
-    run_training(f, model, contenders, economics, format);
+    run_training(f, model, contenders, economics, format, ctx);
   else
-    run_serving(f, model, contenders, economics, format);
+    run_serving(f, model, contenders, economics, format, ctx);
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -6,11 +6,12 @@
 #include <filesystem>
 #include <string>
 
+#include "xpusim/api/context.hpp"
 #include "xpusim/model/model.hpp"
 #include "xpusim/system/system.hpp"
 #include "xpusim/train/training.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 struct TrainFlags {
   std::string model;
@@ -65,6 +66,6 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& flags);
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_train_command(const TrainFlags& flags, const std::filesystem::path& data,
-                       const std::string& format);
+                       const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <string>
 
-namespace xpusim::cli {
+#include "xpusim/api/context.hpp"
+
+namespace xpusim::api {
 
 /// The workload whose throughput prices a token: a model served at a batch on TP devices, or
 /// a throughput given outright.
@@ -48,8 +50,8 @@ CLI::App* add_tco_command(CLI::App& app, TcoFlags& flags);
 CLI::App* add_build_vs_buy_command(CLI::App& app, BuildVsBuyFlags& flags);
 
 void run_tco_command(const TcoFlags& flags, const std::filesystem::path& data,
-                     const std::string& format);
+                     const std::string& format, const Context& ctx);
 void run_build_vs_buy_command(const BuildVsBuyFlags& flags, const std::filesystem::path& data,
-                              const std::string& format);
+                              const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

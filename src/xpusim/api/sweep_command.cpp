@@ -1,4 +1,4 @@
-#include "sweep_command.hpp"
+#include "xpusim/api/sweep_command.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "xpusim/core/error.hpp"
 #include "xpusim/sweep/sweep.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -101,7 +101,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepFlags& f) {
   return cmd;
 }
 
-void run_sweep_command(const SweepFlags& f, const std::filesystem::path& data) {
+void run_sweep_command(const SweepFlags& f, const std::filesystem::path& data, const Context& ctx) {
   const Ranks ranks;
   const SweepGrid grid = load_sweep_grid(f.grid, data);
   const std::vector<std::string> reasons = sweep_feasibility(grid);
@@ -113,7 +113,7 @@ void run_sweep_command(const SweepFlags& f, const std::filesystem::path& data) {
   const std::string text =
       f.format == "jsonl" ? sweep_jsonl(grid, reasons, all) : sweep_csv(grid, reasons, all);
   if (f.out.empty()) {
-    std::cout << text;
+    ctx.out << text;
     return;
   }
   std::ofstream file(f.out);
@@ -121,4 +121,4 @@ void run_sweep_command(const SweepFlags& f, const std::filesystem::path& data) {
   if (!file) throw Error(Error::Kind::kInput, fmt::format("{}: cannot write the sweep", f.out));
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

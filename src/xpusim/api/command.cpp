@@ -1,24 +1,25 @@
-// xpusim: the command line. A thin shell over libxpusim: it parses flags, finds the data
-// directory, calls the library and prints. Exit status: 0 ok, 1 validation failed, 2 bad input.
+// Every xpusim command from its argument vector: flags in, library calls, output to the
+// context's streams. The command line (tools/xpusim) and the Python module are shells over it.
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
 #include <filesystem>
-#include <iostream>
+#include <fstream>
 #include <map>
 #include <string>
 
-#include "chip_command.hpp"
-#include "compare_command.hpp"
-#include "econ_command.hpp"
-#include "flags.hpp"
-#include "sensitivity_command.hpp"
-#include "serve_command.hpp"
-#include "sweep_command.hpp"
-#include "shell.hpp"
-#include "train_command.hpp"
+#include "xpusim/api/command.hpp"
+
+#include "xpusim/api/chip_command.hpp"
+#include "xpusim/api/compare_command.hpp"
+#include "xpusim/api/econ_command.hpp"
+#include "xpusim/api/flags.hpp"
+#include "xpusim/api/sensitivity_command.hpp"
+#include "xpusim/api/serve_command.hpp"
+#include "xpusim/api/shell.hpp"
+#include "xpusim/api/sweep_command.hpp"
+#include "xpusim/api/train_command.hpp"
 #include "xpusim/calibrate/calibration.hpp"
 #include "xpusim/core/error.hpp"
 #include "xpusim/econ/economics.hpp"
@@ -26,6 +27,7 @@
 #include "xpusim/infer/inference.hpp"
 #include "xpusim/model/catalog.hpp"
 #include "xpusim/report/calibration_report.hpp"
+#include "xpusim/report/html_report.hpp"
 #include "xpusim/report/report.hpp"
 #include "xpusim/report/stack_report.hpp"
 #include "xpusim/stack/stack.hpp"
@@ -33,7 +35,7 @@
 #include "xpusim/validate/validation.hpp"
 
 namespace fs = std::filesystem;
-using namespace xpusim;
+namespace xpusim::api {
 
 namespace {
 
@@ -60,6 +62,25 @@ fs::path find_data_dir(const std::string& flag) {
               "); pass --data-dir");
 }
 
+/// The JSON document of a result file, or Error(kInput) "FILE: ...".
+nlohmann::json read_result(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(Error::Kind::kNotFound, fmt::format("{}: cannot read it", path));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(Error::Kind::kInput, fmt::format("{}: not JSON: {}", path, e.what()));
+  }
+}
+
+void write_report(const std::string& from, const std::string& to, const std::string& assets) {
+  const std::string page =
+      html_page(build_report(read_result(from), from), load_chart_scripts(assets));
+  std::ofstream out(to, std::ios::binary);
+  if (!out || !(out << page))
+    throw_input_error("command line", "-o", fmt::format("cannot write '{}'", to));
+}
+
 struct Settings {
   std::string data_dir;
   std::string format = "table";
@@ -67,10 +88,11 @@ struct Settings {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_command(const std::vector<std::string>& args, const Context& ctx) {
   CLI::App app{
       "xpusim: performance, memory, energy and cost of LLM training and inference on AI "
-      "accelerators"};
+      "accelerators",
+      "xpusim"};
   app.require_subcommand(0, 1);  // none only with --version
   Settings settings;
   bool version = false;
@@ -140,50 +162,63 @@ int main(int argc, char** argv) {
                   "run the MLP's gate and up projections as two GEMMs");
   add_format(infer, false);
 
-  cli::CompareFlags compare_flags;
-  auto* compare = cli::add_compare_command(app, compare_flags);
+  CompareFlags compare_flags;
+  auto* compare = add_compare_command(app, compare_flags);
   add_format(compare, true);
 
-  cli::SensitivityFlags sensitivity_flags;
-  auto* sensitivity_cmd = cli::add_sensitivity_command(
-      app, sensitivity_flags, [&](CLI::App* cmd) { add_format(cmd, false); });
+  SensitivityFlags sensitivity_flags;
+  auto* sensitivity_cmd = add_sensitivity_command(app, sensitivity_flags,
+                                                  [&](CLI::App* cmd) { add_format(cmd, false); });
 
-  cli::TrainFlags train_flags;
-  auto* train = cli::add_train_command(app, train_flags);
+  TrainFlags train_flags;
+  auto* train = add_train_command(app, train_flags);
   add_format(train, false);
 
-  cli::ServeFlags serve_flags;
-  auto* serve = cli::add_serve_command(app, serve_flags);
+  ServeFlags serve_flags;
+  auto* serve = add_serve_command(app, serve_flags);
   add_format(serve, false);
-  cli::PlanFlags plan_flags;
-  auto* plan = cli::add_plan_command(app, plan_flags);
+  PlanFlags plan_flags;
+  auto* plan = add_plan_command(app, plan_flags);
   add_format(plan, false);
 
-  cli::ChipFlags chip_flags;
-  auto* chip_derive = cli::add_chip_command(app, chip_flags);
+  ChipFlags chip_flags;
+  auto* chip_derive = add_chip_command(app, chip_flags);
   chip_derive->add_option("--format", settings.format, "table|json|yaml (yaml: the entry itself)")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
 
-  cli::TcoFlags tco_flags;
-  auto* tco = cli::add_tco_command(app, tco_flags);
+  TcoFlags tco_flags;
+  auto* tco = add_tco_command(app, tco_flags);
   add_format(tco, false);
-  cli::BuildVsBuyFlags bvb_flags;
-  auto* build_vs_buy_cmd = cli::add_build_vs_buy_command(app, bvb_flags);
+  BuildVsBuyFlags bvb_flags;
+  auto* build_vs_buy_cmd = add_build_vs_buy_command(app, bvb_flags);
   add_format(build_vs_buy_cmd, false);
 
-  cli::SweepFlags sweep_flags;
-  auto* sweep = cli::add_sweep_command(app, sweep_flags);
+  SweepFlags sweep_flags;
+  auto* sweep = add_sweep_command(app, sweep_flags);
 
   auto* validate = app.add_subcommand("validate", "predictions against published measurements");
   validate->require_subcommand(1);
   auto* validate_inference_cmd =
       validate->add_subcommand("inference", "single-node inference records");
+  add_format(validate_inference_cmd, false);
   auto* validate_training_cmd = validate->add_subcommand(
       "training", "training records at scale: the published set, then the development set");
   add_format(validate_training_cmd, false);
   auto* validate_serving_cmd = validate->add_subcommand(
       "serving", "serving development set (data/validation/inference_dev.json), per family");
   add_format(validate_serving_cmd, false);
+
+  std::string report_from, report_to, report_assets = XPUSIM_REPORT_NODE_MODULES;
+  auto* report_cmd = app.add_subcommand(
+      "report", "one self-contained HTML page of charts for a result written with --format json");
+  report_cmd
+      ->add_option("--from", report_from,
+                   "the JSON of compare, infer, train, serve, plan, sensitivity or validate")
+      ->required();
+  report_cmd->add_option("-o,--output", report_to, "the HTML file to write")->required();
+  report_cmd->add_option("--assets", report_assets,
+                         "node_modules directory with vega, vega-lite and vega-embed (default: "
+                         "the build's, tools/report)");
 
   std::string probe_file, calibrate_hw = "h200-sxm";
   auto* calibrate_cmd = app.add_subcommand(
@@ -194,28 +229,33 @@ int main(int argc, char** argv) {
                             "(default h200-sxm)");
 
   try {
-    cli::check_arguments(argc, argv);
-    app.parse(argc, argv);
+    check_arguments(args);
+    // CLI11 takes the arguments last first.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
     if (!version && app.get_subcommands().empty()) throw CLI::RequiredError("A subcommand");
   } catch (const Error& e) {
-    std::cerr << "xpusim: " << e.what() << "\n";
+    ctx.err << "xpusim: " << e.what() << "\n";
     return 2;
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return app.exit(e, ctx.out, ctx.err);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "xpusim: command line: " << e.what() << "\n";
+    ctx.err << "xpusim: command line: " << e.what() << "\n";
     return 2;
   }
 
-  using cli::print_json;
-  const std::string command = cli::command_of(app);
+  const std::string command = command_of(app);
   try {
+    if (report_cmd->parsed()) {  // needs no catalog
+      write_report(report_from, report_to, report_assets);
+      return 0;
+    }
     const fs::path data = find_data_dir(settings.data_dir);
     if (version) {
-      std::cout << cli::version_text(data);
-      cli::check_stdout();
+      ctx.out << version_text(data);
+      check_output(ctx.out);
       return 0;
     }
     const bool json = settings.format == "json";
@@ -224,16 +264,16 @@ int main(int argc, char** argv) {
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& a : all) array.push_back(accelerator_json(a));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << accelerator_list_text(all);
+        ctx.out << accelerator_list_text(all);
       }
     } else if (hw_show->parsed()) {
       const auto spec = load_accelerator(hw_ref, data / "hardware");
       if (json)
-        print_json(accelerator_json(spec));
+        print_json(ctx.out, accelerator_json(spec));
       else
-        std::cout << accelerator_text(spec);
+        ctx.out << accelerator_text(spec);
     } else if (model_list->parsed()) {
       std::vector<ModelSpec> all;
       for (const auto& id : model_ids(data / "models"))
@@ -241,118 +281,124 @@ int main(int argc, char** argv) {
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& m : all) array.push_back(model_json(m));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << model_list_text(all);
+        ctx.out << model_list_text(all);
       }
     } else if (model_show->parsed()) {
       const auto spec = load_model(model_ref, data / "models");
       if (json)
-        print_json(model_json(spec));
+        print_json(ctx.out, model_json(spec));
       else
-        std::cout << model_text(spec);
+        ctx.out << model_text(spec);
     } else if (system_list->parsed()) {
       const auto all = load_all_systems(data / "systems", data / "hardware");
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& one : all) array.push_back(system_json(one));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << system_list_text(all);
+        ctx.out << system_list_text(all);
       }
     } else if (system_show->parsed()) {
       const auto spec = load_system(system_ref, data / "systems", data / "hardware");
       if (json)
-        print_json(system_json(spec));
+        print_json(ctx.out, system_json(spec));
       else
-        std::cout << system_text(spec);
+        ctx.out << system_text(spec);
     } else if (stack_list->parsed()) {
       const auto all = load_all_stacks(data / "stacks");
       if (json) {
         nlohmann::json array = nlohmann::json::array();
         for (const auto& one : all) array.push_back(stack_json(one));
-        print_json(array);
+        print_json(ctx.out, array);
       } else {
-        std::cout << stack_list_text(all);
+        ctx.out << stack_list_text(all);
       }
     } else if (stack_show->parsed()) {
       const auto spec = load_stack(stack_ref, data / "stacks");
       if (json)
-        print_json(stack_json(spec));
+        print_json(ctx.out, stack_json(spec));
       else
-        std::cout << stack_text(spec);
+        ctx.out << stack_text(spec);
     } else if (infer->parsed()) {
       const auto m = load_model(model_ref, data / "models");
       const auto a = load_accelerator(hw_ref, data / "hardware");
-      request.weight_dtype = cli::dtype_flag("--weight-dtype", weight_dtype);
-      request.kv_dtype = cli::dtype_flag("--kv-dtype", kv_dtype);
+      request.weight_dtype = dtype_flag("--weight-dtype", weight_dtype);
+      request.kv_dtype = dtype_flag("--kv-dtype", kv_dtype);
       request.fused_gate_up = !unfused_gate_up;
       validate_request(m, a, request);
       const auto result =
           estimate_inference(m, a, request, load_economics(data / "economics.yaml"));
       const auto checked = inference_json(m, a, request, result);
       if (json)
-        print_json(checked);
+        print_json(ctx.out, checked);
       else
-        cli::print_text(inference_text(m, a, request, result), checked);
+        print_text(ctx.out, inference_text(m, a, request, result), checked);
     } else if (compare->parsed()) {
-      cli::run_compare_command(compare_flags, data, settings.format);
+      run_compare_command(compare_flags, data, settings.format, ctx);
     } else if (sensitivity_cmd->parsed()) {
-      cli::run_sensitivity_command(sensitivity_flags, data, settings.format);
+      run_sensitivity_command(sensitivity_flags, data, settings.format, ctx);
     } else if (train->parsed()) {
-      cli::run_train_command(train_flags, data, settings.format);
+      run_train_command(train_flags, data, settings.format, ctx);
     } else if (serve->parsed()) {
-      cli::run_serve_command(serve_flags, data, settings.format);
+      run_serve_command(serve_flags, data, settings.format, ctx);
     } else if (plan->parsed()) {
-      cli::run_plan_command(plan_flags, data, settings.format);
+      run_plan_command(plan_flags, data, settings.format, ctx);
     } else if (sweep->parsed()) {
-      cli::run_sweep_command(sweep_flags, data);
+      run_sweep_command(sweep_flags, data, ctx);
     } else if (tco->parsed()) {
-      cli::run_tco_command(tco_flags, data, settings.format);
+      run_tco_command(tco_flags, data, settings.format, ctx);
     } else if (build_vs_buy_cmd->parsed()) {
-      cli::run_build_vs_buy_command(bvb_flags, data, settings.format);
+      run_build_vs_buy_command(bvb_flags, data, settings.format, ctx);
     } else if (chip_derive->parsed()) {
-      cli::run_chip_command(chip_flags, data, settings.format);
+      run_chip_command(chip_flags, data, settings.format, ctx);
     } else if (calibrate_cmd->parsed()) {
       const Probe probe = load_probe_file(probe_file);
       const AcceleratorSpec a = load_accelerator(calibrate_hw, data / "hardware");
       const Calibration calibration = calibrate(probe, a);
       const auto checks = compare_end_to_end(probe, with_calibration(a, calibration));
-      std::cout << calibration_yaml(a.id, calibration, checks);
+      ctx.out << calibration_yaml(a.id, calibration, checks);
     } else if (validate_inference_cmd->parsed()) {
       const auto report = validate_inference(data);
-      std::cout << validation_text(report);
-      cli::check_stdout();
+      if (json)
+        print_json(ctx.out, validation_json(report));
+      else
+        ctx.out << validation_text(report);
+      check_output(ctx.out);
       return report.passed() ? 0 : 1;
     } else if (validate_serving_cmd->parsed()) {
       // Reports progress on the development set; the exit status is 0 when it ran.
       const auto dev = validate_serving_dev(data);
       if (json)
-        print_json(dev_validation_json(dev));
+        print_json(ctx.out, dev_validation_json(dev));
       else
-        std::cout << dev_validation_text(dev);
+        ctx.out << dev_validation_text(dev);
       return 0;
     } else if (validate_training_cmd->parsed()) {
       // The exit status follows the published set; the development set reports progress.
       const auto report = validate_training(data);
       const auto dev = validate_training_dev(data);
       if (json)
-        print_json({{"public", validation_json(report)}, {"dev", dev_validation_json(dev)}});
+        print_json(ctx.out,
+                   {{"public", validation_json(report)}, {"dev", dev_validation_json(dev)}});
       else
-        std::cout << validation_text(report) << "\n" << dev_validation_text(dev);
-      cli::check_stdout();
+        ctx.out << validation_text(report) << "\n" << dev_validation_text(dev);
+      check_output(ctx.out);
       return report.passed() ? 0 : 1;
     }
-    cli::check_stdout();
+    check_output(ctx.out);
   } catch (const Error& e) {
-    std::cerr << "xpusim: " << cli::error_text(e, command) << "\n";
+    ctx.err << "xpusim: " << error_text(e, command) << "\n";
     return e.kind() == Error::Kind::kInternal ? 3 : 2;
   } catch (const std::bad_alloc&) {
-    std::cerr << "xpusim: internal error: out of memory (an input bound is missing)\n";
+    ctx.err << "xpusim: internal error: out of memory (an input bound is missing)\n";
     return 3;
   } catch (const std::exception& e) {
-    std::cerr << "xpusim: internal error: " << e.what() << "\n";
+    ctx.err << "xpusim: internal error: " << e.what() << "\n";
     return 3;
   }
   return 0;
 }
+
+}  // namespace xpusim::api

@@ -1,7 +1,7 @@
-#include "serve_command.hpp"
+#include "xpusim/api/serve_command.hpp"
 
-#include "flags.hpp"
-#include "shell.hpp"
+#include "xpusim/api/flags.hpp"
+#include "xpusim/api/shell.hpp"
 
 #include <fmt/format.h>
 
@@ -23,7 +23,7 @@
 #include "xpusim/stack/stack.hpp"
 #include "xpusim/system/system.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -366,8 +366,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& f) {
 }
 
 void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
-                       const std::string& format) {
-  const ServeConfig config = config_from(f, data);
+                       const std::string& format, const Context& ctx) {
+  ServeConfig config = config_from(f, data);
   // Refused before a long simulation rather than after it.
   if (!f.trace_file.empty()) write_output_file(f.trace_file, "", "--trace");
   auto write_trace = [&](const nlohmann::json& trace) {
@@ -387,27 +387,28 @@ void run_serve_command(const ServeFlags& f, const std::filesystem::path& data,
     const MlperfRun run = run_mlperf(config, benchmark, *scenario, rate);
     const auto checked = mlperf_json(config, run);
     if (format == "json")
-      print_json(checked);
+      print_json(ctx.out, checked);
     else
-      print_text(mlperf_text(config, run), checked);
+      print_text(ctx.out, mlperf_text(config, run), checked);
     return;
   }
   if (f.find_max_rate) {
     const MaxRateResult found = find_max_rate(config);
     const auto checked = max_rate_json(config, found);
     if (format == "json")
-      print_json(checked);
+      print_json(ctx.out, checked);
     else
-      print_text(max_rate_text(config, found), checked);
+      print_text(ctx.out, max_rate_text(config, found), checked);
     write_trace(serve_trace(config, found.at_max));
     return;
   }
+  config.progress = ctx.progress;
   const ServeResult result = simulate(config);
   const auto checked = serve_json(config, result);
   if (format == "json")
-    print_json(checked);
+    print_json(ctx.out, checked);
   else
-    print_text(serve_text(config, result), checked);
+    print_text(ctx.out, serve_text(config, result), checked);
   write_trace(serve_trace(config, result));
 }
 
@@ -441,7 +442,7 @@ CLI::App* add_plan_command(CLI::App& app, PlanFlags& f) {
 }
 
 void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
-                      const std::string& format) {
+                      const std::string& format, const Context& ctx) {
   PlanRequest request;
   ServeConfig& b = request.base;
   b.model = load_model(f.model, data / "models");
@@ -475,18 +476,13 @@ void run_plan_command(const PlanFlags& f, const std::filesystem::path& data,
       request.stacks.emplace_back();
     }
   }
-  // Progress on stderr once the search has run for a second.
-  const auto start = std::chrono::steady_clock::now();
-  request.progress = [start](std::size_t done, std::size_t total) {
-    if (std::chrono::steady_clock::now() - start < std::chrono::seconds(1)) return;
-    std::cerr << fmt::format("plan: {} of {} candidates simulated or pruned\n", done, total);
-  };
+  request.progress = ctx.progress;  // the shell shows it (stderr, a terminal) or not
   const PlanResult result = plan_deployment(request);
   const auto checked = plan_json(request, result);
   if (format == "json")
-    print_json(checked);
+    print_json(ctx.out, checked);
   else
-    print_text(plan_text(request, result), checked);
+    print_text(ctx.out, plan_text(request, result), checked);
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

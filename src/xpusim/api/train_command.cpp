@@ -1,7 +1,7 @@
-#include "train_command.hpp"
+#include "xpusim/api/train_command.hpp"
 
-#include "flags.hpp"
-#include "shell.hpp"
+#include "xpusim/api/flags.hpp"
+#include "xpusim/api/shell.hpp"
 
 #include <fmt/format.h>
 
@@ -15,7 +15,7 @@
 #include "xpusim/report/training_report.hpp"
 #include "xpusim/system/system.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 namespace {
 
@@ -289,7 +289,7 @@ CLI::App* add_train_command(CLI::App& app, TrainFlags& f) {
 }
 
 void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
-                       const std::string& format) {
+                       const std::string& format, const Context& ctx) {
   const ModelSpec model = load_model(f.model, data / "models");
   const SystemSpec system = system_from(f, data);
   const TrainingJob job = job_from(f, model, system.accelerator, data);
@@ -309,14 +309,15 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
     options.top_k = f.top;
     options.offload_optimizer = f.offload_optimizer;
     options.offload_activations = f.offload_activations;
+    options.progress = ctx.progress;
     const SearchResult s = search_training(model, system, job, options);
     nlohmann::json array = nlohmann::json::array();
     for (const auto& [plan, r] : s.best)
       array.push_back(training_json(model, system, job, plan, r, budget_of(r)));
     if (json)
-      print_json(array);
+      print_json(ctx.out, array);
     else
-      print_text(search_text(model, system, job, s), array);
+      print_text(ctx.out, search_text(model, system, job, s), array);
     if (!f.trace_file.empty() && !s.best.empty()) {
       write_trace(f.trace_file,
                   training_trace(model, system, job, s.best.front().plan, s.best.front().result));
@@ -329,12 +330,13 @@ void run_train_command(const TrainFlags& f, const std::filesystem::path& data,
   if (auto problem = plan_problem(model, system, job, plan))
     throw_input_error("command line", "parallel plan", *problem);
   const TrainingResult r = evaluate_training(model, system, job, plan);
-  const auto checked = training_json(model, system, job, plan, r, budget_of(r));
+  auto checked = training_json(model, system, job, plan, r, budget_of(r));
+  if (json) checked["pipeline_schedule"] = training_schedule_json(model, system, job, plan, r);
   if (json)
-    print_json(checked);
+    print_json(ctx.out, checked);
   else
-    print_text(training_text(model, system, job, plan, r, budget_of(r)), checked);
+    print_text(ctx.out, training_text(model, system, job, plan, r, budget_of(r)), checked);
   if (!f.trace_file.empty()) write_trace(f.trace_file, training_trace(model, system, job, plan, r));
 }
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api

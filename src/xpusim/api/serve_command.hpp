@@ -9,12 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "xpusim/api/context.hpp"
 #include "xpusim/serve/simulator.hpp"
 
 #include "xpusim/hw/accelerator.hpp"
 #include "xpusim/stack/stack.hpp"
 
-namespace xpusim::cli {
+namespace xpusim::api {
 
 struct ServeFlags {
   std::string model;
@@ -102,7 +103,7 @@ struct PlanFlags {
 /// `xpusim plan`: the cheapest deployment over the catalog for a rate and objectives.
 CLI::App* add_plan_command(CLI::App& app, PlanFlags& flags);
 void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
-                      const std::string& format);
+                      const std::string& format, const Context& ctx);
 
 /// The simulator's configuration from the flags (as `xpusim serve` runs it); throws
 /// xpusim::Error on bad input.
@@ -110,6 +111,6 @@ void run_plan_command(const PlanFlags& flags, const std::filesystem::path& data,
 
 /// Runs it; `format` is table or json. Throws xpusim::Error on bad input.
 void run_serve_command(const ServeFlags& flags, const std::filesystem::path& data,
-                       const std::string& format);
+                       const std::string& format, const Context& ctx);
 
-}  // namespace xpusim::cli
+}  // namespace xpusim::api
