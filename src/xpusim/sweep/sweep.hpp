@@ -68,6 +68,8 @@ struct SweepResult {
   double memory_per_device_bytes = 0.0;
   double energy_per_token_j = 0.0;
   double cost_per_million_tokens_usd = 0.0;  ///< 0 without a price
+  /// Member by member (not by bytes: the padding after `feasible` is unspecified).
+  bool operator==(const SweepResult&) const = default;
 };
 
 /// Why each point cannot run ("" where it can): the cheap check before the cost model. Runs
