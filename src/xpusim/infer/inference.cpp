@@ -112,13 +112,13 @@ void validate_request(const ModelSpec& m, const AcceleratorSpec& hw, const Infer
       break;
     case TensorParallelConflict::kHeads:
       fail("devices", fmt::format("expected a divisor of the model's {} attention heads, got {}",
-                                    m.heads, r.devices));
+                                  m.heads, r.devices));
     case TensorParallelConflict::kKvHeads:
       fail("devices", fmt::format("expected a divisor of the model's {} key/value heads, got {}",
-                                    m.kv_heads, r.devices));
+                                  m.kv_heads, r.devices));
     case TensorParallelConflict::kMlpWidth:
       fail("devices", fmt::format("expected a divisor of the MLP width {}, got {}",
-                                    tensor_parallel_mlp_width(m), r.devices));
+                                  tensor_parallel_mlp_width(m), r.devices));
   }
   if (r.weight_dtype == DType::kFp4 && !hw.peak(DType::kFp4)) {
     fail("weight_dtype",

@@ -393,10 +393,12 @@ void validate_workload(const Workload& w) {
     throw_field_error("workload.num_requests",
                       fmt::format("expected 1 to {}, got {}", kMaxRequests, w.num_requests));
   if (!(w.min_duration_s >= 0.0) || !std::isfinite(w.min_duration_s))
-    throw_field_error("workload.min_duration_s", fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
+    throw_field_error("workload.min_duration_s",
+                      fmt::format("expected a duration >= 0 s, got {}", w.min_duration_s));
   if (w.arrival == ArrivalKind::kPoisson && w.min_duration_s * w.rate_per_s > kMaxRequests)
-    throw_field_error("workload.min_duration_s", fmt::format("{} s at {} requests/s is more than {} requests",
-                                         w.min_duration_s, w.rate_per_s, kMaxRequests));
+    throw_field_error("workload.min_duration_s",
+                      fmt::format("{} s at {} requests/s is more than {} requests",
+                                  w.min_duration_s, w.rate_per_s, kMaxRequests));
 }
 
 RequestStream::RequestStream(const Workload& w)

@@ -40,9 +40,10 @@ inline constexpr std::array kTrainingFeatures = {
     TrainingFeature{"moe-load-imbalance", true, true,
                     "uneven tokens per expert (TrainingJob::moe_load_imbalance; the dev set runs "
                     "balanced, 1.0, no record states a measured imbalance)"},
-    TrainingFeature{"ep-over-tp", false, false,
-                    "expert parallelism spanning tensor-parallel ranks (Megatron-Core with expert "
-                    "tensor parallelism 1: ep x etp divides tp x dp x cp); today ep divides dp x cp"},
+    TrainingFeature{
+        "ep-over-tp", false, false,
+        "expert parallelism spanning tensor-parallel ranks (Megatron-Core with expert "
+        "tensor parallelism 1: ep x etp divides tp x dp x cp); today ep divides dp x cp"},
     TrainingFeature{"moe-capacity-factor", false, true,
                     "token-dropping MoE with a capacity factor (dense dispatch)"},
     TrainingFeature{"cpu-offload", false, true,
